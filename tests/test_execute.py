@@ -67,6 +67,28 @@ def test_syntax_error(ex):
     assert r.outcome is Outcome.SYNTAX_ERROR and r.tests_passed == 0 and len(r.tests) == 2
 
 
+def test_syntax_error_is_the_same_whoever_compiles_it(ex):
+    # Small programs are compiled by the supervisor ahead of the fork, very large ones by the child: same verdict.
+    from eta.execute.supervisor import Compiler
+
+    padding = "#" * (Compiler.PROGRAM_MAX_CHARS + 10) + "\n"
+    small, large = (run1(ex, pad + "def f(x)\n    return x\n", [T("assert f(1) == 1")]) for pad in ("", padding))
+    assert small.outcome is large.outcome is Outcome.SYNTAX_ERROR
+    assert small.error_type == large.error_type == "SyntaxError"
+    assert run1(ex, padding + "def f(x):\n    return x\n", [T("assert f(1) == 1")]).passed
+
+
+def test_compile_warnings_still_reach_the_output(ex):
+    r = run1(ex, "def f(x):\n    return x is 1\n", [T("assert f(1)")])
+    assert r.passed and "SyntaxWarning" in r.output
+
+
+def test_a_test_that_does_not_compile_fails_alone(ex):
+    r = run1(ex, "def f(x):\n    return x\n", [T("assert f(1) == 1"), T("assert f(2 == 2"), T("assert f(3) == 3")])
+    assert [t.outcome for t in r.tests] == [Outcome.PASSED, Outcome.RUNTIME_ERROR, Outcome.PASSED]
+    assert r.tests[1].error_type == "SyntaxError"
+
+
 def test_missing_entry_point_is_a_runtime_error(ex):
     r = run1(ex, "def g(x):\n    return x\n", [T("assert candidate(1) == 1")], setup="candidate = f")
     assert r.outcome is Outcome.RUNTIME_ERROR and r.error_type == "NameError"
@@ -107,6 +129,28 @@ def test_a_job_that_breaks_the_harness_is_an_infra_error_and_not_lost(ex):
     results = ex.map([bad, good])
     assert results[0].outcome is Outcome.INFRA_ERROR and results[0].key == "bad"
     assert results[1].outcome is Outcome.PASSED
+
+
+def test_a_server_killed_mid_job_loses_neither_that_job_nor_the_queued_ones():
+    slow = Job("import time\ndef f():\n    time.sleep(0.6)\n    return 1\n", [T("assert f() == 1")], key="slow")
+    quick = [Job(f"def f():\n    return {i}\n", [T(f"assert f() == {i}")], key=i) for i in range(3)]
+    with Executor(workers=1, limits=LIMITS) as ex:
+        victim = ex._servers[0].proc.pid
+        threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
+        results = ex.map([slow, *quick])
+        assert ex._servers[0].proc.pid != victim  # it was restarted
+    assert [r.key for r in results] == ["slow", 0, 1, 2]
+    assert all(r.passed for r in results), results  # the killed job ran again in the fresh server
+
+
+def test_large_requests_and_replies_do_not_deadlock():
+    # Requests above the pipelining bound wait for the reply before them; replies here are long too.
+    program = "#" + "x" * 40_000 + "\ndef f():\n    print('y' * 100_000)\n    return 1\n"
+    jobs = [Job(program, [T("assert f() == 1")], key=i) for i in range(4)]
+    with Executor(workers=1, limits=LIMITS) as ex:
+        results = ex.map(jobs)
+    assert [r.passed for r in results] == [True] * 4
+    assert all(len(r.output) == LIMITS.output_bytes for r in results)
 
 
 def test_job_without_tests_is_rejected_clearly():

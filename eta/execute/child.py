@@ -9,6 +9,7 @@ the harness's own record of how that test's code ended.
 
 from __future__ import annotations
 
+import _signal
 import builtins
 import io
 import json
@@ -27,6 +28,9 @@ CANDIDATE, SETUP, TEST = "<candidate>", "<setup>", "<test>"
 HARNESS_FILES = frozenset({SETUP, TEST})
 
 
+_set_handler = _signal.signal
+
+
 class SoftTimeout(BaseException):
     """Raised by the per-test timer, so that a timed-out test still returns its trace."""
 
@@ -42,8 +46,9 @@ FRAMES_AT = HEADER.size
 class Reporter:
     # Bound at import, before any candidate runs: a program that monkeypatches json, struct or os later
     # cannot reach the reporter through them.
-    _dumps, _pack, _write, _exit, _now = staticmethod(json.dumps), staticmethod(struct.pack), \
-        staticmethod(os.write), staticmethod(os._exit), staticmethod(time.monotonic)
+    _dumps = staticmethod(json.JSONEncoder(default=str).encode)  # one encoder, not one per call as dumps makes
+    _pack, _write, _exit, _now = staticmethod(struct.pack), staticmethod(os.write), staticmethod(os._exit), \
+        staticmethod(time.monotonic)
     _pack_into = staticmethod(HEADER.pack_into)
 
     def __init__(self, shm: Any, fd: int, token: str) -> None:
@@ -54,7 +59,7 @@ class Reporter:
         Reporter._pack_into(self.shm, 0, index, Reporter._now(), self.used)
 
     def send(self, kind: str, **payload: Any) -> None:
-        body = Reporter._dumps({"token": self.token, "type": kind, **payload}, default=str).encode()
+        body = Reporter._dumps({"token": self.token, "type": kind, **payload}).encode()
         frame = Reporter._pack(">I", len(body)) + body
         at = FRAMES_AT + self.used
         if at + len(frame) <= len(self.shm):
@@ -99,6 +104,23 @@ class CappedWriter(io.TextIOBase):
         return "".join(self.parts)
 
 
+COMPILE_ERRORS = (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError)
+
+
+# Compiled the one way, whether by the supervisor ahead of the fork or here: the file names are how a
+# traceback tells the candidate's frames from the test's (see classify) and how the tracer finds its code.
+def compile_program(program: str) -> CodeType:
+    return compile(program, CANDIDATE, "exec", dont_inherit=True)
+
+
+def compile_setup(setup: str) -> CodeType:
+    return compile(setup, SETUP, "exec", dont_inherit=True)
+
+
+def compile_test(code: str) -> CodeType:
+    return compile(code, TEST, "exec", dont_inherit=True)
+
+
 def _last_frame_file(tb: TracebackType | None) -> str | None:
     last = None
     while tb is not None:
@@ -125,8 +147,12 @@ def classify(exc: BaseException) -> tuple[Outcome, str, str]:
 
 
 class Harness:
-    def __init__(self, job: dict[str, Any], reporter: Reporter) -> None:
+    """Runs a job's program and tests. ``codes`` are the program's, the setup's and each test's code objects
+    when the supervisor compiled them already (None where it did not: those are compiled here)."""
+
+    def __init__(self, job: dict[str, Any], reporter: Reporter, codes: tuple[Any, Any, Any] | None = None) -> None:
         self.job, self.reporter = job, reporter
+        self.program_code, self.setup_code, self.test_codes = codes or (None, None, None)
         self.tests: list[dict[str, Any]] = job["tests"]
         self.limits: dict[str, Any] = job["limits"]
         self.trace_cfg: dict[str, Any] | None = job.get("trace")
@@ -137,10 +163,12 @@ class Harness:
         sys.stdout = sys.stderr = self.stdout
 
     def run(self, start: int) -> NoReturn:
-        try:
-            code = compile(self.job["program"], CANDIDATE, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as e:
-            self._fail_rest(start, Outcome.SYNTAX_ERROR, type(e).__name__, str(e)[:500])
+        code = self.program_code
+        if code is None:
+            try:
+                code = compile_program(self.job["program"])
+            except COMPILE_ERRORS as e:
+                self._fail_rest(start, Outcome.SYNTAX_ERROR, type(e).__name__, str(e)[:500])
         ns: dict[str, Any] = {}
         if not self.stdio:
             ns = self._load_module(code, start)
@@ -157,7 +185,7 @@ class Harness:
             exec(code, ns)
             setup = self.job.get("setup") or ""
             if setup:
-                exec(compile(setup, SETUP, "exec", dont_inherit=True), ns)
+                exec(self.setup_code or compile_setup(setup), ns)
         except BaseException as e:  # noqa: BLE001 - every way the program can end is a verdict
             self._disarm()
             outcome, etype, msg = classify(e)
@@ -177,7 +205,8 @@ class Harness:
             if test.get("kind") == "stdio":
                 test_code, env = code, self._stdio_namespace(test, captured)
             else:
-                test_code, env = compile(test["code"], TEST, "exec", dont_inherit=True), ns
+                test_code = self.test_codes[index] if self.test_codes else None
+                test_code, env = test_code or compile_test(test["code"]), ns
             self._arm()
             if tracer is not None:
                 tracer.start()
@@ -234,7 +263,9 @@ class Harness:
             result["events"] = [e.to_dict() for e in record.events]
 
     def _arm(self) -> None:
-        signal.signal(signal.SIGALRM, _on_alarm)
+        # Per test, as a candidate may have replaced the handler; the C function, as signal.signal's enum
+        # conversions cost more than the rest of arming.
+        _set_handler(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, float(self.limits["test_timeout_s"]))
 
     @staticmethod

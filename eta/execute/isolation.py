@@ -12,13 +12,9 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
-import shutil
 import signal
 import sys
-from dataclasses import dataclass, field
-from typing import Iterable
-
-from eta.execute.limits import Limits
+from typing import Any, Iterable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -44,15 +40,19 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
                        ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
 
 
-@dataclass
 class Plan:
-    """What the supervisor found it may do; decided once at its start by a probe child."""
+    """What the supervisor found it may do; decided once at its start by a probe child.
 
-    uid: int | None = None  # the sandbox's user id, or None when we cannot change user
-    netns: bool = False
-    mountns: bool = False
-    reasons: dict[str, str] = field(default_factory=dict)  # layer -> why it is off
-    hide: dict[str, list[str]] = field(default_factory=dict)  # mount point -> paths under it to keep visible
+    A plain class, not a dataclass: ``dataclasses`` pulls in ``inspect``, close to a megabyte that every
+    forked child would map and tear down again.
+    """
+
+    def __init__(self, uid: int | None = None, netns: bool = False, mountns: bool = False,
+                 hide: dict[str, list[str]] | None = None) -> None:
+        self.uid = uid  # the sandbox's user id, or None when we cannot change user
+        self.netns, self.mountns = netns, mountns
+        self.reasons: dict[str, str] = {}  # layer -> why it is off
+        self.hide = hide or {}  # mount point -> paths under it to keep visible
 
     def describe(self) -> dict[str, str]:
         return {"uid": f"on ({self.uid})" if self.uid is not None else f"off: {self.reasons.get('uid')}",
@@ -99,7 +99,7 @@ def hide_plan(tmp: str = "/tmp") -> dict[str, list[str]]:
     return plan
 
 
-def enter_namespaces(plan: Plan, limits: Limits) -> None:
+def enter_namespaces(plan: Plan, tmpfs_mb: int) -> None:
     """Unshare the network and mounts for the whole fork server, once: every child inherits them.
 
     Doing this per program would cost more than everything else in a program's life (a network namespace
@@ -116,7 +116,7 @@ def enter_namespaces(plan: Plan, limits: Limits) -> None:
     # Opened inside the new namespace: a bind mount's source must belong to the caller's namespace.
     kept = {p: os.open(p, os.O_PATH) for paths in plan.hide.values() for p in paths}
     for mount_point, paths in plan.hide.items():
-        _mount("tmpfs", mount_point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={limits.tmpfs_mb}m,mode=1777")
+        _mount("tmpfs", mount_point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
         for path in paths:
             os.makedirs(path, exist_ok=True)
             _mount(f"/proc/self/fd/{kept[path]}", path, None, MS_BIND | MS_REC)
@@ -131,7 +131,14 @@ def clear_private_tmp(keep: Iterable[str] = ()) -> None:
         if name in keep_top:
             continue
         path = os.path.join("/tmp", name)
+        try:
+            os.rmdir(path)  # the usual case, an empty working directory, without rmtree's walk
+            continue
+        except OSError:
+            pass
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil  # here, not at the top: the fork server's children never need it
+
             shutil.rmtree(path, ignore_errors=True)
         else:
             try:
@@ -140,14 +147,22 @@ def clear_private_tmp(keep: Iterable[str] = ()) -> None:
                 pass
 
 
-def set_rlimits(limits: Limits, *, with_nproc: bool) -> None:
+def rlimits(limits: Any, *, with_nproc: bool) -> list[tuple[int, int, int]]:
+    """(resource, soft, hard) for a :class:`~eta.execute.limits.Limits`, computed by the supervisor and
+    applied by the child with :func:`set_rlimits`."""
     mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    found = [(resource.RLIMIT_AS, limits.memory_mb * mb, limits.memory_mb * mb),
+             (resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1),
+             (resource.RLIMIT_FSIZE, limits.file_size_mb * mb, limits.file_size_mb * mb),
+             (resource.RLIMIT_CORE, 0, 0)]
     if with_nproc:  # counted per user: only meaningful for our own sandbox uid
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        found.append((resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes))
+    return [(int(which), int(soft), int(hard)) for which, soft, hard in found]
+
+
+def set_rlimits(found: Iterable[tuple[int, int, int]]) -> None:
+    for which, soft, hard in found:
+        resource.setrlimit(which, (soft, hard))
 
 
 def drop_privileges(uid: int, workdir: str) -> None:
@@ -170,13 +185,17 @@ def no_new_privs_and_parent_death() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def parent_death_signal() -> None:
+    """Die with the parent: a zygote must not outlive the server that feeds it."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def become_subreaper() -> bool:
     return _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def probe(limits: Limits | None = None) -> Plan:
+def probe(tmpfs_mb: int = 64) -> Plan:
     """Find out, in a throwaway child, which layers this machine lets us use."""
-    limits = limits or Limits()
     plan = Plan(hide=hide_plan())
     disabled = {x.strip() for x in os.environ.get("ETA_SANDBOX_DISABLE", "").split(",") if x.strip()}
     if "uid" in disabled:
@@ -189,7 +208,7 @@ def probe(limits: Limits | None = None) -> Plan:
         if layer in disabled:
             plan.reasons[layer] = "disabled by ETA_SANDBOX_DISABLE"
             continue
-        ok, why = _try_in_child(layer, flags, plan, limits)
+        ok, why = _try_in_child(layer, flags, plan, tmpfs_mb)
         setattr(plan, layer, ok)
         if not ok:
             plan.reasons[layer] = why
@@ -200,14 +219,14 @@ def probe(limits: Limits | None = None) -> Plan:
     return plan
 
 
-def _try_in_child(layer: str, flags: int, plan: Plan, limits: Limits) -> tuple[bool, str]:
+def _try_in_child(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[bool, str]:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the probe child
         os.close(r)
         try:
             if layer == "mountns":
-                enter_namespaces(Plan(uid=plan.uid, netns=False, mountns=True, hide=plan.hide), limits)
+                enter_namespaces(Plan(uid=plan.uid, netns=False, mountns=True, hide=plan.hide), tmpfs_mb)
                 if plan.uid is not None:
                     os.mkdir("/tmp/sandbox")
                     drop_privileges(plan.uid, "/tmp/sandbox")

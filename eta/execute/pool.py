@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import select
@@ -9,9 +10,10 @@ import struct
 import subprocess
 import sys
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from eta.execute.limits import Limits
 from eta.execute.outcome import Outcome
@@ -20,6 +22,10 @@ from eta.tasks.schema import Task, TestCase
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60.0
+# A request this small is sent while the server still runs the previous one. Bounded so that the write can
+# never block: the pipe then holds at most this one request, and a server blocked writing a long reply to
+# us cannot deadlock with us blocked writing a long request to it.
+PIPELINE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,25 +69,36 @@ class HarnessDied(Exception):
 class _Server:
     """One fork server process and its framed pipe."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
+        from eta.execute.server import TMPFS_ENV
+
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+        env[TMPFS_ENV] = str(limits.tmpfs_mb)
         self.proc = subprocess.Popen([sys.executable, "-m", "eta.execute.server"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, cwd=str(PROJECT_ROOT))
+
+    def wait_ready(self) -> "_Server":
+        """Blocks until the server has started; several servers start at once if this is called after all
+        were created."""
         ready = self._read(STARTUP_TIMEOUT_S)
         if ready is None or ready.get("type") != "ready":
             self.close()
             raise RuntimeError(f"the sandbox's fork server did not start (got {ready!r})")
         self.isolation: dict[str, str] = ready["isolation"]
+        return self
 
-    def call(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
-        """The reply, or None if the server did not answer in time. Raises HarnessDied if it died."""
-        from eta.execute.server import write_frame
-
+    def send(self, frame: bytes) -> bool:
+        """Queue a framed request; False if the server is gone."""
         try:
-            write_frame(self.proc.stdin, request)
-        except (BrokenPipeError, OSError) as e:
-            raise HarnessDied(str(e)) from e
+            self.proc.stdin.write(frame)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def read(self, timeout_s: float) -> dict[str, Any] | None:
+        """The next reply, or None if the server did not answer in time. Raises HarnessDied if it died."""
         return self._read(timeout_s)
 
     def _read(self, timeout_s: float) -> dict[str, Any] | None:
@@ -133,7 +150,15 @@ class Executor:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.limits = limits or Limits()
         self.trace = trace
-        self._servers = [_Server() for _ in range(workers)]
+        self._limits_dict = self.limits.to_dict()
+        self._trace_dict = trace.to_dict() if trace else None
+        starting = [_Server(self.limits) for _ in range(workers)]
+        try:
+            self._servers = [server.wait_ready() for server in starting]
+        except BaseException:
+            for server in starting:
+                server.close()
+            raise
         self.isolation = self._servers[0].isolation
 
     def __enter__(self) -> "Executor":
@@ -166,21 +191,17 @@ class Executor:
         source, lock = iter(indexed), threading.Lock()
         results: queue.Queue = queue.Queue()
 
-        def work(slot: int) -> None:
-            while True:
-                with lock:
-                    item = next(source, None)
-                if item is None:
-                    results.put(None)
-                    return
-                index, job = item
-                try:
-                    result = self._execute(slot, job)
-                except Exception as e:  # noqa: BLE001 - never lose a sample: it is an infra error
-                    result = ExecutionResult.infra_error(f"{type(e).__name__}: {e}", len(job.tests), job.key)
-                results.put((index, result))
+        def take() -> tuple[int, Job] | None:
+            with lock:
+                return next(source, None)
 
-        threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in range(len(self._servers))]
+        def lane(slot: int) -> None:
+            try:
+                self._lane(slot, take, lambda index, result: results.put((index, result)))
+            finally:
+                results.put(None)
+
+        threads = [threading.Thread(target=lane, args=(slot,), daemon=True) for slot in range(len(self._servers))]
         for t in threads:
             t.start()
         finished = 0
@@ -191,28 +212,91 @@ class Executor:
             else:
                 yield item
 
-    def _execute(self, slot: int, job: Job) -> ExecutionResult:
+    def _lane(self, slot: int, take: Callable[[], tuple[int, Job] | None],
+              put: Callable[[int, ExecutionResult], None]) -> None:
+        """Feed one server. A small request is sent while the previous one runs, so that the server never
+        waits for us between programs; replies come back in order. Every job taken gets one result."""
+        pending: deque[_Request] = deque()  # sent, awaiting their replies in this order
+        held: _Request | None = None  # taken, not sent yet
+        broken: str | None = None  # why this lane's server cannot be restarted
+        while True:
+            if held is None:
+                item = take()
+                if item is None and not pending:
+                    return
+                if item is not None:
+                    held = self._request(*item, put)
+                    if held is None:
+                        continue
+            if broken is not None:
+                for r in [*pending, *([held] if held else [])]:
+                    put(r.index, ExecutionResult.infra_error(broken, len(r.job.tests), r.job.key))
+                pending.clear()
+                held = None
+                continue
+            try:
+                if held is not None and (not pending or (len(pending) == 1 and len(held.frame) <= PIPELINE_BYTES)):
+                    pending.append(held)
+                    held = None
+                    if not self._servers[slot].send(pending[-1].frame):
+                        self._recover(slot, pending, put)
+                    continue
+                first = pending[0]
+                try:
+                    reply = self._servers[slot].read(first.patience)
+                except HarnessDied:
+                    self._recover(slot, pending, put)
+                    continue
+                pending.popleft()
+                if reply is None:
+                    put(first.index, ExecutionResult.infra_error("the fork server stopped answering",
+                                                                 len(first.job.tests), first.job.key))
+                    self._restart(slot, pending)
+                    continue
+                put(first.index, _to_result(reply, first.job))
+            except Exception as e:  # noqa: BLE001 - the server cannot be restarted: never lose a sample
+                broken = f"the sandbox's fork server is unavailable: {type(e).__name__}: {e}"
+
+    def _request(self, index: int, job: Job, put: Callable[[int, ExecutionResult], None]) -> "_Request | None":
         request = {"program": job.program, "tests": [t.to_dict() for t in job.tests], "setup": job.setup,
-                   "support_files": dict(job.support_files or {}), "limits": self.limits.to_dict(),
-                   "trace": self.trace.to_dict() if self.trace else None}
+                   "support_files": dict(job.support_files or {}), "limits": self._limits_dict,
+                   "trace": self._trace_dict}
+        try:
+            body = json.dumps(request).encode()
+        except (TypeError, ValueError) as e:  # never lose a sample: it is an infra error
+            put(index, ExecutionResult.infra_error(f"{type(e).__name__}: {e}", len(job.tests), job.key))
+            return None
         # A server outlives any program it runs (it kills by deadline); one that does not answer is broken.
         patience = self.limits.timeout_s + len(job.tests) * (self.limits.test_timeout_s + 1) + 30
-        for attempt in range(2):
-            try:
-                reply = self._servers[slot].call(request, patience)
-            except HarnessDied:
-                self._restart(slot)
-                continue  # once more in a fresh server: a second death is the program's doing
-            if reply is None:
-                self._restart(slot)
-                return ExecutionResult.infra_error("the fork server stopped answering", len(job.tests), job.key)
-            return _to_result(reply, job)
-        return ExecutionResult(outcome=Outcome.CRASHED, tests_total=len(job.tests), error_type="KilledHarness",
-                               error_message="the program killed the process supervising it", key=job.key)
+        return _Request(index, job, struct.pack(">I", len(body)) + body, patience)
 
-    def _restart(self, slot: int) -> None:
+    def _recover(self, slot: int, pending: "deque[_Request]", put: Callable[[int, ExecutionResult], None]) -> None:
+        """The server died running the first pending job: run it once more in a fresh server (a second
+        death is the program's doing), and resend the jobs queued behind it."""
+        first = pending[0]
+        first.attempts += 1
+        if first.attempts >= 2:
+            pending.popleft()
+            put(first.index, ExecutionResult(outcome=Outcome.CRASHED, tests_total=len(first.job.tests),
+                                             error_type="KilledHarness", key=first.job.key,
+                                             error_message="the program killed the process supervising it"))
+        self._restart(slot, pending)
+
+    def _restart(self, slot: int, pending: "deque[_Request]") -> None:
         self._servers[slot].close()
-        self._servers[slot] = _Server()
+        self._servers[slot] = _Server(self.limits).wait_ready()
+        for r in pending:
+            if not self._servers[slot].send(r.frame):
+                break  # died at once: the next read says so, and the first pending job takes the blame
+
+
+@dataclass
+class _Request:
+    index: int
+    job: Job
+    frame: bytes
+    patience: float
+    attempts: int = 0
 
 
 def _to_result(reply: dict[str, Any], job: Job) -> ExecutionResult:

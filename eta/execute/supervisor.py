@@ -1,0 +1,300 @@
+"""The supervisor: runs one job through the zygote's children, enforcing deadlines and collecting verdicts.
+
+It lives in the fork server and never forks itself (see :mod:`eta.execute.zygote` for why). Per child it
+writes the job into the shared job area, asks the zygote for a fork, then watches three pipes: the zygote's
+status (the child ended), the children's output, and the overflow of their report frames. The test running
+now and when it started are read from the shared report area, so a test that hangs is killed at its own
+deadline without the child waking us up per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import time
+import warnings
+from types import CodeType
+from typing import Any
+
+from eta.execute import isolation
+from eta.execute.child import COMPILE_ERRORS, FRAMES_AT, HEADER, compile_program, compile_setup, compile_test
+from eta.execute.limits import Limits
+from eta.execute.outcome import Outcome
+from eta.execute.zygote import (EXIT_CHANNEL_LOST, EXIT_HARNESS_DISRUPTED, EXIT_ISOLATION_FAILED, FORK,
+                                FORK_TRACED, PID, STATUS, Zygote, kill_group, write_job)
+
+GRACE_S = 0.5  # the hard kill follows the child's own soft timer by this much
+
+
+class ZygoteDied(Exception):
+    """The zygote is gone (a candidate that may kill its parent killed it): the server must go too."""
+
+
+class FrameReader:
+    """Parses the child's frames; any frame without the program's token is tampering."""
+
+    def __init__(self, token: str) -> None:
+        self.token, self.buf = token, bytearray()
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        self.buf += data
+        frames = []
+        while len(self.buf) >= 4:
+            (size,) = struct.unpack(">I", self.buf[:4])
+            if size > 64 * 1024 * 1024:
+                raise ValueError("oversized frame")
+            if len(self.buf) < 4 + size:
+                break
+            body, self.buf = bytes(self.buf[4:4 + size]), self.buf[4 + size:]
+            frame = json.loads(body)
+            if not isinstance(frame, dict) or frame.pop("token", None) != self.token:
+                raise ValueError("frame without the program's token")
+            frames.append(frame)
+        return frames
+
+
+class Run:
+    """What one child reported before it ended."""
+
+    def __init__(self) -> None:
+        self.results: dict[int, dict[str, Any]] = {}
+        self.current: int | None = None
+        self.done = False
+        self.ending: tuple[Outcome, str, str] | None = None  # how the child ended, when it did not finish
+
+
+class Output:
+    def __init__(self, cap: int) -> None:
+        self.cap, self.kept, self.total = cap, bytearray(), 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        if len(self.kept) < self.cap:
+            self.kept += data[: self.cap - len(self.kept)]
+
+
+class Compiler:
+    """Compiles ahead of the fork, in the supervisor's warm process: a child then loads code objects
+    instead of parsing source, a test is compiled once for all the samples of its task, and a program that
+    does not compile is judged without a child at all. Compile warnings are kept, to be shown in the
+    program's output as if the child had printed them."""
+
+    PROGRAM_MAX_CHARS = 256 * 1024  # a larger program is compiled by the child, under its limits
+    CACHE_SIZE = 8192  # test and setup sources kept compiled
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, str], tuple[CodeType | None, str]] = {}
+
+    def program(self, source: str) -> tuple[CodeType | None, str, BaseException | None]:
+        """(code or None, warnings printed, the compile error if there was one)."""
+        if len(source) > self.PROGRAM_MAX_CHARS:
+            return None, "", None
+        try:
+            code, printed = _compile(compile_program, source)
+        except COMPILE_ERRORS as e:
+            return None, "", e
+        return code, printed, None
+
+    def cached(self, kind: str, source: str) -> tuple[CodeType | None, str]:
+        """A test's or setup's code, or None where it does not compile (the child then reports that)."""
+        key = (kind, source)
+        if key not in self.cache:
+            if len(self.cache) >= self.CACHE_SIZE:
+                self.cache.pop(next(iter(self.cache)))
+            try:
+                self.cache[key] = _compile(compile_setup if kind == "setup" else compile_test, source)
+            except Exception:  # noqa: BLE001 - the child compiles it again and reports the error as its verdict
+                self.cache[key] = (None, "")
+        return self.cache[key]
+
+    def codes(self, job: dict[str, Any]) -> tuple[tuple[Any, Any, Any] | None, str, BaseException | None]:
+        """The job's code objects for the child, the warnings they printed, and the program's compile error."""
+        program, printed, error = self.program(job["program"])
+        if program is None:
+            return None, printed, error
+        setup, setup_printed = self.cached("setup", job["setup"]) if job.get("setup") else (None, "")
+        tests = [self.cached("test", t.get("code", "")) if t.get("kind") != "stdio" else (None, "")
+                 for t in job["tests"]]
+        return (program, setup, tuple(code for code, _ in tests)), printed + setup_printed, None
+
+
+def _compile(compile_fn: Any, source: str) -> tuple[CodeType, str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = compile_fn(source)
+    return code, "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, None) for w in caught)
+
+
+class Supervisor:
+    def __init__(self, plan: isolation.Plan, zygote: Zygote) -> None:
+        self.plan, self.zygote = plan, zygote
+        self.compiler = Compiler()
+        self._limits: dict[str, tuple[Limits, dict[str, Any], list[tuple[int, int, int]]]] = {}
+
+    def _parse_limits(self, given: dict[str, Any] | None) -> tuple[Limits, dict[str, Any], list[tuple[int, int, int]]]:
+        key = json.dumps(given, sort_keys=True)
+        if key not in self._limits:  # every job of an executor carries the same limits: parse them once
+            limits = Limits.from_mapping(given)
+            self._limits[key] = (limits, limits.to_dict(),
+                                 isolation.rlimits(limits, with_nproc=self.plan.uid is not None))
+        return self._limits[key]
+
+    def execute(self, job: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.monotonic()
+        limits, job["limits"], job["rlimits"] = self._parse_limits(job.get("limits"))
+        total = len(job["tests"])
+        output = Output(limits.output_bytes)
+        codes, printed, error = self.compiler.codes(job)
+        output.add(printed.encode())
+        if error is not None:  # the child would report exactly this for every test; no need to start one
+            etype, msg = type(error).__name__, str(error)[:500]
+            return {"tests": [{"index": i, "outcome": Outcome.SYNTAX_ERROR.value, "error_type": etype,
+                               "error_message": msg, "steps": 0 if job.get("trace") else None}
+                              for i in range(total)],
+                    "duration_s": time.monotonic() - t0, "output": output.kept.decode("utf-8", "replace"),
+                    "output_bytes": output.total}
+        deadline = t0 + limits.timeout_s
+        results: dict[int, dict[str, Any]] = {}
+        start = 0
+        while True:
+            run = self._run_child(job, codes, limits, start, deadline, output)
+            results.update(run.results)
+            if run.done or run.ending is None or total == 0:
+                break
+            if run.ending[0] is Outcome.INFRA_ERROR:
+                return {"infra_error": run.ending[2]}
+            index = run.current if run.current is not None else min(set(range(start, total)) - set(results))
+            outcome, etype, msg = run.ending
+            results[index] = {"index": index, "outcome": outcome.value, "error_type": etype, "error_message": msg}
+            start = index + 1
+            if start >= total:
+                break
+            if time.monotonic() >= deadline:
+                for rest in range(start, total):
+                    results[rest] = {"index": rest, "outcome": Outcome.TIMEOUT.value, "error_type": "Timeout",
+                                     "error_message": "not run: the program's time budget was spent"}
+                break
+        return {"tests": [results[i] for i in sorted(results)], "duration_s": time.monotonic() - t0,
+                "output": output.kept.decode("utf-8", "replace"), "output_bytes": output.total}
+
+    def _run_child(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, start: int,
+                   deadline: float, output: Output) -> Run:
+        token = os.urandom(16).hex()
+        workdir = f"/tmp/eta-sandbox-{token[:16]}"  # made by the child; under a mount namespace, a private /tmp
+        z = self.zygote
+        write_job(z.jobs, dict(job, start=start, token=token, workdir=workdir), codes)
+        HEADER.pack_into(z.report, 0, -1, 0.0, 0)
+        os.write(z.cmd_w, FORK_TRACED if job.get("trace") else FORK)
+        (pid,) = PID.unpack(self._read_status(PID.size))
+        try:
+            return self._watch(pid, token, limits, deadline, output)
+        except ZygoteDied:
+            kill_group(pid)
+            raise
+        finally:
+            if self.plan.mountns:
+                isolation.clear_private_tmp(keep=self.plan.hide.get("/tmp", ()))
+            else:
+                try:
+                    os.rmdir(workdir)  # empty, as it mostly is: no walk needed
+                except OSError:
+                    shutil.rmtree(workdir, ignore_errors=True)
+
+    def _watch(self, pid: int, token: str, limits: Limits, deadline: float, output: Output) -> Run:
+        """Wait for the child to end, or kill it at a deadline: its program's, or its running test's."""
+        z = self.zygote
+        reader, pipe_data = FrameReader(token), bytearray()
+        status, killed_for = None, None
+        watched = [z.status_r, z.out_r, z.res_r]
+        while status is None:
+            now = time.monotonic()
+            index, started, _ = HEADER.unpack_from(z.report, 0)
+            test_deadline = started + limits.test_timeout_s + GRACE_S if index >= 0 else float("inf")
+            wake = None  # once killed, only the zygote's report of the end is awaited
+            if killed_for is None:
+                if now >= min(deadline, test_deadline):
+                    killed_for = "test" if test_deadline <= deadline else "program"
+                    kill_group(pid)
+                    continue
+                # A test that starts while we sleep is checked at the latest one test-timeout later.
+                wake = max(0.0, min(deadline, test_deadline, now + limits.test_timeout_s + GRACE_S) - now)
+            ready, _, _ = select.select(watched, [], [], wake)
+            if z.out_r in ready:
+                output.add(_read_some(z.out_r))
+            if z.res_r in ready:  # only when the shared area overflowed
+                pipe_data += _read_some(z.res_r)
+            if z.status_r in ready:
+                (status,) = STATUS.unpack(self._read_status(STATUS.size))
+        # The child and all it started are dead now: what they wrote is all in the pipes.
+        output.add(_drain(z.out_r))
+        pipe_data += _drain(z.res_r)
+        run = Run()
+        index, _, used = HEADER.unpack_from(z.report, 0)
+        try:
+            if used > len(z.report) - FRAMES_AT:
+                raise ValueError("corrupt report area")
+            frames = reader.feed(bytes(z.report[FRAMES_AT:FRAMES_AT + used]))
+            frames += reader.feed(bytes(pipe_data))
+        except ValueError:
+            killed_for, frames = "tamper", []
+        for frame in frames:
+            kind = frame.pop("type", None)
+            if kind == "test":
+                run.results[int(frame["index"])] = frame
+            elif kind == "done":
+                run.done = True
+        if index >= 0 and index not in run.results:
+            run.current = index
+        if not run.done:
+            run.ending = _ending(status, killed_for)
+        return run
+
+    def _read_status(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = os.read(self.zygote.status_r, n - len(data))
+            if not chunk:
+                raise ZygoteDied("the zygote exited")
+            data += chunk
+        return data
+
+
+def _ending(status: int, killed_for: str | None) -> tuple[Outcome, str, str]:
+    if killed_for == "tamper":
+        return Outcome.CRASHED, "HarnessTampering", "the program wrote into or forged the harness's result channel"
+    if killed_for == "test":
+        return Outcome.TIMEOUT, "Timeout", "the test ran past its time limit"
+    if killed_for == "program":
+        return Outcome.TIMEOUT, "Timeout", "the program ran past its time limit"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return Outcome.TIMEOUT, "Timeout", "the program ran past its CPU time limit"
+        return Outcome.CRASHED, "Signal", f"killed by signal {signal.Signals(sig).name}"
+    code = os.WEXITSTATUS(status)
+    if code == EXIT_ISOLATION_FAILED:
+        return Outcome.INFRA_ERROR, "InfraError", "the sandbox could not be set up"
+    if code == EXIT_HARNESS_DISRUPTED:
+        return Outcome.CRASHED, "HarnessDisrupted", "the program broke the harness it runs in"
+    if code == EXIT_CHANNEL_LOST:
+        return Outcome.CRASHED, "HarnessTampering", "the program closed the harness's result channel"
+    return Outcome.CRASHED, "EarlyExit", f"the program exited with status {code} before its tests finished"
+
+
+def _read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""
+
+
+def _drain(fd: int) -> bytes:
+    """What is left in a pipe, without waiting: the zygote keeps its write end open."""
+    chunks = []
+    while chunk := _read_some(fd):
+        chunks.append(chunk)
+    return b"".join(chunks)
