@@ -190,6 +190,8 @@ class Supervisor:
         HEADER.pack_into(z.report, 0, -1, 0.0, 0)
         os.write(z.cmd_w, FORK_TRACED if job.get("trace") else FORK)
         (pid,) = PID.unpack(self._read_status(PID.size))
+        if pid < 0:
+            raise OSError("the zygote could not fork a child for the program")
         try:
             return self._watch(pid, token, limits, deadline, output)
         except ZygoteDied:

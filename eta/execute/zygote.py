@@ -82,7 +82,11 @@ def serve(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, cmd_r: int, 
         if command == FORK_TRACED and not traced_ready:
             import eta.trace  # noqa: F401 - once, on the first traced job: untraced children stay small
             traced_ready = True
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # out of processes or memory: the harness's failure, not the program's
+            os.write(status_w, PID.pack(-1))
+            continue
         if pid == 0:
             _child_main(plan, jobs, report, out_w, res_w)
         os.write(status_w, PID.pack(pid))
