@@ -2,7 +2,7 @@
 
 Why a separate process: after a ``fork`` every page of the forking process is shared copy-on-write, so the
 next page it writes costs a fault and a copy. The supervisor's bookkeeping (job and report parsing,
-deadlines, output) wrote some 380 pages per program that way, about as much as the child itself. The
+deadlines, output) wrote some 380 pages per program that way, over half as many as the child did. The
 zygote does nothing between forks but read a one-byte command, fork, wait and write two numbers, so it
 touches a few pages; the supervisor never forks and never faults. The zygote is forked before the
 supervisor's own modules are imported, which also keeps the image that every child maps (and unmaps at
