@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping, TextIO
 from eta.execute.limits import Limits
 from eta.execute.pool import Executor, Job, TraceOptions
 from eta.execute.result import ExecutionResult
+from eta.jsonl import read_lines
 from eta.tasks.schema import Task
 
 
@@ -34,26 +35,18 @@ def read_samples(path: str | Path, tasks: Mapping[str, Task]) -> list[Sample]:
     if not path.is_file():
         raise SampleFileError(f"{path}: no such samples file")
     samples, per_task = [], {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SampleFileError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise SampleFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-            for key in ("task_id", "completion"):
-                if not isinstance(obj.get(key), str):
-                    raise SampleFileError(f"{where}: field {key!r} is missing or not a string")
-            if obj["task_id"] not in tasks:
-                raise SampleFileError(f"{where}: task_id {obj['task_id']!r} is not in the dataset")
-            sid = obj.get("sample_id", per_task.get(obj["task_id"], 0))
-            per_task[obj["task_id"]] = sid + 1
-            extra = {k: v for k, v in obj.items() if k not in ("task_id", "completion", "sample_id")}
-            samples.append(Sample(obj["task_id"], obj["completion"], sid, extra))
+    for where, obj in read_lines(path, SampleFileError):
+        if not isinstance(obj, dict):
+            raise SampleFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        for key in ("task_id", "completion"):
+            if not isinstance(obj.get(key), str):
+                raise SampleFileError(f"{where}: field {key!r} is missing or not a string")
+        if obj["task_id"] not in tasks:
+            raise SampleFileError(f"{where}: task_id {obj['task_id']!r} is not in the dataset")
+        sid = obj.get("sample_id", per_task.get(obj["task_id"], 0))
+        per_task[obj["task_id"]] = sid + 1
+        extra = {k: v for k, v in obj.items() if k not in ("task_id", "completion", "sample_id")}
+        samples.append(Sample(obj["task_id"], obj["completion"], sid, extra))
     if not samples:
         raise SampleFileError(f"{path}: the file holds no samples")
     return samples

@@ -6,12 +6,12 @@ here turn a malformed record into an error that names the file, the line and the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from eta.execute.outcome import Outcome
+from eta.jsonl import read_lines
 
 Record = Mapping[str, Any]
 
@@ -81,15 +81,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Read and check an ``executions.jsonl`` file; errors name the file and the line."""
     path = Path(path)
     records: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{where}: not valid JSON ({e.msg})") from None
-            check_record(record, where)
-            records.append(record)
+    for where, record in read_lines(path):
+        check_record(record, where)
+        records.append(record)
     return records
