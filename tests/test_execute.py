@@ -165,6 +165,17 @@ def test_limits_reject_nonsense():
         Limits.from_mapping({"timeout": 3})
 
 
+def test_server_warm_up_covers_every_verdict_path_and_leaves_the_process_as_it_was():
+    import sys
+
+    from eta.execute.warmup import warm_up
+
+    before = sys.stdout, sys.stderr, dict(os.environ), signal.getsignal(signal.SIGALRM)
+    assert warm_up(rounds=2) == ["passed", "wrong_answer", "passed", "runtime_error"]
+    assert (sys.stdout, sys.stderr, dict(os.environ), signal.getsignal(signal.SIGALRM)) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 def test_one_shot_execute():
     r = execute("def f():\n    return 3\n", [T("assert f() == 3")])
     assert r.passed

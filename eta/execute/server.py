@@ -2,8 +2,9 @@
 
 Started once per worker by :class:`eta.execute.pool.Executor` (``python -m eta.execute.server``); talks
 length-prefixed JSON frames on its stdin/stdout. It loads what a child needs, sets up the isolation that
-is shared by all its programs (namespaces), then forks the zygote that forks the children (see
-:mod:`eta.execute.zygote`), and only then loads the supervisor. A program starts in about a millisecond
+is shared by all its programs (namespaces), runs the child's code path a few times on a fixed program (see
+:mod:`eta.execute.warmup`), then forks the zygote that forks the children (see :mod:`eta.execute.zygote`),
+and only then loads the supervisor. A program starts in about a millisecond
 instead of an interpreter's tens of milliseconds.
 """
 
@@ -18,6 +19,7 @@ import sys
 from typing import Any, BinaryIO
 
 from eta.execute import isolation
+from eta.execute.warmup import warm_up
 from eta.execute.zygote import Zygote
 
 # Modules a candidate commonly imports: loaded before the fork so that importing them costs nothing. Left
@@ -55,6 +57,7 @@ def main() -> None:
     plan = isolation.probe(tmpfs_mb)
     isolation.enter_namespaces(plan, tmpfs_mb)
     isolation.become_subreaper()
+    warm_up()
     gc.freeze()  # children then share the server's objects without copying pages when their GC runs
     zygote = Zygote(plan)
     from eta.execute.supervisor import Supervisor, ZygoteDied  # after the fork: the zygote never maps them
