@@ -14,10 +14,16 @@ pytestmark = pytest.mark.needs_torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_py(*overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=ROOT, env=env,
+def run_py(*overrides: str, timeout: int = 600, processes: int = 1, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra_env)
+    launcher = [] if processes == 1 else ["-m", "torch.distributed.run", f"--nproc_per_node={processes}"]
+    return subprocess.run([sys.executable, *launcher, str(ROOT / "run.py"), *overrides], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+SMOKE = ("model=tiny", "dataset=humaneval", "dataset.limit=4", "logger=none", "sampler.n=2", "sampler.max_new_tokens=16",
+         "eval.n=2", "eval.ks=[1,2]", "prefer.include_reference=true", "method.max_steps=2",
+         "method.per_device_train_batch_size=2", "method.logging_steps=1")
 
 
 def lines(path: Path) -> list[dict]:
@@ -87,6 +93,35 @@ def test_sampling_resumes_after_a_kill(tmp_path, monkeypatch):
     assert [(r["task_id"], r["sample_id"]) for r in rows] == [(t.task_id, i) for t in tasks for i in range(2)]
 
 
+def check_two_rank_run(result: subprocess.CompletedProcess, run_dir: Path) -> None:
+    """Rank 0 alone sampled, executed and evaluated; both ranks trained; the trained adapter moved."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    samples = lines(run_dir / "samples.jsonl")
+    assert sorted((s["task_id"], s["sample_id"]) for s in samples) == sorted({(s["task_id"], s["sample_id"]) for s in samples})
+    assert len(samples) == 4 * 2 and len(lines(run_dir / "executions.jsonl")) == 8
+    assert "rank 1] waiting for rank 0" in result.stdout
+    assert "rank 0] trained 2 steps" in result.stdout and "rank 1] trained 2 steps" in result.stdout
+    assert "rank 1] metrics" not in result.stdout and "rank 0] reloading the trained policy" in result.stdout
+    assert set(json.loads((run_dir / "metrics.json").read_text())) == {"base", "trained"}
+    from safetensors.torch import load_file
+
+    lora_b = [w for name, w in load_file(str(run_dir / "train" / "adapter_model.safetensors")).items() if "lora_B" in name]
+    assert lora_b and all(w.abs().sum() > 0 for w in lora_b)  # LoRA's B starts at zero: training moved it
+
+
+def test_two_process_launch_samples_once_and_trains_on_both_ranks(tmp_path):
+    run_dir = tmp_path / "run"
+    check_two_rank_run(run_py(*SMOKE, f"hydra.run.dir={run_dir}", processes=2, OMP_NUM_THREADS="1"), run_dir)
+
+
+@pytest.mark.slow
+def test_two_process_deepspeed_zero3_launch_evaluates_a_reloaded_policy(tmp_path):
+    pytest.importorskip("deepspeed")
+    run_dir = tmp_path / "run"
+    check_two_rank_run(run_py(*SMOKE, "dist=zero3", f"hydra.run.dir={run_dir}", processes=2, OMP_NUM_THREADS="1",
+                              DS_ACCELERATOR="cpu"), run_dir)
+
+
 @pytest.mark.slow
 def test_multirun_sweep_runs_four_jobs_each_in_its_own_directory(tmp_path):
     result = run_py("-m", "method.beta=0.05,0.1", "heuristic=eta,binary", "experiment=smoke",
@@ -95,3 +130,29 @@ def test_multirun_sweep_runs_four_jobs_each_in_its_own_directory(tmp_path):
     jobs = sorted(p for p in tmp_path.iterdir() if (p / "metrics.json").exists())
     assert len(jobs) == 4
     assert len({p.name for p in jobs}) == 4
+
+
+def test_other_ranks_wait_for_rank_0s_stage_and_never_write_the_state(tmp_path, monkeypatch):
+    import threading
+
+    from omegaconf import OmegaConf
+
+    from eta.pipeline.context import RunContext
+    from eta.pipeline.ranks import sharded_after_training, wait_for_stage
+
+    ctx = RunContext(cfg=None, run_dir=tmp_path)
+    monkeypatch.setenv("RANK", "1")
+    ctx.mark_done("prefer", pairs=3)
+    assert not ctx.state_file.exists()  # rank 1 only reads stages.json
+    monkeypatch.setenv("RANK", "0")
+    said: list[str] = []
+    threading.Timer(0.3, lambda: ctx.mark_done("prefer", pairs=3)).start()
+    assert wait_for_stage(ctx, "prefer", said.append, poll_s=0.02, report_every_s=0.1)["pairs"] == 3
+    assert said and "waiting for rank 0 to finish 'prefer'" in said[0]
+
+    zero3 = OmegaConf.create({"dist": {"name": "zero3", "deepspeed": {"zero_optimization": {"stage": 3}}}})
+    zero2 = OmegaConf.create({"dist": {"name": "zero2", "deepspeed": {"zero_optimization": {"stage": 2}}}})
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert sharded_after_training(zero3) and not sharded_after_training(zero2)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert sharded_after_training(zero2)

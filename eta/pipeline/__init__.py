@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from eta.pipeline.context import RunContext, load_splits
+from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
 from eta.pipeline.sample import sample_tasks
-from eta.train.settings import plain_dict
 from eta.pipeline.stages import (_style, evaluate_policy, execute_stage, prefer_stage, report_stage,
                                  train_stage)
+from eta.train.distributed import is_main_process, rank, world_size
+from eta.train.settings import plain_dict
+
+TRAIN_NEEDS = ("sample", "execute", "prefer", "train")
 
 
 def say(message: str) -> None:
-    print(f"[eta {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    who = f" rank {rank()}" if world_size() > 1 else ""
+    print(f"[eta {time.strftime('%H:%M:%S')}{who}] {message}", flush=True)
 
 
 def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -32,9 +37,14 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     say(f"{cfg.dataset.name.value if hasattr(cfg.dataset.name, 'value') else cfg.dataset.name}: "
         f"{len(ctx.train_tasks)} training problems, {len(ctx.eval_tasks)} held-out; method={method}, "
         f"model={cfg.model.name}")
-    ctx.logger = _start_logger(cfg, run_dir)
     from eta.models import load_model
 
+    if not is_main_process():  # see eta.pipeline.ranks: the other ranks only join the training
+        if method != "none" and all(s in stages for s in TRAIN_NEEDS):
+            model, tokenizer = load_model(plain_dict(cfg.model, "model"))
+            _join_training(ctx, model, tokenizer)
+        return {}
+    ctx.logger = _start_logger(cfg, run_dir)
     model, tokenizer = load_model(plain_dict(cfg.model, "model"))
     metrics: dict[str, dict[str, Any]] = {}
     log_history: list[dict[str, Any]] = []
@@ -68,7 +78,8 @@ def _train(ctx: RunContext, model: Any, tokenizer: Any, stages: set[str]) -> tup
     if "prefer" not in stages:
         return None, []
     prompts = {s["task_id"]: s["prompt"] for s in samples}
-    n_pairs, dataset_dir = _timed(ctx, "prefer", lambda: prefer_stage(ctx, records, prompts, ctx.train_tasks))
+    n_pairs, dataset_dir = _timed(ctx, "prefer", lambda: prefer_stage(ctx, records, prompts, ctx.train_tasks),
+                                  record=lambda value: {"pairs": value[0]})
     say(f"{n_pairs} preference pairs ({ctx.run_dir / 'pairs.jsonl'})")
     if "train" not in stages:
         return None, []
@@ -78,14 +89,31 @@ def _train(ctx: RunContext, model: Any, tokenizer: Any, stages: set[str]) -> tup
         return None, []
     result = _timed(ctx, "train", lambda: train_stage(ctx, model, tokenizer, dataset_dir))
     say(f"trained {result.steps} steps ({'reused a finished run' if getattr(result, 'reused', False) else 'done'})")
+    if sharded_after_training(cfg):
+        say(f"reloading the trained policy from {result.output_dir} to sample from it on rank 0 alone")
+        return reload_policy(cfg, result), result.log_history
     return result.model, result.log_history
 
 
-def _timed(ctx: RunContext, stage: str, fn: Any) -> Any:
+def _join_training(ctx: RunContext, model: Any, tokenizer: Any) -> None:
+    """A rank other than 0: wait for rank 0's preference pairs, then train with it."""
+    say("waiting for rank 0 to sample, execute and pair")
+    prefer = wait_for_stage(ctx, "prefer", say)
+    dataset_dir = ctx.run_dir / "pairs_dataset"
+    if not prefer.get("pairs", int(dataset_dir.is_dir())):
+        say("rank 0 found no preference pairs: nothing to train")
+        return
+    result = train_stage(ctx, model, tokenizer, dataset_dir)
+    say(f"trained {result.steps} steps")
+
+
+def _timed(ctx: RunContext, stage: str, fn: Any, record: Any = None) -> Any:
+    """Run a stage and mark it done in stages.json, with its seconds (summed over resumes) and what
+    `record(value)` adds."""
     t0 = time.monotonic()
     value = fn()
     previous = ctx._state().get(stage, {}).get("seconds", 0.0)
-    ctx.mark_done(stage, seconds=round(previous + time.monotonic() - t0, 1))
+    ctx.mark_done(stage, seconds=round(previous + time.monotonic() - t0, 1), **(record(value) if record else {}))
     return value
 
 

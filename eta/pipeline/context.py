@@ -28,6 +28,10 @@ class RunContext:
         return stage in self._state()
 
     def mark_done(self, stage: str, **info: Any) -> None:
+        from eta.train.distributed import is_main_process
+
+        if not is_main_process():  # one writer: the other ranks of a multi-process launch only read it
+            return
         state = self._state()
         state[stage] = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), **info}
         tmp = self.state_file.with_suffix(".tmp")

@@ -1,0 +1,54 @@
+"""Who does what when a launcher starts several processes (torchrun, accelerate launch, deepspeed).
+
+Rank 0 samples, executes, builds the pairs, evaluates and reports, alone: those stages write the run's
+files, and N processes writing them at once would sample everything N times into one file. Every rank
+trains, since a DDP or DeepSpeed step needs them all. The other ranks wait for rank 0's pairs by reading
+``stages.json``, not at a ``torch.distributed`` barrier: the process group does not exist before the
+Trainer makes it, and sampling and executing can outlast a collective's timeout (30 minutes for NCCL by
+default). If rank 0 dies, the launcher stops the others.
+
+After training, the policy in memory may be sharded across the ranks (ZeRO-3) or wrapped for them, and
+rank 0 generates alone; so rank 0 evaluates a policy reloaded from the adapter the run saved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eta.pipeline.context import RunContext
+from eta.train.distributed import deepspeed_config, world_size
+from eta.train.settings import plain_dict
+
+POLL_S = 2.0
+REPORT_EVERY_S = 300.0
+
+
+def wait_for_stage(ctx: RunContext, stage: str, say: Callable[[str], None], poll_s: float = POLL_S,
+                   report_every_s: float = REPORT_EVERY_S) -> dict[str, Any]:
+    """Block until rank 0 marks `stage` done in stages.json; returns what it recorded with it."""
+    started = last_report = time.monotonic()
+    while not ctx.done(stage):
+        if time.monotonic() - last_report >= report_every_s:
+            last_report = time.monotonic()
+            say(f"waiting for rank 0 to finish '{stage}' ({(last_report - started) / 60:.0f} min so far)")
+        time.sleep(poll_s)
+    return ctx._state()[stage]
+
+
+def sharded_after_training(cfg: Any) -> bool:
+    """Whether the trained policy in memory is unfit for rank 0 to generate with alone."""
+    if world_size() > 1:
+        return True
+    ds = deepspeed_config(plain_dict(cfg.dist, "dist")) if "dist" in cfg else None
+    return bool(ds) and ds.get("zero_optimization", {}).get("stage") == 3
+
+
+def reload_policy(cfg: Any, result: Any) -> Any:
+    """The trained policy, loaded afresh from the run's saved adapter (or weights) onto a new base model."""
+    from eta.models import load_model
+    from eta.train.dpo import load_finished
+
+    base, _ = load_model(plain_dict(cfg.model, "model"))
+    return load_finished(base, result.output_dir, result.settings).model
