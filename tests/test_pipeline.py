@@ -118,8 +118,11 @@ def test_two_process_launch_samples_once_and_trains_on_both_ranks(tmp_path):
 def test_two_process_deepspeed_zero3_launch_evaluates_a_reloaded_policy(tmp_path):
     pytest.importorskip("deepspeed")
     run_dir = tmp_path / "run"
-    check_two_rank_run(run_py(*SMOKE, "dist=zero3", f"hydra.run.dir={run_dir}", processes=2, OMP_NUM_THREADS="1",
-                              DS_ACCELERATOR="cpu"), run_dir)
+    launch = [*SMOKE, "dist=zero3", f"hydra.run.dir={run_dir}"]
+    check_two_rank_run(run_py(*launch, processes=2, OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu"), run_dir)
+    again = run_py(*launch, processes=2, OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu")  # stages.json marks are stale now
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "rank 0] trained 2 steps (reused a finished run)" in again.stdout and "rank 1] trained 2 steps" in again.stdout
 
 
 @pytest.mark.slow
@@ -134,21 +137,26 @@ def test_multirun_sweep_runs_four_jobs_each_in_its_own_directory(tmp_path):
 
 def test_other_ranks_wait_for_rank_0s_stage_and_never_write_the_state(tmp_path, monkeypatch):
     import threading
+    import time
 
     from omegaconf import OmegaConf
 
     from eta.pipeline.context import RunContext
-    from eta.pipeline.ranks import sharded_after_training, wait_for_stage
+    from eta.pipeline.ranks import launch_started_at, sharded_after_training, wait_for_stage
 
     ctx = RunContext(cfg=None, run_dir=tmp_path)
     monkeypatch.setenv("RANK", "1")
     ctx.mark_done("prefer", pairs=3)
     assert not ctx.state_file.exists()  # rank 1 only reads stages.json
     monkeypatch.setenv("RANK", "0")
+    ctx.mark_done("prefer", pairs=1)  # left by an earlier launch: not what the other ranks wait for
+    launched = time.time()
     said: list[str] = []
     threading.Timer(0.3, lambda: ctx.mark_done("prefer", pairs=3)).start()
-    assert wait_for_stage(ctx, "prefer", said.append, poll_s=0.02, report_every_s=0.1)["pairs"] == 3
+    mark = wait_for_stage(ctx, "prefer", said.append, poll_s=0.02, report_every_s=0.1, since=launched)
+    assert mark["pairs"] == 3
     assert said and "waiting for rank 0 to finish 'prefer'" in said[0]
+    assert 0 < launch_started_at() <= time.time()  # pytest's parent started before this test did
 
     zero3 = OmegaConf.create({"dist": {"name": "zero3", "deepspeed": {"zero_optimization": {"stage": 3}}}})
     zero2 = OmegaConf.create({"dist": {"name": "zero2", "deepspeed": {"zero_optimization": {"stage": 2}}}})

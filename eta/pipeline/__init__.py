@@ -89,7 +89,7 @@ def _train(ctx: RunContext, model: Any, tokenizer: Any, stages: set[str]) -> tup
         return None, []
     result = _timed(ctx, "train", lambda: train_stage(ctx, model, tokenizer, dataset_dir))
     say(f"trained {result.steps} steps ({'reused a finished run' if getattr(result, 'reused', False) else 'done'})")
-    if sharded_after_training(cfg):
+    if sharded_after_training(cfg) and not result.reused:  # a reused run was loaded whole from disk already
         say(f"reloading the trained policy from {result.output_dir} to sample from it on rank 0 alone")
         return reload_policy(cfg, result), result.log_history
     return result.model, result.log_history

@@ -33,7 +33,7 @@ class RunContext:
         if not is_main_process():  # one writer: the other ranks of a multi-process launch only read it
             return
         state = self._state()
-        state[stage] = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), **info}
+        state[stage] = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "at": time.time(), **info}
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)  # atomic: a kill never leaves a half-written state
