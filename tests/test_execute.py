@@ -339,6 +339,26 @@ def test_a_candidate_cannot_fake_a_pass(ex, name):
     assert r.outcome is not Outcome.INFRA_ERROR  # it is the program's doing, and scored as such
 
 
+# Known limits, kept as strict xfails: they fail loudly (XPASS) the day they are closed. The candidate runs
+# in the harness's process, so a program that targets eta itself can reach the harness's objects, and a
+# test that compares with == trusts the object the candidate returns.
+IN_PROCESS_FAKES = {
+    "find the harness through gc": ("import gc, os\ndef f():\n"
+                                    "    h = next(o for o in gc.get_objects() if type(o).__name__ == 'Harness')\n"
+                                    "    for i in range(len(h.tests)):\n"
+                                    "        h.reporter.send('test', index=i, outcome='passed')\n"
+                                    "    h.reporter.send('done', count=len(h.tests))\n    os._exit(0)\n"),
+    "an object equal to anything": "class Any:\n    def __eq__(self, other):\n        return True\ndef f():\n    return Any()\n",
+}
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: a program in the harness's process can forge its verdict")
+@pytest.mark.parametrize("name", sorted(IN_PROCESS_FAKES))
+def test_a_candidate_that_targets_the_harness_cannot_fake_a_pass(ex, name):
+    r = run1(ex, IN_PROCESS_FAKES[name], [T("assert f() == 1"), T("assert f() == 2")])
+    assert not r.passed, f"{name} faked a pass: {r}"
+
+
 def test_a_pass_after_fd_games_is_still_a_real_pass(ex):
     # Control for the cases above: fd games alone do not break a correct program's verdict.
     r = run1(ex, "import os\nos.write(1, b'noise')\ndef f():\n    return 1\n", [T("assert f() == 1")])
