@@ -199,6 +199,24 @@ def test_loop_that_swallows_the_soft_timeout_is_killed(ex):
     assert r.outcome is Outcome.TIMEOUT
 
 
+def test_a_header_caught_mid_write_is_not_a_test_past_its_deadline(ex):
+    # struct's pack_into zero-fills the report header before writing its fields, so the supervisor can read
+    # "test 0, started at time 0" while the child updates it, and once killed such children as timeouts
+    # (1 test in 10,000 for a program that prints on every test). This holds the header in that state while
+    # printing, which wakes the supervisor; it reaches the header the way only a program aimed at eta can.
+    program = ("import gc, struct, time\n"
+               "def f():\n"
+               "    r = next(o for o in gc.get_objects() if type(o).__name__ == 'Reporter')\n"
+               "    struct.pack_into('<qdQ', r.shm, 0, 0, 0.0, 0)\n"
+               "    for _ in range(20):\n"
+               "        print('tick', flush=True)\n"
+               "        time.sleep(0.01)\n"
+               "    r.start(0)\n"
+               "    return 1\n")
+    r = run1(ex, program, [T("assert f() == 1")])
+    assert r.outcome is Outcome.PASSED, r
+
+
 def test_memory_bomb():
     # Its own small limit and a generous clock: touching fresh memory is slow on some virtual machines,
     # and this test is about the memory verdict, not the time one.

@@ -48,7 +48,9 @@ def test_canonical_passes_every_reference(tmp_path):
     result = cli("--dataset", "synthetic", "--split", "test", "--canonical", "-o", str(out))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert records and all(r["passed"] for r in records)
+    failed = [{k: r.get(k) for k in ("task_id", "outcome", "error_type", "error_message", "tests_passed",
+                                     "tests_total", "tests")} for r in records if not r["passed"]]
+    assert records and not failed, failed
 
 
 def test_malformed_samples_file_names_file_line_and_problem(tmp_path):

@@ -28,6 +28,7 @@ from eta.execute.zygote import (EXIT_CHANNEL_LOST, EXIT_HARNESS_DISRUPTED, EXIT_
                                 FORK_TRACED, PID, STATUS, Zygote, kill_group, write_job)
 
 GRACE_S = 0.5  # the hard kill follows the child's own soft timer by this much
+TORN_RECHECK_S = 0.001  # how soon to read the report header again after catching the child mid-write
 
 
 class ZygoteDied(Exception):
@@ -215,7 +216,11 @@ class Supervisor:
         while status is None:
             now = time.monotonic()
             index, started, _ = HEADER.unpack_from(z.report, 0)
-            test_deadline = started + limits.test_timeout_s + GRACE_S if index >= 0 else float("inf")
+            # The child may be rewriting the header as we read it: struct's pack_into zero-fills the record
+            # before it writes the fields, so a read in between says "test 0 started at time 0" (or a real
+            # index with time 0). No test runs with started == 0: decide nothing on it, look again shortly.
+            torn = index >= 0 and started <= 0.0
+            test_deadline = started + limits.test_timeout_s + GRACE_S if index >= 0 and not torn else float("inf")
             wake = None  # once killed, only the zygote's report of the end is awaited
             if killed_for is None:
                 if now >= min(deadline, test_deadline):
@@ -223,7 +228,8 @@ class Supervisor:
                     kill_group(pid)
                     continue
                 # A test that starts while we sleep is checked at the latest one test-timeout later.
-                wake = max(0.0, min(deadline, test_deadline, now + limits.test_timeout_s + GRACE_S) - now)
+                recheck = TORN_RECHECK_S if torn else limits.test_timeout_s + GRACE_S
+                wake = max(0.0, min(deadline, test_deadline, now + recheck) - now)
             ready, _, _ = select.select(watched, [], [], wake)
             if z.out_r in ready:
                 output.add(_read_some(z.out_r))
