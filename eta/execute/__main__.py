@@ -100,8 +100,14 @@ def print_summary(records: list[dict], output: Path) -> None:
     failing = [r["task_id"] for r in records if not r["passed"]]
     if failing:
         print(f"not passed: {', '.join(failing[:20])}{' ...' if len(failing) > 20 else ''}")
+    tests = [t for r in records for t in r.get("tests", [])]
+    outside = sum(bool(t.get("checked_outside")) for t in tests)
+    if tests:
+        print(f"{outside} of {len(tests)} tests compared outside the candidate's process ({100 * outside / len(tests):.1f}%); "
+              "the rest ran whole in it")
     print(f"results: {output}")
-    summary = {"programs": len(records), "passed": passed, "outcomes": dict(outcomes)}
+    summary = {"programs": len(records), "passed": passed, "outcomes": dict(outcomes),
+               "tests": len(tests), "tests_checked_outside": outside}
     print(json.dumps(summary))
 
 

@@ -1,8 +1,9 @@
-"""Comparing a standard-input/output program's output with the expected one, as APPS does.
+"""APPS' comparisons (Hendrycks et al. 2021, ``testing_util.py``), made by the supervisor on plain data.
 
-APPS (Hendrycks et al. 2021, ``test_one_solution.py``) accepts an output when, after stripping, the lines
-match; else when the whitespace-separated tokens match; else when the tokens match as numbers within a
-small tolerance. We apply the same tiers, without ever running user code.
+A standard-input program's output is accepted when, after stripping, the lines match; else when the
+whitespace-separated tokens match; else when the tokens match as numbers within a small tolerance. A
+call-based problem's result is accepted when it equals the expected value, a tuple counting as a list, or
+the expected value's only element.
 """
 
 from __future__ import annotations
@@ -39,3 +40,19 @@ def outputs_match(actual: str, expected: str, *, rel_tol: float = 1e-6, abs_tol:
         if gf is None or wf is None or not math.isclose(gf, wf, rel_tol=rel_tol, abs_tol=abs_tol):
             return False
     return True
+
+
+def apps_equal(output, expected):  # untyped: its source is also the setup of APPS tasks, run without imports
+    """APPS' call-based comparison: a tuple counts as a list; the expected value may be wrapped in a list."""
+    if isinstance(output, tuple):
+        output = list(output)
+    if output == expected:
+        return True
+    if isinstance(expected, list) and expected:
+        if output == expected[0]:
+            return True
+        try:
+            return isinstance(output[0], tuple) and [list(x) for x in output] == expected[0]
+        except Exception:  # APPS ignores any error of this last attempt
+            return False
+    return False

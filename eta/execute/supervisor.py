@@ -21,7 +21,9 @@ from types import CodeType
 from typing import Any
 
 from eta.execute import isolation
-from eta.execute.child import COMPILE_ERRORS, FRAMES_AT, HEADER, compile_program, compile_setup, compile_test
+from eta.execute.checks import Check, final_result, split_test
+from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, compile_program, compile_setup, compile_test,
+                             compile_value)
 from eta.execute.limits import Limits
 from eta.execute.outcome import Outcome
 from eta.execute.zygote import (EXIT_CHANNEL_LOST, EXIT_HARNESS_DISRUPTED, EXIT_ISOLATION_FAILED, FORK,
@@ -85,10 +87,11 @@ class Compiler:
     program's output as if the child had printed them."""
 
     PROGRAM_MAX_CHARS = 256 * 1024  # a larger program is compiled by the child, under its limits
-    CACHE_SIZE = 8192  # test and setup sources kept compiled
+    CACHE_SIZE = 8192  # test and setup sources kept compiled (and tests kept split)
 
     def __init__(self) -> None:
         self.cache: dict[tuple[str, str], tuple[CodeType | None, str]] = {}
+        self.splits: dict[str, Check | None] = {}
 
     def program(self, source: str) -> tuple[CodeType | None, str, BaseException | None]:
         """(code or None, warnings printed, the compile error if there was one)."""
@@ -101,16 +104,32 @@ class Compiler:
         return code, printed, None
 
     def cached(self, kind: str, source: str) -> tuple[CodeType | None, str]:
-        """A test's or setup's code, or None where it does not compile (the child then reports that)."""
-        key = (kind, source)
-        if key not in self.cache:
-            if len(self.cache) >= self.CACHE_SIZE:
-                self.cache.pop(next(iter(self.cache)))
+        """A test's, a value's or the setup's code, or None where it does not compile (the child then
+        reports that)."""
+        def compile_it() -> tuple[CodeType | None, str]:
             try:
-                self.cache[key] = _compile(compile_setup if kind == "setup" else compile_test, source)
+                return _compile(_COMPILERS[kind], source)
             except Exception:  # noqa: BLE001 - the child compiles it again and reports the error as its verdict
-                self.cache[key] = (None, "")
-        return self.cache[key]
+                return None, ""
+        return _memo(self.cache, (kind, source), compile_it, self.CACHE_SIZE)
+
+    def split(self, tests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Check | None]]:
+        """The tests as the child gets them, and each one's check (None: judged in the child). The child's
+        tests carry nothing of what a split test expects, not even its display."""
+        child, checks = [], []
+        for test in tests:
+            if test.get("kind", "assert") == "assert":  # parsed once per test source, like its compilation
+                check = _memo(self.splits, test.get("code", ""), lambda: split_test(test), self.CACHE_SIZE)
+            else:
+                check = split_test(test)
+            checks.append(check)
+            if check is None:
+                child.append({k: v for k, v in test.items() if k != "expected_stdout"})
+            elif check.kind == "stdio":
+                child.append({"kind": "stdio", "stdin": test.get("stdin", ""), "display": test.get("display", "")})
+            else:
+                child.append({"kind": "value", "code": check.expr})
+        return child, checks
 
     def codes(self, job: dict[str, Any]) -> tuple[tuple[Any, Any, Any] | None, str, BaseException | None]:
         """The job's code objects for the child, the warnings they printed, and the program's compile error."""
@@ -118,9 +137,21 @@ class Compiler:
         if program is None:
             return None, printed, error
         setup, setup_printed = self.cached("setup", job["setup"]) if job.get("setup") else (None, "")
-        tests = [self.cached("test", t.get("code", "")) if t.get("kind") != "stdio" else (None, "")
+        tests = [self.cached(t.get("kind", "assert"), t.get("code", "")) if t.get("kind") != "stdio" else (None, "")
                  for t in job["tests"]]
         return (program, setup, tuple(code for code, _ in tests)), printed + setup_printed, None
+
+
+_COMPILERS = {"setup": compile_setup, "assert": compile_test, "value": compile_value}
+
+
+def _memo(cache: dict[Any, Any], key: Any, make: Any, size: int) -> Any:
+    """cache[key], made on first use; the oldest entry goes when the cache is full."""
+    if key not in cache:
+        if len(cache) >= size:
+            cache.pop(next(iter(cache)))
+        cache[key] = make()
+    return cache[key]
 
 
 def _compile(compile_fn: Any, source: str) -> tuple[CodeType, str]:
@@ -147,28 +178,45 @@ class Supervisor:
     def execute(self, job: dict[str, Any]) -> dict[str, Any]:
         t0 = time.monotonic()
         limits, job["limits"], job["rlimits"] = self._parse_limits(job.get("limits"))
-        total = len(job["tests"])
+        given = job["tests"]
+        total = len(given)
+        job["tests"], checks = self.compiler.split(given)
         output = Output(limits.output_bytes)
         codes, printed, error = self.compiler.codes(job)
         output.add(printed.encode())
         if error is not None:  # the child would report exactly this for every test; no need to start one
             etype, msg = type(error).__name__, str(error)[:500]
-            return {"tests": [{"index": i, "outcome": Outcome.SYNTAX_ERROR.value, "error_type": etype,
-                               "error_message": msg, "steps": 0 if job.get("trace") else None}
-                              for i in range(total)],
-                    "duration_s": time.monotonic() - t0, "output": output.kept.decode("utf-8", "replace"),
-                    "output_bytes": output.total}
-        deadline = t0 + limits.timeout_s
-        results: dict[int, dict[str, Any]] = {}
+            results = {i: {"index": i, "outcome": Outcome.SYNTAX_ERROR.value, "error_type": etype,
+                           "error_message": msg, "steps": 0 if job.get("trace") else None} for i in range(total)}
+        else:
+            results = self._run_tests(job, codes, limits, t0 + limits.timeout_s, output)
+            if "infra_error" in results:
+                return results
+        tests = [final_result(results[i], checks[i], given[i], job["tests"][i]) for i in range(total) if i in results]
+        return {"tests": tests, "duration_s": time.monotonic() - t0,
+                "output": output.kept.decode("utf-8", "replace"), "output_bytes": output.total}
+
+    def _run_tests(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, deadline: float,
+                   output: Output) -> dict[Any, Any]:
+        """Each test's frame, by index: children are forked until every test has one (a child that dies
+        takes only its running test with it), or the program's time is spent."""
+        total = len(job["tests"])
+        results: dict[Any, Any] = {}
         start = 0
         while True:
             run = self._run_child(job, codes, limits, start, deadline, output)
-            results.update(run.results)
+            results.update((i, r) for i, r in run.results.items() if 0 <= i < total)  # a forged index is dropped
             if run.done or run.ending is None or total == 0:
+                for index in set(range(start, total)) - set(results):  # "done" came before their results
+                    results[index] = {"index": index, "outcome": Outcome.CRASHED.value, "error_type": "HarnessTampering",
+                                      "error_message": "the test's result never came: the program interfered with its harness"}
                 break
             if run.ending[0] is Outcome.INFRA_ERROR:
                 return {"infra_error": run.ending[2]}
-            index = run.current if run.current is not None else min(set(range(start, total)) - set(results))
+            missing = sorted(set(range(start, total)) - set(results))
+            if not missing:
+                break
+            index = run.current if run.current is not None and run.current not in results else missing[0]
             outcome, etype, msg = run.ending
             results[index] = {"index": index, "outcome": outcome.value, "error_type": etype, "error_message": msg}
             start = index + 1
@@ -179,8 +227,7 @@ class Supervisor:
                     results[rest] = {"index": rest, "outcome": Outcome.TIMEOUT.value, "error_type": "Timeout",
                                      "error_message": "not run: the program's time budget was spent"}
                 break
-        return {"tests": [results[i] for i in sorted(results)], "duration_s": time.monotonic() - t0,
-                "output": output.kept.decode("utf-8", "replace"), "output_bytes": output.total}
+        return results
 
     def _run_child(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, start: int,
                    deadline: float, output: Output) -> Run:
@@ -247,12 +294,13 @@ class Supervisor:
                 raise ValueError("corrupt report area")
             frames = reader.feed(bytes(z.report[FRAMES_AT:FRAMES_AT + used]))
             frames += reader.feed(bytes(pipe_data))
-        except ValueError:
+        except (ValueError, RecursionError):
             killed_for, frames = "tamper", []
         for frame in frames:
             kind = frame.pop("type", None)
             if kind == "test":
-                run.results[int(frame["index"])] = frame
+                if type(frame.get("index")) is int:  # anything else is forged, and dropped
+                    run.results[frame["index"]] = frame
             elif kind == "done":
                 run.done = True
         if index >= 0 and index not in run.results:

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from eta.execute import zygote
-from eta.execute.child import Harness, Reporter, compile_program, compile_test
+from eta.execute.child import Harness, Reporter, compile_program, compile_test, compile_value
 
 # Trusted and fixed: a typical short solution, with a test that passes, one that fails and one that raises.
 PROGRAM = '''
@@ -33,10 +33,11 @@ def solve(xs: List[int], s: str) -> Tuple[int, str]:
     kept = [w[::-1].upper() for i, w in enumerate(words) if i % 2 == 0 and w.isalpha()]
     return total + int(math.sqrt(16)), " ".join(kept) + str(len(seen))
 '''
-TESTS = ("assert solve([1, 2, 3, 4], 'a bb ccc') == (24, 'A CCC4')",
-         "assert solve([], '') == (4, '1')",
-         "assert solve([2], 'x') == (8, 'X1')",
-         "assert solve(None, 'x')")
+# Most tests reach the child split (the supervisor keeps the expected value): "value" is the usual kind.
+TESTS = (("value", "solve([1, 2, 3, 4], 'a bb ccc')"),
+         ("assert", "assert solve([], '') == (4, '1')"),
+         ("value", "solve([2], 'x')"),
+         ("value", "solve(None, 'x')"))
 ROUNDS = 12  # past 3.11's quickening threshold of 8 calls
 
 
@@ -47,13 +48,14 @@ def warm_up(rounds: int = ROUNDS) -> list[str]:
     stdout, stderr, environ = sys.stdout, sys.stderr, dict(os.environ)
     on_alarm = signal.getsignal(signal.SIGALRM)
     jobs, report = mmap.mmap(-1, 1 << 20), mmap.mmap(-1, 1 << 20)
-    tests = [{"kind": "assert", "code": t} for t in TESTS]
+    tests = [{"kind": kind, "code": code} for kind, code in TESTS]
+    compiled = tuple((compile_value if kind == "value" else compile_test)(code) for kind, code in TESTS)
     outcomes: list[str] = []
     try:
         for _ in range(rounds):
             job = {"program": PROGRAM, "tests": tests, "setup": "", "token": "0" * 32, "start": 0,
                    "limits": {"output_bytes": 1 << 16, "test_timeout_s": 60.0}}
-            zygote.write_job(jobs, job, (compile_program(PROGRAM), None, tuple(compile_test(t) for t in TESTS)))
+            zygote.write_job(jobs, job, (compile_program(PROGRAM), None, compiled))
             job, codes = zygote.read_job(jobs)
             os.environ.update(HOME="/", TMPDIR="/")
             harness = Harness(job, Reporter(report, -1, job["token"]), codes)

@@ -19,10 +19,12 @@ The local subset (``apps/selected150.jsonl``) is lossy in two ways that the load
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import os
 from typing import Any
 
+from eta.execute.compare import apps_equal
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.pysource import parse
 from eta.tasks.schema import CompletionMode, Task, TestCase, TestKind
@@ -39,24 +41,10 @@ HUB_FILES = {"train": "train.jsonl", "test": "test.jsonl"}
 # (e.g. validate_pin("1234")); the statements say so.
 STRING_PARAMETERS: dict[int, set[str]] = {4440: {"pin"}, 3569: {"ticket"}, 2798: {"string"}, 1627: {"s"}}
 
-# Runs in the program's namespace before the tests: APPS' own comparison for call-based problems
-# (testing_util.py), kept apart from the candidate's names by its leading underscore.
-COMPARE_SETUP = '''\
-def _apps_equal(output, expected):
-    """APPS' call-based comparison: a tuple counts as a list; the expected value may be wrapped in a list."""
-    if isinstance(output, tuple):
-        output = list(output)
-    if output == expected:
-        return True
-    if isinstance(expected, list) and expected:
-        if output == expected[0]:
-            return True
-        try:
-            return isinstance(output[0], tuple) and [list(x) for x in output] == expected[0]
-        except Exception:  # APPS ignores any error of this last attempt
-            return False
-    return False
-'''
+# Runs in the program's namespace before the tests, for the tests that are judged whole in the child: APPS'
+# own comparison, kept apart from the candidate's names by its leading underscore. A test of the form
+# `assert _apps_equal(call, expected)` is split instead, and the supervisor runs `apps_equal` itself.
+COMPARE_SETUP = inspect.getsource(apps_equal).replace("def apps_equal(", "def _apps_equal(", 1)
 
 
 class Starter:

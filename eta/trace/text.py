@@ -71,6 +71,19 @@ def format_trace(record: TraceRecord, source: str, test_display: str, passed: bo
     return "\n".join(out)
 
 
+def restate(trace: str, passed: bool, display: str | None = None) -> str:
+    """A trace from :func:`format_trace`, with its result line (and, given `display`, its one-line
+    ``Test Case:`` header) replaced: for a test whose verdict is decided outside the process that traced
+    it, which knew neither the verdict nor how the test is named."""
+    head, _, result = trace.rpartition("\n")
+    if not result.startswith("Test Result: "):
+        raise ValueError("not a trace made by format_trace: no result line at its end")
+    if display is not None:
+        _, _, head = head.partition("\n")
+        head = f"Test Case: {display}\n{head}"
+    return f"{head}\nTest Result: {'PASS' if passed else 'FAIL'}"
+
+
 def _fit(items: list[_Item], room: int) -> tuple[list[_Item], tuple[int, int] | None]:
     if len(items) <= room:
         return items, None
