@@ -163,7 +163,7 @@ def decode(data: Any) -> Any:
         return _DECODERS[tag](body)
     except KeyError:
         raise ValueError(f"unknown value tag {tag!r}") from None
-    except (TypeError, AttributeError, ArithmeticError) as e:
+    except (TypeError, ValueError, ArithmeticError) as e:  # base64's and int's ValueError, Decimal's ArithmeticError
         raise ValueError(f"malformed {tag!r} value: {e}") from None
 
 
@@ -179,22 +179,10 @@ def _pairs(body: Any) -> list[tuple[Any, Any]]:
     return [(decode(k), decode(v)) for k, v in body]
 
 
-def _bytes(body: Any) -> bytes:
+def _text(body: Any) -> str:
     if type(body) is not str:
-        raise TypeError("expected base64 text")
-    try:
-        return base64.b64decode(body, validate=True)
-    except ValueError as e:
-        raise TypeError(str(e)) from None
-
-
-def _int(body: Any) -> int:
-    if type(body) is not str:
-        raise TypeError("expected hex text")
-    try:
-        return int(body, 16)
-    except ValueError as e:
-        raise TypeError(str(e)) from None
+        raise TypeError("expected text")
+    return body
 
 
 def _fraction(body: Any) -> Fraction:
@@ -202,15 +190,6 @@ def _fraction(body: Any) -> Fraction:
     if type(num) is not int or type(den) is not int:
         raise TypeError("expected two ints")
     return Fraction(num, den)
-
-
-def _decimal(body: Any) -> Decimal:
-    if type(body) is not str:
-        raise TypeError("expected text")
-    try:
-        return Decimal(body)
-    except ArithmeticError as e:
-        raise TypeError(str(e)) from None
 
 
 def _complex(body: Any) -> complex:
@@ -223,6 +202,7 @@ def _complex(body: Any) -> complex:
 _DECODERS: dict[str, Any] = {
     "t": lambda b: tuple(_seq(b)), "s": lambda b: set(_seq(b)), "fs": lambda b: frozenset(_seq(b)),
     "d": lambda b: dict(_pairs(b)), "od": lambda b: OrderedDict(_pairs(b)), "ctr": lambda b: Counter(dict(_pairs(b))),
-    "b": _bytes, "ba": lambda b: bytearray(_bytes(b)), "c": _complex, "i": _int, "fr": _fraction,
-    "dec": _decimal, "dq": lambda b: deque(_seq(b)),
+    "b": lambda b: base64.b64decode(_text(b), validate=True),
+    "ba": lambda b: bytearray(base64.b64decode(_text(b), validate=True)), "c": _complex, "i": lambda b: int(_text(b), 16), "fr": _fraction, "dec": lambda b: Decimal(_text(b)),
+    "dq": lambda b: deque(_seq(b)),
 }
