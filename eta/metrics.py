@@ -55,6 +55,7 @@ def summarize(records: Iterable[Record], ks: Sequence[int] = (1, 5, 10), top_err
     outcome_counts: Counter[str] = Counter()
     error_types: Counter[str] = Counter()
     fractions: list[float] = []
+    judged = [0, 0]  # tests whose comparison was made outside the candidate's process, tests reported
     for record in kept:
         outcome = outcome_of(record)
         counts = per_task.setdefault(record["task_id"], [0, 0])
@@ -65,6 +66,9 @@ def summarize(records: Iterable[Record], ks: Sequence[int] = (1, 5, 10), top_err
             error_types[str(record["error_type"])] += 1
         if record.get("tests_total"):
             fractions.append((record.get("tests_passed") or 0) / record["tests_total"])
+        tests = record.get("tests") or []
+        judged[0] += sum(bool(t.get("checked_outside")) for t in tests)
+        judged[1] += len(tests)
     n_samples = len(kept)
     min_n = min((n for n, _ in per_task.values()), default=0)
     summary: dict[str, Any] = {"n_tasks": len(per_task), "n_samples": n_samples, "n_infra_error": masked,
@@ -75,6 +79,8 @@ def summarize(records: Iterable[Record], ks: Sequence[int] = (1, 5, 10), top_err
     executed = sum(outcome_counts[o.value] for o in Outcome if o.executed)
     summary["execution_rate"] = _ratio(executed, n_samples)
     summary["mean_tests_passed_fraction"] = _ratio(sum(fractions), len(fractions))
+    # How much of the verdict no program could have forged (see eta.execute.checks): 1.0 for most benchmarks.
+    summary["tests_checked_outside_fraction"] = _ratio(*judged)
     summary["outcome_counts"] = {o.value: outcome_counts[o.value] for o in Outcome if outcome_counts[o.value]}
     summary["outcomes"] = {o: _ratio(c, n_samples) for o, c in summary["outcome_counts"].items()}
     ranked = sorted(error_types.items(), key=lambda item: (-item[1], item[0]))  # ties: by name, stably

@@ -76,6 +76,15 @@ def test_summarize_counts_a_small_fixture():
     assert s["outcomes"]["runtime_error"] == pytest.approx(2 / 6)
     assert list(s["error_types"].items()) == [("ZeroDivisionError", 2), ("SyntaxError", 1)]
     assert list(summarize(FIXTURE, top_errors=1)["error_types"]) == ["ZeroDivisionError"]
+    assert s["tests_checked_outside_fraction"] == 0.0  # the fixture's records list no tests
+
+
+def test_summarize_reports_the_share_of_tests_compared_outside_the_program():
+    tests = [{"index": 0, "outcome": "passed", "checked_outside": True},
+             {"index": 1, "outcome": "passed", "checked_outside": False}]
+    records = [{**rec("A", 0, "passed", 2), "tests": tests}, {**rec("A", 1, "passed", 2), "tests": tests[:1]},
+               {**rec("A", 2, "infra_error", 0), "tests": tests[1:]}]  # masked: not counted
+    assert summarize(records, ks=(1,))["tests_checked_outside_fraction"] == pytest.approx(2 / 3)
 
 
 def test_greedy_and_repair_helpers_are_pass_at_1():

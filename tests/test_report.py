@@ -70,6 +70,7 @@ def test_table_contains_the_numbers():
     assert "25.0%" in lines["execution rate"] and "100.0%" in lines["execution rate"]
     assert "50.0%" in lines["outcome runtime_error"] and "-50.0 pp" in lines["outcome runtime_error"]
     assert lines["samples"].split()[1:] == ["4", "4", "+0"]
+    assert lines["tests judged outside the program"].split()[-4:] == ["0.0%", "0.0%", "+0.0", "pp"]  # rec(): no flag
 
 
 def test_table_with_one_model_has_no_change_column():

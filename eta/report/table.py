@@ -26,6 +26,8 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
         rows.append(("greedy pass@1", [m.get("greedy_pass@1") for m in models], True))
     rows.append(("execution rate", [m.get("execution_rate") for m in models], True))
     rows.append(("mean tests passed", [m.get("mean_tests_passed_fraction") for m in models], True))
+    if any("tests_checked_outside_fraction" in m for m in models):
+        rows.append(("tests judged outside the program", [m.get("tests_checked_outside_fraction") for m in models], True))
     # The outcomes most frequent in any model, so that a class that appears only after training shows too.
     peak: dict[str, float] = {}
     for m in models:
