@@ -4,7 +4,8 @@ It lives in the fork server and never forks itself (see :mod:`eta.execute.zygote
 writes the job into the shared job area, asks the zygote for a fork, then watches three pipes: the zygote's
 status (the child ended), the children's output, and the overflow of their report frames. The test running
 now and when it started are read from the shared report area, so a test that hangs is killed at its own
-deadline without the child waking us up per test.
+deadline without the child waking us up per test. Before the fork it splits the tests it can (see
+:mod:`eta.execute.checks`): the child then only computes values, and the verdicts on them are made here.
 """
 
 from __future__ import annotations
