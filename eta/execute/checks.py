@@ -90,12 +90,14 @@ class Check:
         op = self.options.get("op")
         if "too_big" in marker:
             # A plain value over the encoder's bound is a non-empty container or string, larger than any
-            # expected value a test can hold: never equal to it, never True, False or None.
-            if (self.kind == "truth" and self.expected) or op in ("ne", "is_not"):
-                return PASS
-            if self.kind == "compare" and op in ("eq", "is") or self.kind == "truth":
-                return Outcome.WRONG_ANSWER, "AssertionError", "got a value larger than any expected one"
-            return Outcome.WRONG_ANSWER, "UncomparableValue", "the value is too large to compare"
+            # expected value a test can hold: truthy, never equal to it, never True, False or None.
+            if self.kind == "truth":
+                holds = self.expected is True
+            elif op in ("eq", "is", "ne", "is_not"):
+                holds = op in ("ne", "is_not")
+            else:
+                return Outcome.WRONG_ANSWER, "UncomparableValue", "the value is too large to compare"
+            return PASS if holds else (Outcome.WRONG_ANSWER, "AssertionError", "got a value larger than any expected one")
         name = str(marker.get("unsupported"))[:100]
         if self.kind == "truth":  # truthiness is all such a test asks: the child computed it, as in-process
             truth = marker.get("truth")
