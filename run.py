@@ -35,9 +35,14 @@ register()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
+    from eta.errors import user_errors
     from eta.pipeline import run
 
-    run(cfg)
+    try:
+        run(cfg)
+    except user_errors() as e:  # bad input: one line that names it, not a traceback
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

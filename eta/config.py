@@ -12,6 +12,11 @@ from enum import Enum
 from typing import Any, Dict, List, Optional
 
 
+def enum_text(value: Any) -> str:
+    """A config value that may be an enum member (structured configs) or already its string."""
+    return value.value if isinstance(value, Enum) else str(value)
+
+
 class ModelSource(str, Enum):
     gguf_package = "gguf_package"
     hub = "hub"
@@ -51,40 +56,6 @@ class ModelConf:
     pad_token: Optional[str] = None
     tiny: Dict[str, Any] = field(default_factory=dict)
     lora: LoraConf = field(default_factory=LoraConf)
-
-
-class MethodName(str, Enum):
-    dpo = "dpo"
-    none = "none"
-
-
-@dataclass
-class MethodConf:
-    """ETA-DPO's settings (see conf/method/dpo.yaml); `method=none` evaluates the base model only."""
-
-    name: MethodName = MethodName.dpo
-    beta: float = 0.1
-    loss_type: str = "sigmoid"
-    learning_rate: float = 5e-5
-    num_train_epochs: float = 1.0
-    max_steps: int = -1
-    per_device_train_batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    max_length: int = 1024
-    bf16: bool = True
-    precompute_ref_log_probs: bool = False
-    precompute_ref_batch_size: Optional[int] = None
-    use_lora: bool = True
-    gradient_checkpointing: bool = False
-    save_steps: int = 50
-    save_total_limit: Optional[int] = 2
-    logging_steps: int = 5
-    seed: int = 0
-    warmup_steps: float = 0.0
-    lr_scheduler_type: str = "linear"
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    report_to: str = "none"
 
 
 class Criterion(str, Enum):
@@ -223,7 +194,8 @@ class Stage(str, Enum):
 @dataclass
 class RootConf:
     model: ModelConf = field(default_factory=ModelConf)
-    method: MethodConf = field(default_factory=MethodConf)
+    # Each method module checks its own node (eta.methods: `module`, `name`, its keys, its TRL config's).
+    method: Dict[str, Any] = field(default_factory=lambda: {"module": "eta.methods.none", "name": "none"})
     dataset: DatasetConf = field(default_factory=DatasetConf)
     heuristic: HeuristicConf = field(default_factory=HeuristicConf)
     sampler: SamplerConf = field(default_factory=SamplerConf)
@@ -238,7 +210,7 @@ class RootConf:
     name: str = "eta"
 
 
-GROUPS = {"model": ModelConf, "method": MethodConf, "heuristic": HeuristicConf, "dataset": DatasetConf,
+GROUPS = {"model": ModelConf, "heuristic": HeuristicConf, "dataset": DatasetConf,
           "sampler": SamplerConf, "dist": DistConf, "logger": LoggerConf, "paths": PathsConf}
 
 

@@ -7,33 +7,51 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from eta.config import enum_text
 
 from eta.tasks.schema import Task
 
 
+def say(message: str) -> None:
+    """One line of the run's progress on stdout, with the rank in a multi-process launch."""
+    from eta.train.distributed import rank, world_size
+
+    who = f" rank {rank()}" if world_size() > 1 else ""
+    print(f"[eta {time.strftime('%H:%M:%S')}{who}] {message}", flush=True)
+
+
 @dataclass
 class RunContext:
+    """What a stage or a method gets from the run: the config, the run directory and its files, the tasks."""
+
     cfg: Any  # the composed Hydra config
     run_dir: Path
     train_tasks: list[Task] = field(default_factory=list)
     eval_tasks: list[Task] = field(default_factory=list)
     logger: Any = None  # a wandb run, or None
+    say: Callable[[str], None] = say
 
     @property
     def state_file(self) -> Path:
         return self.run_dir / "stages.json"
 
     def done(self, stage: str) -> bool:
-        return stage in self._state()
+        return bool(self._state().get(stage, {}).get("done"))
 
     def mark_done(self, stage: str, **info: Any) -> None:
+        """Record `stage` as finished (with `info`), keeping the keys it was planned with."""
+        state = self._state()
+        state[stage] = {**state.get(stage, {}), "done": True, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                        "at": time.time(), **info}
+        self.write_state(state)
+
+    def write_state(self, state: dict[str, Any]) -> None:
         from eta.train.distributed import is_main_process
 
         if not is_main_process():  # one writer: the other ranks of a multi-process launch only read it
             return
-        state = self._state()
-        state[stage] = {"finished_at": time.strftime("%Y-%m-%d %H:%M:%S"), "at": time.time(), **info}
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)  # atomic: a kill never leaves a half-written state
@@ -45,6 +63,27 @@ class RunContext:
         p = self.run_dir.joinpath(*parts)
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
+
+    # The run's data, read from its files (so that every rank and every stage sees the same thing).
+    def samples(self) -> list[dict[str, Any]]:
+        from eta.jsonl import read_rows
+
+        return read_rows(self.run_dir / "samples.jsonl")
+
+    def executions(self) -> list[dict[str, Any]]:
+        from eta.jsonl import read_rows
+
+        return read_rows(self.run_dir / "executions.jsonl")
+
+    @property
+    def pairs_dir(self) -> Path:
+        return self.run_dir / "pairs_dataset"
+
+    @property
+    def style(self) -> str:
+        """The prompt style the policy is sampled (and so trained) with."""
+        cfg = self.cfg
+        return "chat" if enum_text(cfg.dataset.prompt_style) == "chat" and cfg.model.chat else "completion"
 
 
 def holdout_split(tasks: list[Task], fraction: float, seed: int) -> tuple[list[Task], list[Task]]:
@@ -63,11 +102,11 @@ def load_splits(cfg: Any) -> tuple[list[Task], list[Task]]:
 
     d = cfg.dataset
     common = dict(data_dir=d.data_dir, source=d.source, **dict(d.options or {}))
-    eval_tasks = load_tasks(d.name.value if hasattr(d.name, "value") else d.name, split=d.eval_split, **common)
+    eval_tasks = load_tasks(enum_text(d.name), split=d.eval_split, **common)
     if d.train_split is None or d.train_split == d.eval_split:
         train_tasks, eval_tasks = holdout_split(eval_tasks, d.holdout_fraction, cfg.seed)
     else:
-        train_tasks = load_tasks(str(d.name.value if hasattr(d.name, "value") else d.name), split=d.train_split, **common)
+        train_tasks = load_tasks(str(enum_text(d.name)), split=d.train_split, **common)
     if d.limit is not None:
         train_tasks, eval_tasks = train_tasks[: d.limit], eval_tasks[: d.limit]
     return train_tasks, eval_tasks

@@ -68,7 +68,7 @@ def sharded_after_training(cfg: Any) -> bool:
 def reload_policy(cfg: Any, result: Any) -> Any:
     """The trained policy, loaded afresh from the run's saved adapter (or weights) onto a new base model."""
     from eta.models import load_model
-    from eta.train.dpo import load_finished
+    from eta.train.runner import load_weights
 
     base, _ = load_model(plain_dict(cfg.model, "model"))
-    return load_finished(base, result.output_dir, result.settings).model
+    return load_weights(base, result.output_dir).eval()

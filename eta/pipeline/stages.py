@@ -1,5 +1,5 @@
-"""Stages 2-6 of a run: execute, prefer, train, evaluate, report. Each reads and writes files in the run
-directory and records itself in stages.json when done, so that a killed run continues where it stopped."""
+"""The stages of a run other than training: sample, execute, prefer, evaluate, report. Each reads and
+writes files in the run directory, so that a killed run continues where it stopped."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from eta.pipeline.context import RunContext
-from eta.pipeline.sample import sample_tasks
+from eta.pipeline.generate import sample_tasks
 from eta.tasks.schema import Task
 from eta.train.settings import plain_dict
+
+
+def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, Any]]:
+    """The base policy's k samples per training problem (samples.jsonl)."""
+    cfg = ctx.cfg
+    return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path("samples.jsonl"), n=cfg.sampler.n,
+                        temperature=cfg.sampler.temperature, sampler_cfg=cfg.sampler, style=ctx.style,
+                        policy="base", seed=cfg.seed)
 
 
 def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Task], out: Path) -> list[dict[str, Any]]:
@@ -27,11 +35,14 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True)
 
 
-def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], prompts: dict[str, str],
-                 tasks: list[Task]) -> tuple[int, Path]:
-    """Pairs by the heuristic, written as pairs.jsonl and as a `datasets` dataset in TRL's format."""
-    from eta.prefer import HeuristicConfig, build_pairs, to_hf_dataset, write_pairs
+def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Task]) -> int:
+    """Pairs by the heuristic, written as pairs.jsonl and as a `datasets` dataset in TRL's format
+    (pairs_dataset/, absent when there are none); a finished prefer stage is not redone."""
+    from eta.prefer import HeuristicConfig, build_pairs, read_pairs, to_hf_dataset, write_pairs
 
+    if ctx.done("prefer") and ctx.path("pairs.jsonl").exists():
+        return len(read_pairs(ctx.path("pairs.jsonl")))
+    prompts = {s["task_id"]: s["prompt"] for s in ctx.samples()}
     # The policy is trained on what it said, not on the code extracted from it.
     texts = [dict(r, code=r["completion"], completion=r.get("response", r["completion"])) for r in records]
     if ctx.cfg.prefer.include_reference:
@@ -39,10 +50,9 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], prompts: dict[s
     heuristic = HeuristicConfig.from_mapping(plain_dict(ctx.cfg.heuristic, "heuristic"))
     pairs = build_pairs(texts, heuristic, prompts)
     write_pairs(pairs, ctx.path("pairs.jsonl"))
-    dataset_dir = ctx.path("pairs_dataset")
     if pairs:
-        to_hf_dataset(pairs).save_to_disk(str(dataset_dir))
-    return len(pairs), dataset_dir
+        to_hf_dataset(pairs).save_to_disk(str(ctx.pairs_dir))
+    return len(pairs)
 
 
 def _reference_records(tasks: list[Task], start: int) -> list[dict[str, Any]]:
@@ -53,30 +63,16 @@ def _reference_records(tasks: list[Task], start: int) -> list[dict[str, Any]]:
              "error_type": None, "steps": None, "tests": []} for i, t in enumerate(tasks)]
 
 
-def train_stage(ctx: RunContext, model: Any, tokenizer: Any, dataset_dir: Path) -> Any:
-    from datasets import load_from_disk
-
-    from eta.train.dpo import train_dpo
-
-    method = plain_dict(ctx.cfg.method, "method")
-    if ctx.logger is not None:
-        method["report_to"] = "wandb"
-    return train_dpo(model, tokenizer, load_from_disk(str(dataset_dir)), method, ctx.path("train", ".keep").parent,
-                     lora_cfg=plain_dict(ctx.cfg.model.lora, "model.lora"),
-                     dist_cfg=plain_dict(ctx.cfg.dist, "dist"), resume=True)
-
-
 def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) -> dict[str, Any]:
     """pass@k from n samples, greedy pass@1, execution rate and outcome frequencies on the held-out problems."""
     from eta.metrics import summarize
 
     cfg, tasks = ctx.cfg, ctx.eval_tasks
-    style = _style(cfg)
     metrics: dict[str, Any] = {}
     runs = [("sampled", cfg.eval.n, cfg.sampler.temperature)] + ([("greedy", 1, 0.0)] if cfg.eval.greedy else [])
     for kind, n, temperature in runs:
         samples = sample_tasks(model, tokenizer, tasks, ctx.path("eval", policy, f"{kind}_samples.jsonl"), n=n,
-                               temperature=temperature, sampler_cfg=cfg.sampler, style=style, policy=policy,
+                               temperature=temperature, sampler_cfg=cfg.sampler, style=ctx.style, policy=policy,
                                seed=cfg.seed + 1)
         records = execute_stage(ctx, samples, tasks, ctx.path("eval", policy, f"{kind}_executions.jsonl"))
         summary = summarize(records, ks=[k for k in cfg.eval.ks if k <= n] or [1])
@@ -118,9 +114,3 @@ def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[
             tables[f"samples_{policy}"] = sample_rows(read_records(executions))
     flat = {f"{policy}/{k}": v for policy, m in metrics.items() for k, v in m.items() if isinstance(v, (int, float))}
     log_to_wandb(ctx.logger, flat, images={k: str(v) for k, v in plots.items()}, tables=tables)
-
-
-def _style(cfg: Any) -> str:
-    style = cfg.dataset.prompt_style
-    style = style.value if hasattr(style, "value") else str(style)
-    return "chat" if style == "chat" and cfg.model.chat else "completion"

@@ -1,1 +1,2 @@
-"""Preference training (ETA-DPO) and the multi-process helpers around it."""
+"""What every trainer shares (``runner``: resume, finished runs, saved weights; ``settings``: a method's keys
+and TRL's; ``distributed``: launchers and DeepSpeed); the methods themselves live in ``eta.methods``."""

@@ -1,42 +1,22 @@
-"""The ``method`` and ``model.lora`` config nodes, checked and filled in before any training starts.
+"""A method's settings: eta's own keys, and everything else passed through to TRL's config dataclass.
 
-A typo in a Hydra override (``method.lerning_rate=1e-5``) would otherwise be silently ignored or fail
-deep inside ``TrainingArguments``; here it fails at once with the key's name.
+One source of truth: ``conf/method/<name>.yaml`` holds only what eta sets; any key that is not one of the
+method's own is a field of its TRL config (``DPOConfig``, ``RewardConfig``, ``GRPOConfig``, ``SFTConfig``)
+and goes to it unchanged, so TRL's defaults are never restated here. A key that is neither fails before
+any stage runs, with its name and the nearest known keys.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
-# Defaults of the optional keys of ``conf/method/dpo.yaml``; the required ones are listed separately.
-METHOD_DEFAULTS: dict[str, Any] = {
-    "beta": 0.1,
-    "loss_type": "sigmoid",
-    "num_train_epochs": 1,
-    "max_steps": -1,
-    "gradient_accumulation_steps": 1,
-    "max_length": 1024,
-    "bf16": True,
-    "precompute_ref_log_probs": False,
-    "precompute_ref_batch_size": None,
-    "use_lora": True,
-    "gradient_checkpointing": False,
-    "save_steps": 50,
-    "save_total_limit": 2,
-    "logging_steps": 10,
-    "seed": 0,
-    "report_to": "none",
-    "run_name": None,
-    "lr_scheduler_type": "linear",
-    "warmup_steps": 0.0,
-    "weight_decay": 0.0,
-    "max_grad_norm": 1.0,
-    "use_cpu": None,  # None: train on CPU exactly when no CUDA device is visible
-    "disable_tqdm": None,
-}
-METHOD_REQUIRED = ("name", "learning_rate", "per_device_train_batch_size")
+from eta.errors import ConfigError
 
+# Keys eta derives from the rest of the run; a method YAML that sets them would be overridden silently.
+DERIVED = ("output_dir", "deepspeed", "report_to", "use_cpu")
 LORA_DEFAULTS: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
 
 
@@ -50,41 +30,71 @@ def plain_dict(cfg: Any, what: str) -> dict[str, Any]:
         return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
     if isinstance(cfg, Mapping):
         return dict(cfg)
-    raise TypeError(f"{what}: expected a mapping (a Hydra config node), got {type(cfg).__name__}")
+    raise ConfigError(f"{what}: expected a mapping (a Hydra config node), got {type(cfg).__name__}")
 
 
-def _merge(cfg: Any, defaults: dict[str, Any], required: tuple[str, ...], what: str) -> dict[str, Any]:
-    given = plain_dict(cfg, what)
-    unknown = sorted(set(given) - set(defaults) - set(required))
-    if unknown:
-        raise ValueError(f"{what}: unknown key(s) {unknown}; known keys are {sorted(set(defaults) | set(required))}")
-    missing = [key for key in required if given.get(key) is None]
-    if missing:
-        raise ValueError(f"{what}: missing required key(s) {missing}")
-    return {**defaults, **given}
+def split_settings(node: Any, own: type, trl_config: type | None, what: str = "method") -> tuple[Any, dict[str, Any]]:
+    """``(own settings, TRL keyword arguments)`` from a method node.
+
+    ``own`` is the method's dataclass of eta keys (``module`` and ``name`` are always allowed);
+    ``trl_config`` the TRL dataclass the rest must be fields of (None: no pass-through).
+    """
+    node = plain_dict(node, what)
+    given = {k: v for k, v in node.items() if k not in ("module", "name")}
+    own_names = {f.name for f in dataclasses.fields(own)}
+    trl_names = {f.name for f in dataclasses.fields(trl_config) if f.init} if trl_config else set()
+    for key in given:
+        if key in DERIVED:
+            raise ConfigError(f"{what}.{key}: set by eta from the run (run directory, dist, logger, device); "
+                              f"remove it from the method config")
+        if key not in own_names and key not in trl_names:
+            close = difflib.get_close_matches(key, sorted(own_names | trl_names), n=3)
+            owner = f" nor a field of trl.{trl_config.__name__}" if trl_config else ""
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{what}.{key}: not a key of method {node.get('name')!r}{owner}{hint}")
+    try:
+        settings = own(**{k: v for k, v in given.items() if k in own_names})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{what}: {e}") from None
+    return settings, {k: v for k, v in given.items() if k not in own_names}
 
 
-def method_settings(cfg: Any) -> dict[str, Any]:
-    """The DPO method node with defaults filled in; raises ``ValueError`` naming any bad key."""
-    settings = _merge(cfg, METHOD_DEFAULTS, METHOD_REQUIRED, "method config")
-    if settings["name"] != "dpo":
-        raise ValueError(f"method config: train_dpo needs name 'dpo', got {settings['name']!r}")
-    for key in ("learning_rate", "beta"):
-        if not isinstance(settings[key], (int, float)) or settings[key] <= 0:
-            raise ValueError(f"method config: {key} must be a positive number, got {settings[key]!r}")
-    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps", "logging_steps"):
-        if not isinstance(settings[key], int) or settings[key] < 1:
-            raise ValueError(f"method config: {key} must be a positive integer, got {settings[key]!r}")
-    if settings["max_steps"] <= 0 and settings["num_train_epochs"] <= 0:
-        raise ValueError("method config: set max_steps > 0 or num_train_epochs > 0, otherwise nothing trains")
-    return settings
+def trl_args(trl_config: type, passed: Mapping[str, Any], output_dir: Any, *, dist_cfg: Any = None,
+             report_to: str = "none", what: str = "method") -> Any:
+    """The TRL config object: the method's pass-through keys plus what eta derives from the run."""
+    import torch
+
+    from eta.train.distributed import deepspeed_config
+
+    kwargs = {"use_cpu": not torch.cuda.is_available(), "report_to": report_to, "save_strategy": "steps",
+              **passed, "output_dir": str(output_dir), "deepspeed": deepspeed_config(dist_cfg)}
+    kwargs.setdefault("data_seed", kwargs.get("seed", 42))
+    try:
+        return trl_config(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{what}: trl.{trl_config.__name__} rejects the settings: {e}") from None
 
 
 def lora_settings(cfg: Any) -> dict[str, Any]:
     """The model's ``lora: {r, alpha, dropout, target_modules}`` node with defaults filled in."""
-    settings = _merge(cfg, LORA_DEFAULTS, (), "lora config")
+    given = plain_dict(cfg, "model.lora")
+    unknown = sorted(set(given) - set(LORA_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"model.lora: unknown key(s) {unknown}; known keys are {sorted(LORA_DEFAULTS)}")
+    settings = {**LORA_DEFAULTS, **given}
     if not isinstance(settings["r"], int) or settings["r"] < 1:
-        raise ValueError(f"lora config: r must be a positive integer, got {settings['r']!r}")
+        raise ConfigError(f"model.lora: r must be a positive integer, got {settings['r']!r}")
     if not 0.0 <= settings["dropout"] < 1.0:
-        raise ValueError(f"lora config: dropout must lie in [0, 1), got {settings['dropout']!r}")
+        raise ConfigError(f"model.lora: dropout must lie in [0, 1), got {settings['dropout']!r}")
     return settings
+
+
+def lora_config(lora_cfg: Any, task_type: str = "CAUSAL_LM", modules_to_save: list[str] | None = None) -> Any:
+    """A peft ``LoraConfig`` from the model's ``lora`` node (``SEQ_CLS`` and ``["score"]`` for a reward model)."""
+    from peft import LoraConfig
+
+    lora = lora_settings(lora_cfg)
+    targets = lora["target_modules"]
+    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                      target_modules=targets if isinstance(targets, str) else list(targets),
+                      task_type=task_type, modules_to_save=modules_to_save)

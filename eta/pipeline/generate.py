@@ -6,22 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eta.jsonl import read_rows, write_rows
 from eta.tasks.schema import Task
 
 CHUNK = 32  # prompts per sampler call: results reach the disk this often; a full batch keeps refilling
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill: its task is sampled again
-    return rows
 
 
 def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n: int, temperature: float,
@@ -31,10 +19,10 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
     from eta.tasks.extract import extract_code
     from eta.tasks.prompts import build_prompt, stop_strings
 
-    have = read_jsonl(out)
+    have = read_rows(out)
     complete = {tid for tid in {r["task_id"] for r in have} if sum(r["task_id"] == tid for r in have) >= n}
     kept = [r for r in have if r["task_id"] in complete]
-    out.write_text("".join(json.dumps(r) + "\n" for r in kept))  # drop partial tasks: they are redone whole
+    write_rows(out, kept)  # drop partial tasks: they are redone whole
     todo = [t for t in tasks if t.task_id not in complete]
     groups: dict[tuple[str, ...], list[Task]] = {}
     for task in todo:
@@ -59,7 +47,7 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
             bar.update(len(chunk))
     bar.close()
     order = {t.task_id: i for i, t in enumerate(tasks)}
-    rows = [r for r in read_jsonl(out) if r["task_id"] in order]
+    rows = [r for r in read_rows(out) if r["task_id"] in order]
     return sorted(rows, key=lambda r: (order[r["task_id"]], r["sample_id"]))
 
 

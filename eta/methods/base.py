@@ -1,0 +1,35 @@
+"""The one small protocol every training method implements, so that the pipeline knows none by name.
+
+A method module (``eta.methods.dpo``, or any importable module a ``conf/method/*.yaml`` names in its
+``module`` key) exposes ``make(cfg) -> Method``, where ``cfg`` is the whole composed run config. ``make``
+checks the method's settings (a bad key fails there, before any stage runs) and returns an object with:
+
+* ``needs``: the last run-data stage it trains on, ``"sample"`` (``samples.jsonl``), ``"execute"``
+  (``executions.jsonl``, with traces) or ``"prefer"`` (``pairs.jsonl``, ``pairs_dataset/``), each built on
+  the ones before it; ``None`` when it needs none (it reads the tasks, or rolls out on its own).
+* ``keys``: the config nodes its training reads besides ``method``, ``model`` and ``seed`` (e.g.
+  ``("sampler", "execute")`` for online RL); a change to any of them retrains on a resumed run.
+* ``trains_policy``: whether ``train`` returns a policy for the "trained" evaluation (False for an
+  inference-only method or a reward model, which report their own metrics).
+* ``train(run, model, tokenizer) -> TrainResult | None``: trains in ``run.path("train")`` (resuming there)
+  and returns the trained model, its log history and any metrics it measured itself (``metrics``, written
+  to ``metrics.json`` under ``"method"``). Called on every rank of a multi-process launch, after rank 0
+  made the data; only rank 0 evaluates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from eta.pipeline.context import RunContext
+from eta.train.runner import TrainResult
+
+DATA_STAGES = ("sample", "execute", "prefer")
+
+
+class Method(Protocol):
+    needs: str | None
+    keys: tuple[str, ...]
+    trains_policy: bool
+
+    def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None: ...
