@@ -3,7 +3,7 @@
     .venv/bin/python experiments/bench_dpo_step.py [--pairs 16] [--batch 4] [--tokens 300]
 
 Trains ``--pairs`` MBPP-derived preference pairs of about ``--tokens`` tokens each (prompt + completion)
-for one epoch with ``eta.train.dpo.train_dpo`` in each setting, times every optimizer step with a
+for one epoch with ``eta.methods.dpo.train_dpo`` in each setting, times every optimizer step with a
 callback, and prints seconds per step (median, first step excluded as warm-up), the reference-log-prob
 precompute time, and the bf16/fp32 speed ratio. It also prints how far reference log-probs drift with
 precision and batch composition, which decides whether precomputing them is sound under bf16.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from eta.train.settings import lora_config  # noqa: E402
 MBPP = ROOT.parent / "shared" / "data" / "mbpp" / "sanitized-mbpp.json"
 
 
@@ -49,8 +50,8 @@ def build_pairs(tokenizer, n: int, tokens: int):
 def timed_run(model_cfg, dataset, bf16: bool, precompute: bool, batch: int):
     from transformers import TrainerCallback
 
+    from eta.methods import dpo
     from eta.models.load import load_model
-    from eta.train import dpo
 
     stamps: list[float] = []
 
@@ -65,10 +66,11 @@ def timed_run(model_cfg, dataset, bf16: bool, precompute: bool, batch: int):
     cfg = {"name": "dpo", "learning_rate": 5e-5, "per_device_train_batch_size": batch, "num_train_epochs": 1,
            "bf16": bf16, "precompute_ref_log_probs": precompute, "save_steps": 10_000, "logging_steps": 1,
            "disable_tqdm": True, "max_length": 1024}
-    settings = dpo.method_settings(cfg)
     with tempfile.TemporaryDirectory() as out:
+        _, args = dpo.configure(cfg, out)
         t0 = time.perf_counter()
-        trainer = dpo._build_trainer(model, tokenizer, dataset, settings, Path(out), model_cfg["lora"], None)
+        trainer = dpo._trainer_class()(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                                       peft_config=lora_config(model_cfg["lora"]))
         init_s = time.perf_counter() - t0
         trainer.add_callback(StepTimer())
         trainer.train()
@@ -80,19 +82,19 @@ def timed_run(model_cfg, dataset, bf16: bool, precompute: bool, batch: int):
 
 def ref_logp_drift(model_cfg, dataset, batch: int) -> dict[str, float]:
     """Summed completion log-probs of the reference as TRL precomputes them (fp32, outside autocast), as
-    eta.train.dpo precomputes them (autocast, fp32 logits: what training's forward gives), and the latter
+    eta.methods.dpo precomputes them (autocast, fp32 logits: what training's forward gives), and the latter
     with the batches formed differently (as shuffled training batches are): max |difference| in nats."""
     from trl.trainer.dpo_trainer import DPOTrainer
 
+    from eta.methods import dpo
     from eta.models.load import load_model
-    from eta.train import dpo
 
     model, tokenizer = load_model(model_cfg)
-    settings = dpo.method_settings({"name": "dpo", "learning_rate": 1e-5, "per_device_train_batch_size": batch,
-                                    "precompute_ref_log_probs": False, "disable_tqdm": True})
     with tempfile.TemporaryDirectory() as out:
-        trainer = DPOTrainer(model=model, args=dpo.dpo_config(settings, out), train_dataset=dataset,
-                             processing_class=tokenizer, peft_config=dpo.lora_config(model_cfg["lora"]))
+        _, args = dpo.configure({"name": "dpo", "learning_rate": 1e-5, "per_device_train_batch_size": batch,
+                                 "precompute_ref_log_probs": False, "disable_tqdm": True}, out)
+        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
+                             processing_class=tokenizer, peft_config=lora_config(model_cfg["lora"]))
     rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
     as_trained = dpo._AutocastFp32Logits(trainer.model, trainer.accelerator)
 
@@ -119,7 +121,6 @@ def interleaved_ratio(model_cfg, sequences: int, tokens: int, reps: int) -> tupl
     from peft import get_peft_model
 
     from eta.models.load import load_model
-    from eta.train.dpo import lora_config
 
     model, _ = load_model(model_cfg)
     model = get_peft_model(model, lora_config(model_cfg["lora"])).train()

@@ -6,7 +6,7 @@ Needs deepspeed (CPU build, no compiled ops):
     DS_BUILD_OPS=0 .venv/bin/pip install --no-build-isolation deepspeed==0.19.8
 (without --no-build-isolation pip would build it against a freshly downloaded torch).
 
-It runs ``eta.train.dpo.train_dpo`` with ``conf/dist/zero<stage>.yaml`` as a one-process "world"
+It runs ``eta.methods.dpo.train_dpo`` with ``conf/dist/zero<stage>.yaml`` as a one-process "world"
 (gloo backend, DeepSpeed's CPU accelerator), the way ``accelerate launch`` would start rank 0, and
 checks that the loss is finite, the LoRA weights moved and the adapter was saved. It prints
 SMOKE-DEEPSPEED-OK on success and exits non-zero otherwise.
@@ -54,7 +54,8 @@ def main() -> int:
     from omegaconf import OmegaConf
 
     from eta.models.tiny import build_tiny_model
-    from eta.train.dpo import ADAPTER_FILE, train_dpo
+    from eta.methods.dpo import configure, train_dpo
+    from eta.train.runner import ADAPTER_FILE
 
     model, tok = build_tiny_model()
     rows = []
@@ -69,8 +70,8 @@ def main() -> int:
     dist = OmegaConf.load(ROOT / "conf" / "dist" / f"zero{args.stage}.yaml")
     out = args.out or Path(tempfile.mkdtemp(prefix="smoke_deepspeed_"))
 
-    result = train_dpo(model, tok, Dataset.from_list(rows), method, out / f"zero{args.stage}", lora_cfg=lora,
-                       dist_cfg=dist, resume=False)
+    _, dpo_args = configure(method, out / f"zero{args.stage}", dist_cfg=dist)
+    result = train_dpo(model, tok, Dataset.from_list(rows), dpo_args, lora_cfg=lora, resume=False)
     losses = [h["loss"] for h in result.log_history if "loss" in h]
     lora_b = [p for n, p in result.model.named_parameters() if "lora_B" in n]
     checks = {

@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from eta.config import register  # noqa: E402
+from eta.config import enum_text, register  # noqa: E402
 
 pytestmark = pytest.mark.needs_torch
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,14 +40,18 @@ def test_every_option_composes(group, option):
     OmegaConf.resolve(cfg)
     node = cfg[group]
     if group != "paths":
-        assert str(node.name.value if hasattr(node.name, "value") else node.name) == option
+        assert enum_text(node.name) == option
     else:
         assert Path(node.output_dir).is_absolute()
+    if group == "method":  # a method's own check: its keys and its TRL config's fields
+        from eta.methods import load_method
+
+        assert load_method(cfg).trains_policy in (True, False)
 
 
 def test_default_config_is_smollm2_dpo():
     cfg = compose(config_name="config")
-    assert cfg.model.name == "smollm2_135m" and cfg.method.name.value == "dpo"
+    assert cfg.model.name == "smollm2_135m" and cfg.method.name == "dpo" and cfg.method.module == "eta.methods.dpo"
     assert cfg.logger.mode.value == "offline"
 
 
@@ -67,7 +71,29 @@ def test_every_experiment_composes(experiment):
     ("dataset.name=imagenet", "dataset.name"),
 ])
 def test_invalid_values_fail_at_composition_naming_the_key(override, key):
+    """Hydra's schemas check most groups; a method checks its own node before any stage runs."""
+    from eta.methods import load_method
+
     with pytest.raises(Exception) as info:
         cfg = compose(config_name="config", overrides=[override])
         OmegaConf.resolve(cfg)
+        load_method(cfg)
     assert key in str(info.value)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("+method.lerning_rate=1e-5", "method.lerning_rate: not a key of method 'dpo' nor a field of trl.DPOConfig; "
+                                  "did you mean learning_rate"),
+    ("method.loss_type=sigmoid", "method.loss_type: 'sigmoid' is not of type list"),
+    ("+method.output_dir=/tmp/x", "method.output_dir: set by eta from the run"),
+    ("method=none +method.beta=0.1", "method.beta: method=none trains nothing"),
+    ("method.module=eta.methods.nosuch", "method.module: no module 'eta.methods.nosuch'"),
+])
+def test_a_method_names_the_bad_key_in_one_line(override, message):
+    from eta.errors import ConfigError
+    from eta.methods import load_method
+
+    cfg = compose(config_name="config", overrides=override.split())
+    with pytest.raises(ConfigError) as info:
+        load_method(cfg)
+    assert message in str(info.value) and "\n" not in str(info.value)

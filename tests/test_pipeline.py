@@ -60,7 +60,8 @@ def test_smoke_run_writes_every_stage_and_resumes_without_redoing(tmp_path):
     assert "reused a finished run" in again.stdout
     assert lines(run_dir / "samples.jsonl") == samples  # nothing sampled twice
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
-    assert (run_dir / "samples.jsonl").stat().st_mtime_ns >= mtime
+    assert (run_dir / "samples.jsonl").stat().st_mtime_ns == mtime  # not even rewritten
+    assert "redoing" not in again.stdout and "sampling (" not in again.stderr and "executing:" not in again.stderr
 
 
 def test_sampling_resumes_after_a_kill(tmp_path, monkeypatch):
@@ -69,7 +70,7 @@ def test_sampling_resumes_after_a_kill(tmp_path, monkeypatch):
 
     import eta.sample
     from eta.models.tiny import build_tiny_model
-    from eta.pipeline.sample import sample_tasks
+    from eta.pipeline.generate import sample_tasks
     from eta.tasks import load_tasks
 
     model, tok = build_tiny_model()
@@ -97,8 +98,10 @@ def check_two_rank_run(result: subprocess.CompletedProcess, run_dir: Path) -> No
     """Rank 0 alone sampled, executed and evaluated; both ranks trained; the trained adapter moved."""
     assert result.returncode == 0, result.stderr[-3000:]
     samples = lines(run_dir / "samples.jsonl")
-    assert sorted((s["task_id"], s["sample_id"]) for s in samples) == sorted({(s["task_id"], s["sample_id"]) for s in samples})
-    assert len(samples) == 4 * 2 and len(lines(run_dir / "executions.jsonl")) == 8
+    tasks = {s["task_id"] for s in samples}
+    # each training problem's 2 samples exactly once: one rank drew them, not both
+    assert len(tasks) == 4 and sorted((s["task_id"], s["sample_id"]) for s in samples) == sorted((t, i) for t in tasks for i in range(2))
+    assert sorted((r["task_id"], r["sample_id"]) for r in lines(run_dir / "executions.jsonl")) == sorted((t, i) for t in tasks for i in range(2))
     assert "rank 1] waiting for rank 0" in result.stdout
     assert "rank 0] trained 2 steps" in result.stdout and "rank 1] trained 2 steps" in result.stdout
     assert "rank 1] metrics" not in result.stdout and "rank 0] reloading the trained policy" in result.stdout
@@ -130,9 +133,17 @@ def test_multirun_sweep_runs_four_jobs_each_in_its_own_directory(tmp_path):
     result = run_py("-m", "method.beta=0.05,0.1", "heuristic=eta,binary", "experiment=smoke",
                     f"hydra.sweep.dir={tmp_path}", timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
+    from omegaconf import OmegaConf
+
     jobs = sorted(p for p in tmp_path.iterdir() if (p / "metrics.json").exists())
-    assert len(jobs) == 4
-    assert len({p.name for p in jobs}) == 4
+    composed = [OmegaConf.load(p / ".hydra" / "config.yaml") for p in jobs]
+    assert sorted((c.method.beta, c.heuristic.name) for c in composed) == [
+        (0.05, "binary"), (0.05, "eta"), (0.1, "binary"), (0.1, "eta")]
+    for job in jobs:  # each job trained its own policy, with its own heuristic's pairs
+        assert (job / "train" / "adapter_model.safetensors").is_file()
+        assert set(json.loads((job / "metrics.json").read_text())) == {"base", "trained"}
+    binary = [p for p, c in zip(jobs, composed) if c.heuristic.name == "binary"]
+    assert all({r["criterion"] for r in lines(p / "pairs.jsonl")} == {"passed"} for p in binary)
 
 
 def test_other_ranks_wait_for_rank_0s_stage_and_never_write_the_state(tmp_path, monkeypatch):

@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.needs_torch
 
 from eta.models.tiny import build_tiny_model  # noqa: E402
-from eta.train import dpo  # noqa: E402
+from eta.methods import dpo  # noqa: E402
+from eta.train import runner  # noqa: E402
 from eta.train.distributed import (  # noqa: E402
     deepspeed_config,
     is_main_process,
@@ -23,7 +24,8 @@ from eta.train.distributed import (  # noqa: E402
     strip_launcher_args,
 )
 from eta.train.losses import dpo_loss  # noqa: E402
-from eta.train.settings import lora_settings, method_settings  # noqa: E402
+from eta.errors import ConfigError  # noqa: E402
+from eta.train.settings import lora_config, lora_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
@@ -32,9 +34,19 @@ LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj
 def method(**overrides):
     cfg = {"name": "dpo", "learning_rate": 1e-2, "per_device_train_batch_size": 2, "max_steps": 3,
            "save_steps": 2, "logging_steps": 1, "bf16": False, "precompute_ref_log_probs": False,
-           "disable_tqdm": True, "report_to": "none"}
+           "disable_tqdm": True}
     cfg.update(overrides)
     return cfg
+
+
+def dpo_args(cfg, out):
+    """The method node's DPOConfig, as eta.methods.dpo builds it: (eta's settings, TRL's config)."""
+    return dpo.configure(cfg, out)
+
+
+def train(model, tok, data, cfg, out, lora_cfg=None, resume=True):
+    settings, args = dpo_args(cfg, out)
+    return dpo.train_dpo(model, tok, data, args, use_lora=settings.use_lora, lora_cfg=lora_cfg, resume=resume)
 
 
 def pairs(tokenizer, n: int = 6):
@@ -85,9 +97,9 @@ def test_dpo_loss_matches_dpo_trainer_on_a_real_batch(tmp_path):
     from trl import DPOTrainer
 
     model, tok = build_tiny_model()
-    settings = method_settings(method(precompute_ref_log_probs=True, per_device_train_batch_size=1))
-    trainer = DPOTrainer(model=model, args=dpo.dpo_config(settings, tmp_path), train_dataset=pairs(tok, 2),
-                         processing_class=tok, peft_config=dpo.lora_config(LORA))
+    _, args = dpo_args(method(precompute_ref_log_probs=True, per_device_train_batch_size=1), tmp_path)
+    trainer = DPOTrainer(model=model, args=args, train_dataset=pairs(tok, 2),
+                         processing_class=tok, peft_config=lora_config(LORA))
     batch = trainer.data_collator([trainer.train_dataset[0]])
     batch["ref_chosen_logps"] = torch.tensor([-300.0])  # arbitrary references, so the margin is not zero
     batch["ref_rejected_logps"] = torch.tensor([-290.0])
@@ -95,7 +107,7 @@ def test_dpo_loss_matches_dpo_trainer_on_a_real_batch(tmp_path):
         trl_loss = trainer.compute_loss(trainer.model, batch)
     metrics = trainer._metrics["train"]
     ours = dpo_loss(torch.tensor(metrics["logps/chosen"][-1:]), torch.tensor(metrics["logps/rejected"][-1:]),
-                    batch["ref_chosen_logps"], batch["ref_rejected_logps"], beta=settings["beta"])
+                    batch["ref_chosen_logps"], batch["ref_rejected_logps"], beta=args.beta)
     assert trl_loss.item() == pytest.approx(ours.losses.item(), rel=1e-5)
 
 
@@ -115,7 +127,7 @@ def lora_and_base_params(model):
 def test_train_dpo_updates_lora_only_logs_and_saves(tmp_path):
     model, tok = build_tiny_model()
     base_before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    result = dpo.train_dpo(model, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
+    result = train(model, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
 
     assert result.steps == 3 and not result.reused and result.resumed_from is None
     losses = [h["loss"] for h in result.log_history if "loss" in h]
@@ -130,8 +142,8 @@ def test_train_dpo_updates_lora_only_logs_and_saves(tmp_path):
     for name, before in base_before.items():
         assert torch.equal(before, base_after[name]), f"base weight {name} changed"
     out = result.output_dir
-    assert (out / dpo.ADAPTER_FILE).is_file() and (out / dpo.STATE_FILE).is_file()
-    assert dpo.latest_checkpoint(out).name == "checkpoint-3"
+    assert (out / runner.ADAPTER_FILE).is_file() and (out / runner.STATE_FILE).is_file()
+    assert runner.latest_checkpoint(out).name == "checkpoint-3"
     generated = result.model.generate(**tok(pairs(tok)[0]["prompt"], return_tensors="pt"), max_new_tokens=4,
                                       do_sample=False)
     assert generated.shape[1] > 0
@@ -141,7 +153,7 @@ def test_saved_adapter_reloads_to_the_same_outputs(tmp_path):
     from peft import PeftModel
 
     model, tok = build_tiny_model()
-    result = dpo.train_dpo(model, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
+    result = train(model, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
     fresh, _ = build_tiny_model()
     reloaded = PeftModel.from_pretrained(fresh, str(result.output_dir)).eval()
     ids = tok("def f(x):", return_tensors="pt")["input_ids"]
@@ -153,39 +165,39 @@ def test_saved_adapter_reloads_to_the_same_outputs(tmp_path):
 
 def test_finished_run_is_loaded_not_retrained(tmp_path):
     model, tok = build_tiny_model()
-    first = dpo.train_dpo(model, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
-    stamp = (first.output_dir / dpo.ADAPTER_FILE).stat().st_mtime_ns
+    first = train(model, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
+    stamp = (first.output_dir / runner.ADAPTER_FILE).stat().st_mtime_ns
     fresh, _ = build_tiny_model()
-    again = dpo.train_dpo(fresh, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
+    again = train(fresh, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA)
     assert again.reused and again.steps == 3 and again.log_history == first.log_history
-    assert (first.output_dir / dpo.ADAPTER_FILE).stat().st_mtime_ns == stamp
+    assert (first.output_dir / runner.ADAPTER_FILE).stat().st_mtime_ns == stamp
     ids = tok("x = ", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         assert torch.allclose(first.model(ids).logits, again.model(ids).logits, atol=1e-5)
     fresh2, _ = build_tiny_model()
     (first.output_dir / "checkpoint-9").mkdir()  # a later step of the old run must not survive a restart
-    retrained = dpo.train_dpo(fresh2, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA, resume=False)
+    retrained = train(fresh2, tok, pairs(tok), method(), tmp_path / "run", lora_cfg=LORA, resume=False)
     assert not retrained.reused and retrained.steps == 3
-    assert dpo.latest_checkpoint(first.output_dir).name == "checkpoint-3"
+    assert runner.latest_checkpoint(first.output_dir).name == "checkpoint-3"
     assert not (first.output_dir / "checkpoint-9").exists()
 
 
 def test_interrupted_run_resumes_from_last_checkpoint_and_ends_where_a_straight_run_does(tmp_path):
     cfg = method(max_steps=4, save_steps=2)
     model, tok = build_tiny_model()
-    straight = dpo.train_dpo(model, tok, pairs(tok), cfg, tmp_path / "straight", lora_cfg=LORA)
+    straight = train(model, tok, pairs(tok), cfg, tmp_path / "straight", lora_cfg=LORA)
 
     model, _ = build_tiny_model()
     run = tmp_path / "interrupted"
-    dpo.train_dpo(model, tok, pairs(tok), cfg, run, lora_cfg=LORA)
+    train(model, tok, pairs(tok), cfg, run, lora_cfg=LORA)
     # make it look killed after step 2's checkpoint: no final adapter, state or later checkpoint
-    for name in (dpo.ADAPTER_FILE, dpo.STATE_FILE):
+    for name in (runner.ADAPTER_FILE, runner.STATE_FILE):
         (run / name).unlink()
     shutil.rmtree(run / "checkpoint-4")
-    assert not dpo.is_finished(run)
+    assert not runner.is_finished(run)
 
     model, _ = build_tiny_model()
-    resumed = dpo.train_dpo(model, tok, pairs(tok), cfg, run, lora_cfg=LORA)
+    resumed = train(model, tok, pairs(tok), cfg, run, lora_cfg=LORA)
     assert resumed.resumed_from == run / "checkpoint-2" and resumed.steps == 4
     assert [h["step"] for h in resumed.log_history if "loss" in h] == [1, 2, 3, 4]
     ours, _ = lora_and_base_params(resumed.model)
@@ -197,11 +209,11 @@ def test_interrupted_run_resumes_from_last_checkpoint_and_ends_where_a_straight_
 def test_full_fine_tuning_without_lora_changes_the_base_weights(tmp_path):
     model, tok = build_tiny_model()
     before = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
-    result = dpo.train_dpo(model, tok, pairs(tok), method(use_lora=False, max_steps=2), tmp_path / "full")
+    result = train(model, tok, pairs(tok), method(use_lora=False, max_steps=2), tmp_path / "full")
     assert not torch.equal(before, result.model.model.layers[0].self_attn.q_proj.weight)
-    assert (result.output_dir / dpo.FULL_MODEL_FILE).is_file()
+    assert (result.output_dir / runner.FULL_MODEL_FILE).is_file()
     fresh, _ = build_tiny_model()
-    again = dpo.train_dpo(fresh, tok, pairs(tok), method(use_lora=False, max_steps=2), tmp_path / "full")
+    again = train(fresh, tok, pairs(tok), method(use_lora=False, max_steps=2), tmp_path / "full")
     assert again.reused
     assert torch.equal(again.model.model.layers[0].self_attn.q_proj.weight,
                        result.model.model.layers[0].self_attn.q_proj.weight)
@@ -211,7 +223,7 @@ def test_precompute_in_bf16_matches_the_reference_at_step_one(tmp_path):
     """With precomputed reference log-probs the first step still sees policy == reference (loss log 2)."""
     model, tok = build_tiny_model()
     cfg = method(precompute_ref_log_probs=True, bf16=True, max_steps=1, per_device_train_batch_size=6)
-    result = dpo.train_dpo(model, tok, pairs(tok), cfg, tmp_path / "pre", lora_cfg=LORA)
+    result = train(model, tok, pairs(tok), cfg, tmp_path / "pre", lora_cfg=LORA)
     first = next(h for h in result.log_history if "loss" in h)
     assert first["loss"] == pytest.approx(math.log(2.0), abs=1e-3)
 
@@ -220,37 +232,37 @@ def test_precompute_in_bf16_matches_the_reference_at_step_one(tmp_path):
 
 def test_bad_configs_and_datasets_are_named(tmp_path):
     model, tok = build_tiny_model()
-    with pytest.raises(ValueError, match="unknown key.*lerning_rate"):
-        method_settings({**method(), "lerning_rate": 1.0})
-    with pytest.raises(ValueError, match="name 'dpo'"):
-        method_settings(method(name="none"))
-    with pytest.raises(ValueError, match="missing required key.*learning_rate"):
-        method_settings({"name": "dpo", "per_device_train_batch_size": 2})
-    with pytest.raises(ValueError, match="lora config: unknown key"):
+    with pytest.raises(ConfigError, match="method.lerning_rate: not a key of method 'dpo' nor a field of "
+                                          "trl.DPOConfig; did you mean learning_rate"):
+        dpo_args({**method(), "lerning_rate": 1.0}, tmp_path)
+    with pytest.raises(ConfigError, match="method.output_dir: set by eta"):
+        dpo_args(method(output_dir="/tmp/elsewhere"), tmp_path)
+    with pytest.raises(ConfigError, match="trl.DPOConfig rejects"):
+        dpo_args(method(lr_scheduler_type="no-such-schedule"), tmp_path)
+    with pytest.raises(ConfigError, match="model.lora: unknown key"):
         lora_settings({"rank": 4})
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['rejected'\]"):
-        dpo.train_dpo(model, tok, pairs(tok).remove_columns("rejected"), method(), tmp_path, lora_cfg=LORA)
-    with pytest.raises(ValueError, match="max_length=8"):
-        dpo.train_dpo(model, tok, pairs(tok), method(max_length=8), tmp_path, lora_cfg=LORA)
+    with pytest.raises(ConfigError, match=r"missing column\(s\) \['rejected'\]"):
+        train(model, tok, pairs(tok).remove_columns("rejected"), method(), tmp_path, lora_cfg=LORA)
+    with pytest.raises(ConfigError, match="max_length=8"):
+        train(model, tok, pairs(tok), method(max_length=8), tmp_path, lora_cfg=LORA)
 
 
 def shipped(group: str, name: str):
-    """conf/<group>/<name>.yaml as Hydra composes it: merged over the schema of eta/config.py."""
+    """conf/<group>/<name>.yaml as Hydra composes it: merged over the schema of eta/config.py, if any."""
     from omegaconf import OmegaConf
 
     from eta.config import GROUPS
 
     node = OmegaConf.load(ROOT / "conf" / group / f"{name}.yaml")
     node.pop("defaults", None)  # Hydra consumes the defaults list while composing
-    return OmegaConf.merge(OmegaConf.structured(GROUPS[group]), node)
+    return OmegaConf.merge(OmegaConf.structured(GROUPS[group]), node) if group in GROUPS else node
 
 
 def test_shipped_method_configs_load():
-    settings = method_settings(shipped("method", "dpo"))
-    assert settings["use_lora"] and settings["loss_type"] == "sigmoid" and settings["report_to"] == "none"
+    settings, args = dpo_args(shipped("method", "dpo"), "/tmp/unused")
+    assert settings.use_lora and args.loss_type == ["sigmoid"] and args.report_to == []
+    assert args.beta == shipped("method", "dpo").beta and args.logging_steps == shipped("method", "dpo").logging_steps
     assert shipped("method", "none").name == "none"
-    args = dpo.dpo_config(settings, "/tmp/unused")
-    assert args.beta == settings["beta"] and args.loss_type == ["sigmoid"]
     assert lora_settings(shipped("model", "smollm2_135m").lora)["r"] == 16
 
 

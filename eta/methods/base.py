@@ -19,10 +19,12 @@ checks the method's settings (a bad key fails there, before any stage runs) and 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from eta.pipeline.context import RunContext
 from eta.train.runner import TrainResult
+
+if TYPE_CHECKING:
+    from eta.pipeline.context import RunContext
 
 DATA_STAGES = ("sample", "execute", "prefer")
 
@@ -32,4 +34,4 @@ class Method(Protocol):
     keys: tuple[str, ...]
     trains_policy: bool
 
-    def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None: ...
+    def train(self, run: "RunContext", model: Any, tokenizer: Any) -> TrainResult | None: ...

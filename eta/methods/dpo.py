@@ -26,12 +26,14 @@ import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eta.errors import ConfigError
-from eta.pipeline.context import RunContext
 from eta.train.runner import TrainResult, fit, load_weights
 from eta.train.settings import lora_config, split_settings, trl_args
+
+if TYPE_CHECKING:
+    from eta.pipeline.context import RunContext
 
 REQUIRED_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -47,17 +49,13 @@ class DPO:
     trains_policy = True
 
     def __init__(self, cfg: Any) -> None:
-        from trl import DPOConfig
-
         self.cfg = cfg
-        self.settings, self.passed = split_settings(cfg.method, Settings, DPOConfig)
-        self.passed.setdefault("seed", cfg.seed)
-        self.args(Path("unused"))  # the TRL config is built once here, so a bad value fails before any stage
+        # the TRL config is built once here, so that a bad value fails before any stage runs
+        self.settings, _ = configure(cfg.method, Path("unused"), dist_cfg=cfg.get("dist"), seed=cfg.seed)
 
     def args(self, output_dir: Path, report_to: str = "none") -> Any:
-        from trl import DPOConfig
-
-        return trl_args(DPOConfig, self.passed, output_dir, dist_cfg=self.cfg.get("dist"), report_to=report_to)
+        return configure(self.cfg.method, output_dir, dist_cfg=self.cfg.get("dist"), report_to=report_to,
+                         seed=self.cfg.seed)[1]
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from datasets import load_from_disk
@@ -74,6 +72,17 @@ class DPO:
 
 def make(cfg: Any) -> DPO:
     return DPO(cfg)
+
+
+def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report_to: str = "none",
+              seed: int | None = None) -> tuple[Settings, Any]:
+    """eta's settings and TRL's ``DPOConfig`` from a method node (the run's ``seed`` unless it sets one)."""
+    from trl import DPOConfig
+
+    settings, passed = split_settings(node, Settings, DPOConfig)
+    if seed is not None:
+        passed.setdefault("seed", seed)
+    return settings, trl_args(DPOConfig, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
 
 
 def train_dpo(model: Any, tokenizer: Any, dataset: Any, args: Any, *, use_lora: bool = True,

@@ -52,7 +52,7 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     log_history: list[dict[str, Any]] = []
     if "evaluate" in stages and (cfg.eval.base or not method.trains_policy):
         metrics["base"] = _timed(ctx, "evaluate_base", lambda: evaluate_policy(ctx, model, tokenizer, "base"))
-    if "train" in stages and _make_data(ctx, model, tokenizer, method.needs, stages):
+    if _make_data(ctx, model, tokenizer, method.needs, stages) and "train" in stages:
         ctx.mark_done(READY)
         result = _timed(ctx, "train", lambda: method.train(ctx, model, tokenizer))
         if result is not None:
@@ -77,12 +77,13 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
 
 
 def _make_data(ctx: RunContext, model: Any, tokenizer: Any, needs: str | None, stages: set[str]) -> bool:
-    """Sample, execute and pair as far as the method needs; False when a stage it needs is switched off."""
+    """Sample, execute and pair as far as the method needs and `stages` allows; whether all it needs is made."""
     wanted = DATA_STAGES[: DATA_STAGES.index(needs) + 1] if needs else ()
     missing = [s for s in wanted if s not in stages]
-    if missing:
-        say(f"not training: the method needs the stage(s) {missing}, which `stages` leaves out")
-        return False
+    if missing:  # the stages before the first one left out still run: `stages=[sample]` only samples
+        wanted = wanted[: wanted.index(missing[0])]
+        if "train" in stages:
+            say(f"not training: the method needs the stage(s) {missing}, which `stages` leaves out")
     if "sample" in wanted:
         samples = _timed(ctx, "sample", lambda: sample_stage(ctx, model, tokenizer))
     if "execute" in wanted:
@@ -93,7 +94,7 @@ def _make_data(ctx: RunContext, model: Any, tokenizer: Any, needs: str | None, s
         n_pairs = _timed(ctx, "prefer", lambda: prefer_stage(ctx, records, ctx.train_tasks),
                          record=lambda n: {"pairs": n})
         say(f"{n_pairs} preference pairs ({ctx.run_dir / 'pairs.jsonl'})")
-    return True
+    return not missing
 
 
 def _join_training(ctx: RunContext, method: Any, model: Any, tokenizer: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
     from eta.tasks.prompts import build_prompt, stop_strings
 
     have = read_rows(out)
-    complete = {tid for tid in {r["task_id"] for r in have} if sum(r["task_id"] == tid for r in have) >= n}
-    kept = [r for r in have if r["task_id"] in complete]
-    write_rows(out, kept)  # drop partial tasks: they are redone whole
+    counts = Counter(r["task_id"] for r in have)
+    kept = [r for r in have if counts[r["task_id"]] >= n]
+    torn = out.exists() and out.read_bytes().count(b"\n") != len(have)
+    if len(kept) != len(have) or torn or not out.exists():
+        write_rows(out, kept)  # drop partial tasks (they are redone whole) and a line torn by a kill
+    complete = {r["task_id"] for r in kept}
     todo = [t for t in tasks if t.task_id not in complete]
     groups: dict[tuple[str, ...], list[Task]] = {}
     for task in todo:

@@ -1,6 +1,6 @@
 """The DPO objective as a small, documented unit.
 
-Training itself goes through TRL's ``DPOTrainer`` (``eta.train.dpo``), which computes the same loss
+Training itself goes through TRL's ``DPOTrainer`` (``eta.methods.dpo``), which computes the same loss
 inside ``_compute_loss``; this module states the formula once, in the torchtune style (per-pair losses
 and implicit rewards, no reduction), so that analysis code and tests can evaluate it on logged numbers.
 """

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
+import types
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,11 +55,55 @@ def split_settings(node: Any, own: type, trl_config: type | None, what: str = "m
             owner = f" nor a field of trl.{trl_config.__name__}" if trl_config else ""
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(f"{what}.{key}: not a key of method {node.get('name')!r}{owner}{hint}")
+    for cls, names in ((own, own_names), (trl_config, trl_names)):
+        hints = _type_hints(cls) if cls else {}
+        for key in names & set(given):
+            if key in hints and not _fits(given[key], hints[key]):
+                raise ConfigError(f"{what}.{key}: {given[key]!r} is not of type {_type_name(hints[key])}")
     try:
         settings = own(**{k: v for k, v in given.items() if k in own_names})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{what}: {e}") from None
     return settings, {k: v for k, v in given.items() if k not in own_names}
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # a hint that does not resolve outside its module: no type check for that class
+        return {}
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a config value fits a dataclass field's annotation; unknown kinds of hint accept anything."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple) or hint in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return value in {m.value for m in hint} or isinstance(value, hint)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 def trl_args(trl_config: type, passed: Mapping[str, Any], output_dir: Any, *, dist_cfg: Any = None,

@@ -1,0 +1,164 @@
+"""Resume on the tiny model, in-process: a killed run continues, a changed key redoes its stage and the
+stages after it (and names the key), an unchanged re-run redoes nothing; and a toy method plugs in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+
+pytestmark = pytest.mark.needs_torch
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ["model=tiny", "dataset=humaneval", "dataset.limit=3", "logger=none", "sampler.n=2",
+         "sampler.max_new_tokens=8", "eval.n=1", "eval.ks=[1]", "eval.greedy=false", "prefer.include_reference=true",
+         "method.max_steps=1", "method.per_device_train_batch_size=2", "method.logging_steps=1", "method.bf16=false"]
+
+
+def config(*overrides: str):
+    from eta.config import register
+
+    os.environ.setdefault("ETA_ROOT", str(ROOT))
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=[*SMOKE, *overrides])
+
+
+class Counts:
+    """What a run really did: prompts sampled and programs executed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import eta.execute.samples
+        import eta.sample
+
+        self.prompts = self.programs = 0
+        real_sample, real_executor = eta.sample.sample, eta.execute.samples.Executor
+        counts = self
+
+        def sample(model, tokenizer, prompts, **kw):
+            counts.prompts += len(prompts)
+            return real_sample(model, tokenizer, prompts, **kw)
+
+        class Executor(real_executor):
+            def imap_unordered(self, jobs):
+                for result in super().imap_unordered(jobs):
+                    counts.programs += 1
+                    yield result
+
+        monkeypatch.setattr(eta.sample, "sample", sample)
+        monkeypatch.setattr(eta.execute.samples, "Executor", Executor)
+
+
+def run(run_dir: Path, *overrides: str, capsys=None) -> tuple[dict, str]:
+    from eta.pipeline import run as run_pipeline
+
+    metrics = run_pipeline(config(*overrides), run_dir)
+    return metrics, capsys.readouterr().out if capsys else ""
+
+
+def test_an_unchanged_rerun_redoes_nothing(tmp_path, monkeypatch, capsys):
+    first, _ = run(tmp_path, capsys=capsys)
+    counts = Counts(monkeypatch)
+    again, out = run(tmp_path, capsys=capsys)
+    assert (counts.prompts, counts.programs) == (0, 0), out
+    assert "redoing" not in out and "trained 1 steps (reused a finished run)" in out
+    assert again == first
+
+
+def test_a_changed_key_redoes_its_stage_and_those_after_it_naming_the_key(tmp_path, monkeypatch, capsys):
+    run(tmp_path, capsys=capsys)
+    samples = (tmp_path / "samples.jsonl").read_text()
+    counts = Counts(monkeypatch)
+    _, out = run(tmp_path, "heuristic=binary", capsys=capsys)
+    prefer = next(line for line in out.splitlines() if "redoing 'prefer'" in line)
+    assert "heuristic.name ('eta' -> 'binary')" in prefer and "changed" in prefer
+    assert "redoing 'train': its input 'prefer' is redone" in out
+    assert "redoing 'evaluate_trained': its input 'train' is redone" in out
+    assert "redoing 'sample'" not in out and "redoing 'execute'" not in out and "redoing 'evaluate_base'" not in out
+    assert (tmp_path / "samples.jsonl").read_text() == samples
+    assert counts.prompts == 3 and counts.programs == 3  # the trained policy's evaluation only
+    assert {p["criterion"] for p in map(json.loads, (tmp_path / "pairs.jsonl").read_text().splitlines())} == {"passed"}
+    superseded = sorted(p.name.split("-", 2)[2] for p in (tmp_path / "superseded").iterdir())
+    assert superseded == ["evaluate_trained", "prefer", "train"]
+
+    counts.prompts = counts.programs = 0
+    _, out = run(tmp_path, "heuristic=binary", "sampler.max_new_tokens=9", capsys=capsys)
+    assert "redoing 'sample': sampler.max_new_tokens (8 -> 9) changed" in out, out
+    assert "redoing 'evaluate_base': sampler.max_new_tokens (8 -> 9) changed" in out
+    assert counts.prompts == 3 + 3 + 3  # base evaluation, training samples, trained evaluation
+
+
+def test_a_killed_run_continues_where_it_stopped(tmp_path, monkeypatch, capsys):
+    from eta.methods.dpo import DPO
+
+    real_train = DPO.train
+
+    def killed(self, run_ctx, model, tokenizer):
+        raise KeyboardInterrupt  # the kill: after the base evaluation, sampling, executing and pairing
+
+    monkeypatch.setattr(DPO, "train", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path)
+    monkeypatch.setattr(DPO, "train", real_train)
+    counts = Counts(monkeypatch)
+    metrics, out = run(tmp_path, capsys=capsys)
+    assert "redoing" not in out and "trained 1 steps (done)" in out
+    assert counts.prompts == 3 and counts.programs == 3  # only the trained policy's evaluation is new
+    assert set(metrics) == {"base", "trained"}
+
+
+def test_files_without_a_record_are_not_trusted(tmp_path, capsys):
+    (tmp_path / "samples.jsonl").write_text(json.dumps({"task_id": "HumanEval/0", "sample_id": 0}) + "\n")
+    _, out = run(tmp_path, "stages=[sample]", capsys=capsys)
+    assert "redoing 'sample': its files have no record of the config that made them" in out
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 * 2 and all("completion" in r for r in rows)
+
+
+TOY = '''
+"""A toy method: it "trains" by returning the base model and counts what it was given."""
+from eta.train.runner import TrainResult
+
+
+class Toy:
+    needs = "execute"
+    keys = ()
+    trains_policy = True
+
+    def __init__(self, cfg):
+        self.bonus = cfg.method.bonus
+
+    def train(self, run, model, tokenizer):
+        seen = len(run.executions())
+        return TrainResult(model=model, log_history=[], output_dir=run.run_dir, steps=0,
+                           metrics={"executions_seen": seen, "bonus": self.bonus})
+
+
+def make(cfg):
+    return Toy(cfg)
+'''
+
+
+def test_a_toy_method_plugs_in_without_touching_the_pipeline(tmp_path):
+    (tmp_path / "conf" / "method").mkdir(parents=True)
+    (tmp_path / "toy_method.py").write_text(TOY)
+    (tmp_path / "conf" / "method" / "toy.yaml").write_text("module: toy_method\nname: toy\nbonus: 3\n")
+    run_dir = tmp_path / "run"
+    overrides = [o for o in SMOKE if not o.startswith("method.")]
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), HF_HUB_OFFLINE="1", WANDB_MODE="offline")
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides, "method=toy", "method.bonus=5",
+                           f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"hydra.run.dir={run_dir}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["method"] == {"executions_seen": 3 * 2, "bonus": 5}
+    assert set(metrics) == {"base", "trained", "method"} and not (run_dir / "pairs.jsonl").exists()
+    assert (run_dir / "executions.jsonl").exists()
