@@ -207,6 +207,7 @@ class RootConf:
     prefer: PreferConf = field(default_factory=PreferConf)
     stages: List[Stage] = field(default_factory=lambda: list(Stage))
     seed: int = 0
+    rounds: int = 1  # iterative rounds: sample -> execute -> prefer -> train from the latest policy, N times
     name: str = "eta"
 
 

@@ -162,3 +162,34 @@ def test_a_toy_method_plugs_in_without_touching_the_pipeline(tmp_path):
     assert metrics["method"] == {"executions_seen": 3 * 2, "bonus": 5}
     assert set(metrics) == {"base", "trained", "method"} and not (run_dir / "pairs.jsonl").exists()
     assert (run_dir / "executions.jsonl").exists()
+
+
+def test_rounds_train_from_the_latest_policy_and_a_kill_resumes_inside_the_round(tmp_path, monkeypatch, capsys):
+    from eta.methods.dpo import DPO
+
+    real_train, calls = DPO.train, []
+
+    def killed_in_round_2(self, run_ctx, model, tokenizer):
+        calls.append(run_ctx.round)
+        if run_ctx.round == 2:
+            raise KeyboardInterrupt
+        return real_train(self, run_ctx, model, tokenizer)
+
+    monkeypatch.setattr(DPO, "train", killed_in_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, "rounds=2")
+    monkeypatch.setattr(DPO, "train", real_train)
+    counts = Counts(monkeypatch)
+    metrics, out = run(tmp_path, "rounds=2", capsys=capsys)
+    assert calls == [1, 2] and "redoing" not in out
+    assert "trained 1 steps (reused a finished run)" in out and "trained 1 steps (done)" in out  # round 1, round 2
+    assert counts.prompts == 3  # round 2's trained policy's evaluation: its training samples were already drawn
+    assert set(metrics["rounds"]) == {"1", "2"} and metrics["trained"] == metrics["rounds"]["2"]
+    round_2 = [json.loads(line) for line in (tmp_path / "round_2" / "samples.jsonl").read_text().splitlines()]
+    assert {s["policy"] for s in round_2} == {"round_1"}  # sampled from the policy round 1 trained
+    assert (tmp_path / "round_2" / "train" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "plots" / "rounds.png").stat().st_size > 1000
+
+    _, out = run(tmp_path, "rounds=2", "method.max_steps=2", capsys=capsys)
+    assert "round 1: redoing 'train': method.max_steps (1 -> 2) changed" in out
+    assert "round 2: redoing 'sample': previous_round_policy" in out, out  # round 1's new policy is new input

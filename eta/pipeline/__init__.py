@@ -10,6 +10,7 @@ where it stopped and a re-run under another config redoes exactly what that conf
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
 from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
 from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
-from eta.train.distributed import is_main_process
+from eta.errors import ConfigError
+from eta.train.distributed import is_main_process, world_size
 from eta.train.settings import plain_dict
 
 READY = "train_ready"  # rank 0's mark that the data is made: the other ranks may start training
@@ -32,7 +34,7 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     method = load_method(cfg)  # checks the method's settings: a bad key fails before anything loads
     run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(cfg=cfg, run_dir=run_dir)
+    ctx = RunContext(cfg=cfg, run_dir=run_dir, method=method)
     stages = {enum_text(s) for s in cfg.stages}
     ctx.train_tasks, ctx.eval_tasks = load_splits(cfg)
     say(f"run directory {run_dir}")
@@ -44,7 +46,10 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
         if "train" in stages:
             _join_training(ctx, method, *load_model(plain_dict(cfg.model, "model")))
         return {}
-    for change in reconcile(ctx, plan(ctx, method)):
+    if cfg.rounds > 1 and world_size() > 1:
+        raise ConfigError("rounds: iterative rounds run in one process; launch with one process or rounds=1")
+    specs = plan(ctx, method)
+    for change in reconcile(ctx, specs if cfg.rounds <= 1 else [s for s in specs if s.name == "evaluate_base"]):
         say(change)
     ctx.logger = _start_logger(cfg, run_dir)
     model, tokenizer = load_model(plain_dict(cfg.model, "model"))
@@ -52,21 +57,29 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     log_history: list[dict[str, Any]] = []
     if "evaluate" in stages and (cfg.eval.base or not method.trains_policy):
         metrics["base"] = _timed(ctx, "evaluate_base", lambda: evaluate_policy(ctx, model, tokenizer, "base"))
-    if _make_data(ctx, model, tokenizer, method.needs, stages) and "train" in stages:
-        ctx.mark_done(READY)
-        result = _timed(ctx, "train", lambda: method.train(ctx, model, tokenizer))
-        if result is not None:
-            say(f"trained {result.steps} steps ({'reused a finished run' if result.reused else 'done'})")
-            log_history = result.log_history
-            if result.metrics:
-                metrics["method"] = result.metrics
-            if method.trains_policy and "evaluate" in stages:
-                policy = result.model
-                if sharded_after_training(cfg) and not result.reused:  # a reused run was loaded whole already
-                    say(f"reloading the trained policy from {result.output_dir} to sample from it on rank 0 alone")
-                    policy = reload_policy(cfg, result)
-                metrics["trained"] = _timed(ctx, "evaluate_trained",
-                                            lambda: evaluate_policy(ctx, policy, tokenizer, "trained"))
+    policy, rounds = model, {}
+    for round_ctx in _rounds(ctx):
+        result = _train(round_ctx, method, policy, tokenizer, stages)
+        if result is None:
+            break
+        log_history = result.log_history
+        if result.metrics:
+            metrics["method"] = result.metrics
+        if not method.trains_policy:
+            break
+        policy = result.model
+        if sharded_after_training(cfg) and not result.reused:  # a reused run was loaded whole already
+            say(f"reloading the trained policy from {result.output_dir} to sample from it on rank 0 alone")
+            policy = reload_policy(cfg, result)
+        if "evaluate" in stages:
+            rounds[str(round_ctx.round)] = _timed(round_ctx, "evaluate_trained",
+                                                  lambda: evaluate_policy(round_ctx, policy, tokenizer, "trained"))
+        if round_ctx.round < cfg.rounds:
+            policy = _merged(policy)
+    if rounds:
+        metrics["trained"] = rounds[max(rounds, key=int)]
+        if cfg.rounds > 1:
+            metrics["rounds"] = rounds
     ctx.path("metrics.json").write_text(json.dumps(metrics, indent=2))
     if "report" in stages and metrics:
         print(report_stage(ctx, metrics, log_history), flush=True)
@@ -74,6 +87,52 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
         ctx.logger.finish()
     say(f"metrics: {run_dir / 'metrics.json'}")
     return metrics
+
+
+def _rounds(ctx: RunContext) -> Any:
+    """The run itself when rounds=1; else round_1/, round_2/, ... each with its own files and stages.json,
+    each round's inputs tied to the training of the round before, so that a redone round redoes the later ones."""
+    if ctx.cfg.rounds <= 1:
+        yield ctx
+        return
+    previous = None
+    for r in range(1, ctx.cfg.rounds + 1):
+        round_ctx = dataclasses.replace(ctx, run_dir=ctx.run_dir / f"round_{r}", round=r, previous=previous)
+        round_ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        for change in reconcile(round_ctx, plan(round_ctx, ctx.method)):
+            say(f"round {r}: {change}")
+        say(f"round {r} of {ctx.cfg.rounds} in {round_ctx.run_dir}")
+        yield round_ctx
+        previous = _trained_digest(round_ctx)
+
+
+def _trained_digest(ctx: RunContext) -> str:
+    """What a round trained, by content: its saved weights (else the keys it trained under)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    weights = sorted((ctx.run_dir / "train").glob("*.safetensors"))
+    for path in weights:
+        h.update(path.read_bytes())
+    if not weights:
+        h.update(json.dumps(ctx._state().get("train", {}).get("keys"), sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _train(ctx: RunContext, method: Any, model: Any, tokenizer: Any, stages: set[str]) -> Any:
+    """Make the data the method needs (as far as `stages` allows), then train; None when nothing trained."""
+    if not (_make_data(ctx, model, tokenizer, method.needs, stages) and "train" in stages):
+        return None
+    ctx.mark_done(READY)
+    result = _timed(ctx, "train", lambda: method.train(ctx, model, tokenizer))
+    if result is not None:
+        say(f"trained {result.steps} steps ({'reused a finished run' if result.reused else 'done'})")
+    return result
+
+
+def _merged(policy: Any) -> Any:
+    """The next round trains a fresh adapter on top of this round's policy (which is also its reference)."""
+    return policy.merge_and_unload() if hasattr(policy, "merge_and_unload") else policy
 
 
 def _make_data(ctx: RunContext, model: Any, tokenizer: Any, needs: str | None, stages: set[str]) -> bool:

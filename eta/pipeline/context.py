@@ -32,6 +32,14 @@ class RunContext:
     eval_tasks: list[Task] = field(default_factory=list)
     logger: Any = None  # a wandb run, or None
     say: Callable[[str], None] = say
+    method: Any = None  # the run's method (eta.methods.base.Method)
+    round: int = 1  # the round of an iterative run (rounds > 1): this context's files are in round_<n>/
+    previous: str | None = None  # a digest of what the previous round trained: this round's input
+
+    @property
+    def policy_label(self) -> str:
+        """The policy that samples this round's training data."""
+        return "base" if self.round == 1 else f"round_{self.round - 1}"
 
     @property
     def state_file(self) -> Path:

@@ -70,16 +70,21 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     train_tasks = tasks_digest(ctx.train_tasks)
     specs = [
         StageSpec("evaluate_base", evaluating, None, ("eval/base",)),
-        StageSpec("sample", {**sampling, "train_tasks": train_tasks}, None, ("samples.jsonl",)),
+        StageSpec("sample", {**sampling, "train_tasks": train_tasks, **_previous(ctx)}, None, ("samples.jsonl",)),
         StageSpec("execute", executing, "sample", ("executions.jsonl",)),
         StageSpec("prefer", config_keys(cfg, "heuristic", "prefer"), "execute", ("pairs.jsonl", "pairs_dataset")),
     ]
     train_keys = config_keys(cfg, "method", "model", "seed", *method.keys)
     if method.needs is None:
-        train_keys.update(config_keys(cfg, "dataset"), train_tasks=train_tasks)
+        train_keys.update(config_keys(cfg, "dataset"), train_tasks=train_tasks, **_previous(ctx))
     specs.append(StageSpec("train", train_keys, method.needs, ("train",)))
     specs.append(StageSpec("evaluate_trained", evaluating, "train", ("eval/trained",)))
     return specs
+
+
+def _previous(ctx: RunContext) -> dict[str, Any]:
+    # a later round's input is the policy the round before trained, named by a digest of its weights
+    return {"previous_round_policy": ctx.previous} if ctx.round > 1 else {}
 
 
 def reconcile(ctx: RunContext, specs: list[StageSpec]) -> Iterator[str]:

@@ -18,7 +18,7 @@ def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, 
     cfg = ctx.cfg
     return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path("samples.jsonl"), n=cfg.sampler.n,
                         temperature=cfg.sampler.temperature, sampler_cfg=cfg.sampler, style=ctx.style,
-                        policy="base", seed=cfg.seed)
+                        policy=ctx.policy_label, seed=cfg.seed + 1000 * (ctx.round - 1))
 
 
 def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Task], out: Path) -> list[dict[str, Any]]:
@@ -84,16 +84,31 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
     return metrics
 
 
+POLICIES = ("base", "trained")  # the policies metrics.json holds side by side; "method" and "rounds" are others
+
+
 def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_history: list[dict[str, Any]]) -> str:
     from eta.report import format_table, plot_loss, plot_outcomes, plot_pass_at_k
 
-    plots = {"pass_at_k": plot_pass_at_k(metrics, ctx.path("plots", "pass_at_k.png"))}
+    policies = {name: metrics[name] for name in POLICIES if name in metrics}
+    plots = {}
+    if policies:
+        plots["pass_at_k"] = plot_pass_at_k(policies, ctx.path("plots", "pass_at_k.png"))
     if "base" in metrics and "trained" in metrics:
         plots["outcomes"] = plot_outcomes(metrics["base"], metrics["trained"], ctx.path("plots", "outcomes.png"))
     if any("loss" in entry for entry in log_history):
         plots["loss"] = plot_loss(log_history, ctx.path("plots", "loss.png"))
-    table = format_table(metrics)
-    ctx.path("report.txt").write_text(table + "\n")
+    if len(metrics.get("rounds", {})) > 1:
+        from eta.report.plots import plot_rounds
+
+        plots["rounds"] = plot_rounds(metrics["base"] if "base" in metrics else None, metrics["rounds"],
+                                      ctx.path("plots", "rounds.png"))
+    table = format_table(policies) if policies else ""
+    method = {k: v for k, v in metrics.get("method", {}).items() if isinstance(v, (int, float, str))}
+    if method:
+        table += "\n\n" + "\n".join(f"method {k}: {v:.4g}" if isinstance(v, float) else f"method {k}: {v}"
+                                     for k, v in method.items())
+    ctx.path("report.txt").write_text(table.strip() + "\n")
     if ctx.logger is not None:
         _log_wandb(ctx, metrics, plots)
     return table
@@ -108,7 +123,7 @@ def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[
     tables = {}
     if ctx.path("pairs.jsonl").exists():
         tables["pairs"] = pair_rows(read_pairs(ctx.path("pairs.jsonl")))
-    for policy in metrics:
+    for policy in POLICIES:
         executions = ctx.path("eval", policy, "sampled_executions.jsonl")
         if executions.exists():
             tables[f"samples_{policy}"] = sample_rows(read_records(executions))

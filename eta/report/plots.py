@@ -129,3 +129,22 @@ def plot_loss(log_history: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
         axes[1].set_title("DPO rewards")
         axes[1].legend(frameon=False)
     return _save(fig, path)
+
+
+ROUND_METRICS = ("pass@1", "greedy_pass@1", "execution_rate", "mean_tests_passed_fraction")
+
+
+def plot_rounds(base: Mapping[str, Any] | None, rounds: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:
+    """Every scalar evaluation metric against the round (round 0: the base policy), one panel each."""
+    names = [k for k in ROUND_METRICS if any(isinstance(m.get(k), (int, float)) for m in rounds.values())]
+    if not names:
+        raise ValueError("plot_rounds: no round has any of " + ", ".join(ROUND_METRICS))
+    points = ([(0, base)] if base else []) + sorted((int(r), m) for r, m in rounds.items())
+    fig = _new_figure(3.2 * len(names), 3.4)
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        xs = [r for r, m in points if isinstance(m.get(name), (int, float))]
+        ax.plot(xs, [float(m[name]) for r, m in points if isinstance(m.get(name), (int, float))], marker="o")
+        ax.set_xticks(xs)
+        ax.set_xlabel("round (0 = base)")
+        ax.set_title(name)
+    return _save(fig, path)
