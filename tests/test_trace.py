@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from eta.trace import TraceConfig, TraceEvent, available_cores, make_tracer
-from eta.trace.compare import compare
+from eta.trace.crosscheck import compare
 from eta.trace.run import load, trace_call
 
 EVENT_KEYS = {"line_number", "event_type", "variable_states", "error_info", "return_value", "function", "depth",

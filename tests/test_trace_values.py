@@ -10,7 +10,7 @@ import pytest
 
 from eta.trace import TraceConfig
 from eta.trace.capture import make_capture, make_unchanged
-from eta.trace.compare import PROGRAMS
+from eta.trace.crosscheck import PROGRAMS
 from eta.trace.effects import PURE_BUILTINS, START, analyze
 from eta.trace.saferepr import Renderer
 

@@ -14,7 +14,7 @@ Only frames whose ``co_filename`` is a target are traced. Modules, by pipeline s
 
 - ``core``: the protocol, `make_tracer` and `available_cores`; ``pytracer`` (``sys.settrace``, every
   Python) and ``sysmon`` (``sys.monitoring``, 3.12+) are the cores. On one interpreter both report the
-  same events (``python -m eta.trace.compare`` checks it).
+  same events (``python -m eta.trace.crosscheck`` checks it).
 - ``capture``: what a variable shows, frozen in the hot path without running user code; ``effects``:
   which lines can change which variables, so that the cores re-read only those; ``saferepr``: bounded
   rendering after the run; ``record``: `TraceEvent`/`TraceRecord`, built lazily from the raw events.

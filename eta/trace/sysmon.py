@@ -25,7 +25,7 @@ TOOL_NAME = "eta.trace"
 TOOL_ID_ORDER = (3, 4, 0, 2, 1, 5)
 # CPython 3.12's settrace handler skips a LINE event for the line it last reported in that frame
 # (f_last_traced_line); 3.13's does not. Mirrored, though no program of the comparison corpus
-# (eta.trace.compare, HumanEval included) is reported differently either way on 3.12.1 or 3.13.0.
+# (eta.trace.crosscheck, HumanEval included) is reported differently either way on 3.12.1 or 3.13.0.
 _SKIP_REPEATED_LINE = sys.version_info < (3, 13)
 
 

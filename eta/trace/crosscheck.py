@@ -1,6 +1,6 @@
 """Checks that the tracer cores tell the same story: against each other, and against a plain reference.
 
-``python -m eta.trace.compare [--humaneval PATH]`` runs a corpus of programs (every construct the
+``python -m eta.trace.crosscheck [--humaneval PATH]`` runs a corpus of programs (every construct the
 cores treat specially: generators, exceptions, recursion, comprehensions, closures, containers
 mutated every way, hostile objects) through every core that can run here and through a reference
 recorder that looks at every variable at every event with no shortcut, and prints one JSON object:
