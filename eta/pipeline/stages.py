@@ -80,6 +80,10 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
             metrics["greedy_pass@1"] = summary.get("pass@1")
         else:
             metrics.update(summary)
+            if policy != "base":  # how far training moved it, on its own held-out samples
+                from eta.train.drift import kl_to_reference
+
+                metrics.update(kl_to_reference(model, tokenizer, samples) or {})
     ctx.path("eval", policy, "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

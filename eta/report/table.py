@@ -13,12 +13,16 @@ def _pct(value: Any) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _real(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _count(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) -> list[tuple[str, list, bool]]:
-    """(label, value per model, is_fraction) for every row the table shows."""
+def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) -> list[tuple[str, list, bool | None]]:
+    """(label, value per model, is_fraction: True a share, False a count, None a real number) for every row."""
     models = list(metrics_by_model.values())
     ks = sorted({int(m.group(1)) for metrics in models for key in metrics if (m := _PASS_AT.match(key))})
     rows = [(f"pass@{k}", [m.get(f"pass@{k}") for m in models], True) for k in ks]
@@ -28,6 +32,8 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
     rows.append(("mean tests passed", [m.get("mean_tests_passed_fraction") for m in models], True))
     if any("tests_checked_outside_fraction" in m for m in models):
         rows.append(("tests judged outside the program", [m.get("tests_checked_outside_fraction") for m in models], True))
+    if any("kl_to_reference" in m for m in models):  # nats per completion: how far training moved the policy
+        rows.append(("KL to reference (nats/sample)", [m.get("kl_to_reference") for m in models], None))
     # The outcomes most frequent in any model, so that a class that appears only after training shows too.
     peak: dict[str, float] = {}
     for m in models:
@@ -52,10 +58,11 @@ def format_table(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes
     header = ["metric", *names] + (["change"] if delta else [])
     lines = [header]
     for label, values, is_fraction in _rows(metrics_by_model, top_outcomes):
-        cells = [label, *[(_pct if is_fraction else _count)(v) for v in values]]
+        fmt = _real if is_fraction is None else _pct if is_fraction else _count
+        cells = [label, *[fmt(v) for v in values]]
         if delta:
             a, b = values
-            cells.append("" if a is None or b is None else
+            cells.append("" if a is None or b is None or is_fraction is None else
                          f"{(b - a) * 100:+.1f} pp" if is_fraction else f"{b - a:+d}")
         lines.append(cells)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]

@@ -1,0 +1,52 @@
+"""How far a policy moved: the KL estimate against its adapter-free reference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.needs_torch
+
+
+def lora_policy():
+    from peft import get_peft_model
+
+    from eta.models.tiny import build_tiny_model
+    from eta.train.settings import lora_config
+
+    model, tok = build_tiny_model()
+    return get_peft_model(model, lora_config({"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})).eval(), tok
+
+
+SAMPLES = [{"prompt": "def f(x):\n", "response": "    return x + 1\n"}, {"prompt": "Write g.", "response": "def g(): pass"}]
+
+
+def test_completion_logps_sum_the_completion_tokens_only():
+    from eta.train.drift import completion_logps
+
+    policy, tok = lora_policy()
+    (logp, n), = completion_logps(policy, tok, ["ab"], ["cde"])
+    ids = tok("abcde", add_special_tokens=False)["input_ids"]
+    n_prompt = len(tok("ab", add_special_tokens=False)["input_ids"])
+    with torch.no_grad():
+        logits = policy(input_ids=torch.tensor([ids])).logits.float()[0]
+    direct = sum(torch.log_softmax(logits[i - 1], -1)[ids[i]].item() for i in range(n_prompt, len(ids)))
+    assert n == len(ids) - n_prompt and logp == pytest.approx(direct, abs=1e-4)
+    batched = completion_logps(policy, tok, ["ab", "a longer prompt"], ["cde", "x"])  # padding changes nothing
+    assert batched[0][0] == pytest.approx(logp, abs=1e-4)
+
+
+def test_kl_is_zero_for_an_untrained_adapter_and_nonzero_once_it_moved():
+    from eta.train.drift import kl_to_reference
+
+    policy, tok = lora_policy()
+    assert kl_to_reference(policy, tok, SAMPLES) == {"kl_to_reference": 0.0, "kl_to_reference_per_token": 0.0}
+    with torch.no_grad():  # LoRA's B starts at zero: move it, as training would
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn_like(p, generator=None) * 0.5)
+    moved = kl_to_reference(policy, tok, SAMPLES)
+    assert moved["kl_to_reference"] != 0.0 and math.isfinite(moved["kl_to_reference_per_token"])
+    assert kl_to_reference(policy.get_base_model(), tok, SAMPLES) is None  # nothing to switch off: no guess
