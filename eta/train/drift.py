@@ -5,6 +5,9 @@ policy drew for the held-out prompts (the evaluation samples, so no extra sampli
 of the summed per-token log-ratio, and the same per completion token. With LoRA the reference is the same
 model with its adapter switched off (the base, or the previous round's policy in an iterative run), so
 nothing is loaded twice. A policy without an adapter to switch off reports nothing rather than a guess.
+The samples come from the sampler's temperature and top-p, not from the policy's own distribution, so this
+is an estimate of ``E_{y ~ sampler}[log p(y) - log q(y)]``: close to the KL, and able to come out slightly
+negative when the policy has barely moved (read a value near 0, of either sign, as "did not move").
 """
 
 from __future__ import annotations
