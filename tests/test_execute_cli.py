@@ -37,10 +37,36 @@ def test_samples_in_results_out_and_resume(tmp_path):
     assert bad["outcome"] == "syntax_error" and bad["error_type"] == "SyntaxError" and not bad["passed"]
 
     out.write_text("\n".join(out.read_text().splitlines()[:2]) + "\n" + '{"task_id": "torn')  # a killed run
-    again = cli(str(samples), "--dataset", "synthetic", "--split", "test", "--limit", "3", "-o", str(out))
+    again = cli(str(samples), "--dataset", "synthetic", "--split", "test", "--limit", "3", "-o", str(out), "--trace")
     assert again.returncode == 0, again.stderr
+    assert "reused 2 results, dropped 1 stale, 2 to execute" in again.stderr  # the torn line is redone
     resumed = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted((r["task_id"], r["sample_id"]) for r in resumed) == sorted(by_sample)
+
+
+def test_a_rerun_never_reuses_a_verdict_made_for_another_completion_or_other_limits(tmp_path):
+    """The issue's case: a reference written over a wrong completion, re-run with the old results file."""
+    tasks = load_tasks("synthetic", split="test", limit=2)
+    samples, out = tmp_path / "samples.jsonl", tmp_path / "results.jsonl"
+    args = [str(samples), "--dataset", "synthetic", "--split", "test", "--limit", "2", "-o", str(out)]
+
+    def write(completions):
+        samples.write_text("".join(json.dumps({"task_id": t.task_id, "completion": c}) + "\n"
+                                   for t, c in zip(tasks, completions)))
+
+    def verdicts():
+        return {r["task_id"]: r["passed"] for r in map(json.loads, out.read_text().splitlines())}
+
+    write(["def wrong(:\n", tasks[1].reference])
+    assert cli(*args).returncode == 0 and verdicts() == {tasks[0].task_id: False, tasks[1].task_id: True}
+    write([tasks[0].reference, tasks[1].reference])  # the wrong answer replaced, same task and position
+    again = cli(*args)
+    assert "reused 1 results, dropped 1 stale, 1 to execute" in again.stderr
+    assert verdicts() == {tasks[0].task_id: True, tasks[1].task_id: True}
+    limits = cli(*args, "--timeout", "7")  # other limits: nothing is reused
+    assert "reused 0 results, dropped 2 stale, 2 to execute" in limits.stderr
+    same = cli(*args, "--timeout", "7")
+    assert "reused 2 results, dropped 0 stale, 0 to execute" in same.stderr and len(verdicts()) == 2
 
 
 def test_canonical_passes_every_reference(tmp_path):

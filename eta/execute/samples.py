@@ -4,17 +4,18 @@ already recorded."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
 from eta.execute.limits import Limits
 from eta.execute.pool import Executor, Job, TraceOptions
 from eta.execute.result import ExecutionResult
-from eta.jsonl import read_lines
+from eta.jsonl import read_lines, read_rows, write_rows
 from eta.tasks.schema import Task
 
 
@@ -80,51 +81,67 @@ def result_record(sample: Sample, result: ExecutionResult, *, keep_traces: bool)
     return record
 
 
-def done_keys(path: Path) -> set[tuple[str, int]]:
-    """What a previous, perhaps killed, run already wrote; a torn last line is dropped and redone."""
-    if not path.exists():
-        return set()
-    keys, good = set(), []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                obj = json.loads(line)
-                keys.add((obj["task_id"], obj["sample_id"]))
-                good.append(line if line.endswith("\n") else line + "\n")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    with path.open("w", encoding="utf-8") as f:
-        f.writelines(good)
-    return keys
+def result_key(task: Task, completion: str, limits: Limits | None, trace: TraceOptions | None) -> str:
+    """What a verdict depends on: the task (its tests and data), the completion, the limits, the tracing.
+    A stored result is reused only under the same key."""
+    h = hashlib.sha256()
+    h.update(json.dumps([task.to_dict(), completion, asdict(limits) if limits else None,
+                         asdict(trace) if trace else None], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:24]
+
+
+def reusable(path: Path, wanted: Mapping[tuple[str, int], str]) -> tuple[dict[tuple[str, int], dict[str, Any]], int]:
+    """The results in `path` whose key is the one `wanted` gives their (task, sample), and how many others
+    were dropped (stale: another completion, other limits or tests; or a line torn by a kill). The file is
+    rewritten with the reusable ones only, so that it never holds a verdict this run did not ask for."""
+    kept: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in read_rows(path):
+        where = (row.get("task_id"), row.get("sample_id")) if isinstance(row, dict) else None
+        if where in wanted and row.get("key") == wanted[where] and where not in kept:
+            kept[where] = row
+    lines = sum(1 for line in path.read_bytes().splitlines() if line.strip())
+    write_rows(path, kept.values())
+    return kept, lines - len(kept)
 
 
 def execute_samples(samples: list[Sample], tasks: Mapping[str, Task], out_path: str | Path, *,
                     workers: int = 2, limits: Limits | None = None, trace: TraceOptions | None = None,
-                    resume: bool = True, progress: bool = True) -> list[dict[str, Any]]:
-    """Execute every sample once; returns all records (old and new), in the samples' order."""
+                    resume: bool = True, progress: bool = True,
+                    say: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Execute every sample once; returns all records (reused and new), in the samples' order.
+
+    With ``resume`` a result already in ``out_path`` is reused when its key (``result_key``) matches; the
+    run says how many it reused and how many it dropped as stale."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    done = done_keys(out_path) if resume else set()
-    if not resume and out_path.exists():
-        out_path.unlink()
-    todo = [s for s in samples if (s.task_id, s.sample_id) not in done]
+    keys = {(s.task_id, s.sample_id): result_key(tasks[s.task_id], s.completion, limits, trace) for s in samples}
+    if resume and out_path.exists():
+        by_key, dropped = reusable(out_path, keys)
+        (say or _say)(f"{out_path.name}: reused {len(by_key)} results, dropped {dropped} stale, "
+                      f"{len(keys) - len(by_key)} to execute")
+    else:
+        by_key = {}
+        out_path.write_text("")
+    todo = [s for s in samples if (s.task_id, s.sample_id) not in by_key]
     if todo:
         jobs = (Job.for_task(tasks[s.task_id], s.completion, key=i) for i, s in enumerate(todo))
         with Executor(workers=workers, limits=limits, trace=trace) as ex, out_path.open("a", encoding="utf-8") as f:
             for n, result in enumerate(ex.imap_unordered(jobs), 1):
                 sample = todo[result.key]
-                f.write(json.dumps(result_record(sample, result, keep_traces=trace is not None)) + "\n")
+                record = {**result_record(sample, result, keep_traces=trace is not None),
+                          "key": keys[(sample.task_id, sample.sample_id)]}
+                by_key[(sample.task_id, sample.sample_id)] = record
+                f.write(json.dumps(record) + "\n")
                 f.flush()
                 if progress:
                     _progress(n, len(todo), sys.stderr)
         if progress:
             sys.stderr.write("\n")
-    by_key = {}
-    with out_path.open(encoding="utf-8") as f:
-        for line in f:
-            obj = json.loads(line)
-            by_key[(obj["task_id"], obj["sample_id"])] = obj
     return [by_key[(s.task_id, s.sample_id)] for s in samples]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 _last = [0.0]

@@ -32,7 +32,7 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
             for s in samples]
     limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb)
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
-    return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True)
+    return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say)
 
 
 def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Task]) -> int:
