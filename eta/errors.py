@@ -9,7 +9,7 @@ class ConfigError(ValueError):
 
 def user_errors() -> tuple[type[Exception], ...]:
     """Every exception type whose message alone tells the user what to fix."""
-    from eta.execute.samples import SampleFileError
+    from eta.execute.batch import SampleFileError
     from eta.models.load import ModelLoadError
     from eta.tasks.errors import TaskLoadError
     from eta.tasks.splitting import SplitError

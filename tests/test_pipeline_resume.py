@@ -36,11 +36,11 @@ class Counts:
     """What a run really did: prompts sampled and programs executed."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import eta.execute.samples
+        import eta.execute.batch
         import eta.sample
 
         self.prompts = self.programs = 0
-        real_sample, real_executor = eta.sample.sample, eta.execute.samples.Executor
+        real_sample, real_executor = eta.sample.sample, eta.execute.batch.Executor
         counts = self
 
         def sample(model, tokenizer, prompts, **kw):
@@ -54,7 +54,7 @@ class Counts:
                     yield result
 
         monkeypatch.setattr(eta.sample, "sample", sample)
-        monkeypatch.setattr(eta.execute.samples, "Executor", Executor)
+        monkeypatch.setattr(eta.execute.batch, "Executor", Executor)
 
 
 def run(run_dir: Path, *overrides: str, capsys=None) -> tuple[dict, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eta.execute.limits import Limits
 from eta.execute.pool import TraceOptions
-from eta.execute.samples import (SampleFileError, canonical_samples, execute_samples, has_reference,
+from eta.execute.batch import (SampleFileError, canonical_samples, execute_samples, has_reference,
                                  read_samples)
 
 CONF_DATASET = Path(__file__).resolve().parents[2] / "conf" / "dataset"

@@ -23,7 +23,7 @@ def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, 
 
 def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Task], out: Path) -> list[dict[str, Any]]:
     from eta.execute import Limits, TraceOptions
-    from eta.execute.samples import Sample, execute_samples
+    from eta.execute.batch import Sample, execute_samples
 
     by_id = {t.task_id: t for t in tasks}
     ex, d = ctx.cfg.execute, ctx.cfg.dataset

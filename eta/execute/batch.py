@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterable, Mapping, TextIO
 
 from eta.execute.limits import Limits
 from eta.execute.pool import Executor, Job, TraceOptions
@@ -153,10 +153,3 @@ def _progress(n: int, total: int, stream: TextIO) -> None:
         _last[0] = now
         stream.write(f"\rexecuting: {n}/{total} programs ({100 * n // total}%)")
         stream.flush()
-
-
-def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    with Path(path).open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
