@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+
+def numbered_values(lines: Iterable[str], on_error: Callable[[int, json.JSONDecodeError], Exception]) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line; a line that is not JSON raises ``on_error(n, e)``."""
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise on_error(lineno, e) from None
 
 
 def read_lines(path: Path, error: type[Exception] = ValueError) -> Iterator[tuple[str, Any]]:
     """``(where, value)`` for each non-blank line, ``where`` being ``path:line`` for the caller's own
     messages; a line that is not JSON raises ``error`` naming that place."""
     with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise error(f"{where}: not valid JSON ({e.msg})") from None
-            yield where, value
+        for lineno, value in numbered_values(f, lambda n, e: error(f"{path}:{n}: not valid JSON ({e.msg})")):
+            yield f"{path}:{lineno}", value
 
 
 def read_rows(path: Path) -> list[Any]:

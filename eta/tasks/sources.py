@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from eta.jsonl import numbered_values
 from eta.tasks.errors import TaskLoadError
 
 DATA_DIR_ENV = "ETA_DATA_DIR"
@@ -64,14 +65,12 @@ def read_json(path: Path) -> Any:
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, record) for each non-blank line of a JSON-lines file."""
+    def bad(number: int, exc: json.JSONDecodeError) -> TaskLoadError:
+        return TaskLoadError(f"not valid JSON: {exc}", file=path, record=f"line {number}")
+
     seen = False
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TaskLoadError(f"not valid JSON: {exc}", file=path, record=f"line {number}") from None
+    for number, value in numbered_values(read_text(path).splitlines(), bad):
+        yield number, value
         seen = True
     if not seen:
         raise TaskLoadError("the file holds no records", file=path)
