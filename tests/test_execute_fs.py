@@ -217,6 +217,38 @@ def test_the_attacks_pass_without_the_view(monkeypatch):
             assert r.passed, f"{name}: the attack itself is broken ({r})"
 
 
+ESCAPE = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def f(secret):
+    tried = []
+    tried.append(libc.unshare(0x10000000 | 0x00020000))  # a user and mount namespace of its own, to chroot in
+    try:
+        os.mkdir("jail")
+        os.chroot("jail")  # the classic way out: chroot below the cwd, then climb
+        for _ in range(64):
+            os.chdir("..")
+        os.chroot(".")
+    except OSError:
+        tried.append("chroot refused")
+    os.makedirs("/tmp/proc", exist_ok=True)
+    tried.append(libc.mount(b"proc", b"/tmp/proc", b"proc", 0, None))  # /proc/1/root is the host's /
+    for path in (secret, "/proc/1/root" + secret, "/tmp/proc/1/root" + secret):
+        try:
+            return open(path).read(20)
+        except OSError:
+            pass
+    return tried
+"""
+
+
+def test_the_view_cannot_be_left(ex):
+    _needs_view(ex)
+    secret = PROJECT_ROOT / "eta" / "execute" / "child.py"
+    r = run1(ex, ESCAPE, [T(f"assert f({str(secret)!r}) == [-1, 'chroot refused', -1]")])
+    assert r.passed, r
+
+
 # -- writes: private to one program, gone after it ----------------------------------------------------
 
 WRITE_EVERYWHERE = '''

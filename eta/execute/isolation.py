@@ -196,7 +196,13 @@ def become_subreaper() -> bool:
 def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAGES) -> Plan:
     """Find out, in throwaway children, which layers this machine lets us use."""
     disabled = {x.strip() for x in os.environ.get("ETA_SANDBOX_DISABLE", "").split(",") if x.strip()}
-    plan = Plan(tmp_keep=tmp_keep(), view=None if "mountns" in disabled else fsview.spec(allow))
+    plan = Plan(tmp_keep=tmp_keep())
+    if "mountns" not in disabled:
+        try:
+            plan.view = fsview.spec(allow)
+        except Exception as e:  # noqa: BLE001 - the layer is off, with the reason; the server still starts
+            disabled.add("mountns")
+            plan.reasons["mountns"] = f"the view of the filesystem could not be planned: {type(e).__name__}: {e}"
     if "uid" in disabled:
         plan.reasons["uid"] = "disabled by ETA_SANDBOX_DISABLE"
     elif os.geteuid() == 0:
@@ -205,7 +211,7 @@ def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAG
         plan.reasons["uid"] = "not running as root: cannot switch to a sandbox user"
     for layer, flags in (("netns", CLONE_NEWNET), ("mountns", CLONE_NEWNS)):
         if layer in disabled:
-            plan.reasons[layer] = "disabled by ETA_SANDBOX_DISABLE"
+            plan.reasons.setdefault(layer, "disabled by ETA_SANDBOX_DISABLE")
             continue
         ok, why = _try_in_child(layer, flags, plan, tmpfs_mb)
         setattr(plan, layer, ok)
