@@ -393,3 +393,21 @@ def test_limits_take_the_allow_list_from_a_config():
         Limits(allow_packages="numpy")
     with pytest.raises(ValueError, match="allow_packages"):
         Limits(allow_packages=("numpy.linalg",))
+
+
+def test_a_view_that_cannot_be_built_turns_the_layer_off_with_the_reason(tmp_path, monkeypatch):
+    # e.g. an interpreter installed under /tmp: the program's own empty /tmp would cover it in the view.
+    from eta.execute import isolation
+
+    if not str(tmp_path.resolve()).startswith("/tmp/"):
+        pytest.skip(f"pytest's temporary folder {tmp_path} is not under /tmp")
+    needed = tmp_path / "libneeded.so"
+    needed.write_text("")
+    monkeypatch.setattr(fsview, "RUNTIME_FILES", (str(needed),))
+    with pytest.raises(ValueError, match="keeps for the program's own files"):
+        fsview.spec([])
+    plan = isolation.probe(allow=[])
+    described = plan.describe()
+    assert not plan.mountns and plan.view is None
+    assert described["filesystem"].startswith("shared: the view of the filesystem could not be planned")
+    assert str(needed) in described["filesystem"]

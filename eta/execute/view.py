@@ -67,6 +67,9 @@ def spec(allow: Iterable[str]) -> Spec:
     covers = [os.path.join(stdlib, name) for name in ("site-packages", "dist-packages")
               if os.path.isdir(os.path.join(stdlib, name))]
     read_only = _outermost({_resolve(p, links) for p in wanted if os.path.lexists(p)}, covers)
+    hidden = [p for p in read_only if any(p == w or _under(p, w) for w in WRITABLE)]
+    if hidden:  # the program's own empty /tmp would cover them
+        raise ValueError(f"{hidden[0]} lies in {', '.join(WRITABLE)}, which the view keeps for the program's own files")
     used = {os.path.dirname(p) for p in found}
     sys_path = [p for p in dict.fromkeys(os.path.realpath(p) for p in sys.path if p and os.path.isabs(p))
                 if os.path.exists(p) and ((_is_stdlib(p, stdlib) and p not in covers) or p in used or p in zips)]
