@@ -50,7 +50,8 @@ def spec(allow: Iterable[str]) -> Spec:
     """The view for this interpreter with the packages `allow` (import names) importable."""
     links: dict[str, str] = {}
     stdlib = os.path.dirname(os.path.realpath(os.__file__))
-    zips = [os.path.realpath(p) for p in sys.path if p.endswith(".zip") and os.path.isfile(p)]  # python311.zip, where there is one
+    # The standard library zipped (python311.zip), where there is one.
+    zips = [os.path.realpath(p) for p in sys.path if p.endswith(".zip") and os.path.isfile(p)]
     wanted = [stdlib, *zips, sys.executable, *DEVICES, *RUNTIME_FILES]
     venv_cfg = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "pyvenv.cfg")
     if sys.prefix != sys.base_prefix:
