@@ -167,6 +167,15 @@ class ExecuteConf:
     trace: bool = True  # trace every test: steps for the heuristic, traces for the report and the reward model
     max_events: int = 300
     budget_lines: int = 40
+    # Packages a candidate may import beyond the standard library (with what they require): the rest of
+    # site-packages is not in its view of the filesystem. Default: eta.execute.view.DEFAULT_ALLOW_PACKAGES.
+    allow_packages: List[str] = field(default_factory=lambda: list(_default_allow_packages()))
+
+
+def _default_allow_packages() -> tuple[str, ...]:
+    from eta.execute.view import DEFAULT_ALLOW_PACKAGES  # standard library only: cheap to import here
+
+    return DEFAULT_ALLOW_PACKAGES
 
 
 @dataclass

@@ -253,16 +253,18 @@ def test_fork_bomb_is_contained_and_nothing_survives(ex):
 
 
 def test_background_processes_and_threads_do_not_survive(ex, tmp_path):
-    program = ("import subprocess, threading, time\n"
+    # The interpreter, not `sleep`: the candidate's view of the filesystem has no other programs.
+    program = ("import subprocess, sys, threading, time\n"
                "def f():\n"
-               "    subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
+               "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)  # eta-left-behind'],\n"
+               "                     start_new_session=True)\n"
                "    threading.Thread(target=lambda: time.sleep(1000)).start()\n"
                "    return 1\n")
     t0 = time.monotonic()
     r = run1(ex, program, [T("assert f() == 1")])
     assert r.outcome is Outcome.PASSED and time.monotonic() - t0 < 5
     leftover = os.popen("ps -eo args").read().splitlines()
-    assert not any(line.strip() == "sleep 1000" for line in leftover)
+    assert not any("eta-left-behind" in line for line in leftover)
 
 
 def _needs_user_isolation(ex: Executor) -> None:
@@ -289,8 +291,12 @@ def test_os_system_cannot_touch_the_host(ex, tmp_path):
     _needs_user_isolation(ex)
     os.chmod(tmp_path, 0o777)
     target = tmp_path / "from_shell"
-    r = run1(ex, f"import os\ndef f():\n    return os.system('touch {target}')\n", [T("f()")])
-    assert r.outcome is Outcome.PASSED  # the shell ran, inside the sandbox
+    # A shell where there is one (the candidate's view of the filesystem has none), and the interpreter.
+    write = f"open({str(target)!r}, 'w')"
+    program = (f"import os, subprocess, sys\ndef f():\n    os.system('touch {target}')\n"
+               f"    return subprocess.run([sys.executable, '-c', {write!r}]).returncode\n")
+    r = run1(ex, program, [T("f()")])
+    assert r.outcome is Outcome.PASSED, r  # both ran, inside the sandbox
     assert not target.exists()
 
 
@@ -453,6 +459,6 @@ def test_a_pass_after_fd_games_is_still_a_real_pass(ex):
 
 
 def test_isolation_layers_are_reported(ex):
-    assert set(ex.isolation) == {"uid", "network", "filesystem", "rlimits"}
+    assert set(ex.isolation) == {"uid", "network", "filesystem", "rlimits", "visible", "writable", "packages"}
     if os.geteuid() == 0 and not os.environ.get("ETA_SANDBOX_DISABLE"):
         assert ex.isolation["uid"].startswith("on"), ex.isolation

@@ -3,8 +3,9 @@
 Layers, each used where the kernel and our privileges allow, each with the reason when it is not (like
 coverage.py's tracer fallback): a dedicated user id (files of the host and the supervisor become
 untouchable, and every process of the sandbox can be killed at once), a network namespace (no network),
-a mount namespace (a private /tmp, and directories such as a 0700 home hidden, keeping only the Python
-installation visible), and resource limits (always).
+a mount namespace holding the candidate's own view of the filesystem (see :mod:`eta.execute.view`: it starts
+empty and binds in only what running Python needs; its writable folders are emptied after each program),
+and resource limits (always).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import resource
 import signal
 import sys
 from typing import Any, Iterable
+
+from eta.execute import view as fsview
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -48,17 +51,26 @@ class Plan:
     """
 
     def __init__(self, uid: int | None = None, netns: bool = False, mountns: bool = False,
-                 hide: dict[str, list[str]] | None = None) -> None:
+                 tmp_keep: list[str] | None = None, view: fsview.Spec | None = None) -> None:
         self.uid = uid  # the sandbox's user id, or None when we cannot change user
         self.netns, self.mountns = netns, mountns
         self.reasons: dict[str, str] = {}  # layer -> why it is off
-        self.hide = hide or {}  # mount point -> paths under it to keep visible
+        self.tmp_keep = tmp_keep or []  # paths under /tmp the fork server needs, bound back over its private /tmp
+        self.view = view  # the candidate's filesystem, built when mountns is on
 
-    def describe(self) -> dict[str, str]:
-        return {"uid": f"on ({self.uid})" if self.uid is not None else f"off: {self.reasons.get('uid')}",
-                "network": "isolated" if self.netns else f"open: {self.reasons.get('netns')}",
-                "filesystem": "private /tmp, home hidden" if self.mountns else f"shared: {self.reasons.get('mountns')}",
-                "rlimits": "on"}
+    def describe(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "uid": f"on ({self.uid})" if self.uid is not None else f"off: {self.reasons.get('uid')}",
+            "network": "isolated" if self.netns else f"open: {self.reasons.get('netns')}", "rlimits": "on"}
+        if self.mountns and self.view is not None:
+            found["filesystem"] = (f"own view: starts empty, {len(self.view.read_only)} host paths bound read-only; "
+                                   f"writable only {', '.join(fsview.WRITABLE)}, private to each program")
+            found.update(fsview.describe(self.view))
+        else:
+            found["filesystem"] = f"shared: {self.reasons.get('mountns')}"
+            found.update(visible="the host's, as far as the candidate's user may read it",
+                         writable="wherever on the host the candidate's user may write", packages={})
+        return found
 
 
 def _not_traversable_by_others(path: str) -> bool:
@@ -69,42 +81,38 @@ def _not_traversable_by_others(path: str) -> bool:
 
 
 def _keep_paths() -> list[str]:
-    """The paths a sandboxed Python needs to import modules after its user id is dropped."""
+    """The paths the fork server needs to import modules: the interpreter's, sys.path's, the project's."""
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, here}
     paths.update(p for p in sys.path if p and os.path.isabs(p))
     return sorted(p for p in paths if os.path.exists(p))
 
 
-def hide_plan(tmp: str = "/tmp") -> dict[str, list[str]]:
-    """Mount points to cover with an empty tmpfs, with the paths under them to bind back.
-
-    /tmp is covered so that the sandbox's scratch space is private; an ancestor of a needed path that others
-    may not traverse (e.g. /root, 0700) is covered so that the sandbox user can reach the interpreter
-    without seeing anything else in it.
-    """
+def tmp_keep(tmp: str = "/tmp") -> list[str]:
+    """The outermost of those paths that lie under /tmp: the server covers its /tmp with a private tmpfs
+    (where the candidate's view and its writable folders live) and binds these back."""
     keep = _keep_paths()
-    plan: dict[str, list[str]] = {tmp: []}
-    for path in keep:
-        parts = path.split(os.sep)
-        for depth in range(2, len(parts)):
-            ancestor = os.sep.join(parts[:depth])
-            if _not_traversable_by_others(ancestor):
-                plan.setdefault(ancestor, [])
-                break
     outermost = [p for p in keep if not any(p.startswith(q.rstrip(os.sep) + os.sep) for q in keep if q != p)]
-    for mount_point in plan:
-        prefix = mount_point.rstrip(os.sep) + os.sep
-        plan[mount_point] = [p for p in outermost if p.startswith(prefix)]
-    return plan
+    return [p for p in outermost if p.startswith(tmp.rstrip(os.sep) + os.sep)]
+
+
+def _interpreter_hidden() -> bool:
+    """Whether a path the server needs lies under a folder others may not traverse (e.g. /root, 0700)."""
+    for path in _keep_paths():
+        parts = path.split(os.sep)
+        if any(_not_traversable_by_others(os.sep.join(parts[:depth])) for depth in range(2, len(parts))):
+            return True
+    return False
 
 
 def enter_namespaces(plan: Plan, tmpfs_mb: int) -> None:
-    """Unshare the network and mounts for the whole fork server, once: every child inherits them.
+    """Unshare the network and mounts for the whole fork server, once (every child inherits them), and
+    build the candidate's view of the filesystem in there.
 
     Doing this per program would cost more than everything else in a program's life (a network namespace
     alone takes about 5 ms to create and tear down here). What stays per program is its own working
-    directory and user, and /tmp is emptied after each program (see :func:`clear_private_tmp`).
+    directory and user, its chroot into the view, and the emptying of the view's writable folders after it
+    (:func:`eta.execute.view.clear_writable`).
     """
     flags = (CLONE_NEWNS if plan.mountns else 0) | (CLONE_NEWNET if plan.netns else 0)
     if not flags:
@@ -114,37 +122,28 @@ def enter_namespaces(plan: Plan, tmpfs_mb: int) -> None:
         return
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     # Opened inside the new namespace: a bind mount's source must belong to the caller's namespace.
-    kept = {p: os.open(p, os.O_PATH) for paths in plan.hide.values() for p in paths}
-    for mount_point, paths in plan.hide.items():
-        _mount("tmpfs", mount_point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
-        for path in paths:
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{kept[path]}", path, None, MS_BIND | MS_REC)
-    for fd in kept.values():
+    kept = {p: os.open(p, os.O_PATH) for p in plan.tmp_keep}
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=755")
+    for path, fd in kept.items():
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
+    if plan.view is not None:
+        fsview.build(plan.view, _mount)
 
 
-def clear_private_tmp(keep: Iterable[str] = ()) -> None:
-    """Empty the server's private /tmp after a program, so nothing passes from one program to the next."""
-    keep_top = {p.split(os.sep)[2] for p in keep if p.startswith("/tmp/") and len(p.split(os.sep)) > 2}
-    for name in os.listdir("/tmp"):
-        if name in keep_top:
-            continue
-        path = os.path.join("/tmp", name)
-        try:
-            os.rmdir(path)  # the usual case, an empty working directory, without rmtree's walk
-            continue
-        except OSError:
-            pass
-        if os.path.isdir(path) and not os.path.islink(path):
-            import shutil  # here, not at the top: the fork server's children never need it
+def enter_view() -> None:
+    """The child's "/" becomes the view (still as root: its user id is dropped after)."""
+    os.chroot(fsview.ROOT)
+    os.chdir("/")
 
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+
+def drop_capabilities() -> None:
+    """Without a sandbox user the child stays uid 0; it must at least lose the capabilities that would let
+    it chroot back out of the view or mount over it."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable, for both 32-bit halves: none
+    _check(_libc.capset(header, data), "capset")
 
 
 def rlimits(limits: Any, *, with_nproc: bool) -> list[tuple[int, int, int]]:
@@ -194,10 +193,16 @@ def become_subreaper() -> bool:
     return _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def probe(tmpfs_mb: int = 64) -> Plan:
-    """Find out, in a throwaway child, which layers this machine lets us use."""
-    plan = Plan(hide=hide_plan())
+def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAGES) -> Plan:
+    """Find out, in throwaway children, which layers this machine lets us use."""
     disabled = {x.strip() for x in os.environ.get("ETA_SANDBOX_DISABLE", "").split(",") if x.strip()}
+    plan = Plan(tmp_keep=tmp_keep())
+    if "mountns" not in disabled:
+        try:
+            plan.view = fsview.spec(allow)
+        except Exception as e:  # noqa: BLE001 - the layer is off, with the reason; the server still starts
+            disabled.add("mountns")
+            plan.reasons["mountns"] = f"the view of the filesystem could not be planned: {type(e).__name__}: {e}"
     if "uid" in disabled:
         plan.reasons["uid"] = "disabled by ETA_SANDBOX_DISABLE"
     elif os.geteuid() == 0:
@@ -206,16 +211,18 @@ def probe(tmpfs_mb: int = 64) -> Plan:
         plan.reasons["uid"] = "not running as root: cannot switch to a sandbox user"
     for layer, flags in (("netns", CLONE_NEWNET), ("mountns", CLONE_NEWNS)):
         if layer in disabled:
-            plan.reasons[layer] = "disabled by ETA_SANDBOX_DISABLE"
+            plan.reasons.setdefault(layer, "disabled by ETA_SANDBOX_DISABLE")
             continue
         ok, why = _try_in_child(layer, flags, plan, tmpfs_mb)
         setattr(plan, layer, ok)
         if not ok:
             plan.reasons[layer] = why
-    if not plan.mountns and plan.uid is not None and any(p != "/tmp" for p in plan.hide):
-        # Without a mount namespace a dropped user could not import from under a 0700 directory.
-        plan.uid = None
-        plan.reasons["uid"] = "no mount namespace, and the interpreter lies under a directory the sandbox user cannot enter"
+    if not plan.mountns:
+        plan.view = None
+        if plan.uid is not None and _interpreter_hidden():
+            # Without the view a dropped user could not import from under a 0700 directory.
+            plan.uid = None
+            plan.reasons["uid"] = "no mount namespace, and the interpreter lies under a directory the sandbox user cannot enter"
     return plan
 
 
@@ -226,12 +233,7 @@ def _try_in_child(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[bo
         os.close(r)
         try:
             if layer == "mountns":
-                enter_namespaces(Plan(uid=plan.uid, netns=False, mountns=True, hide=plan.hide), tmpfs_mb)
-                if plan.uid is not None:
-                    os.mkdir("/tmp/sandbox")
-                    drop_privileges(plan.uid, "/tmp/sandbox")
-                    import importlib  # noqa: F401 - proves the stdlib is still reachable
-                    os.listdir(os.path.dirname(os.__file__))
+                _try_view(plan, tmpfs_mb)
             else:
                 _check(_libc.unshare(flags), "unshare")
             os.write(w, b"ok")
@@ -243,3 +245,18 @@ def _try_in_child(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[bo
     os.close(r)
     os.waitpid(pid, 0)
     return (msg == "ok", msg if msg != "ok" else "")
+
+
+def _try_view(plan: Plan, tmpfs_mb: int) -> None:  # pragma: no cover - runs in the probe child
+    """The whole path of a child: the namespace, the view, the chroot, the user, an import from the view."""
+    enter_namespaces(Plan(uid=plan.uid, netns=False, mountns=True, tmp_keep=plan.tmp_keep, view=plan.view), tmpfs_mb)
+    enter_view()
+    os.mkdir("/tmp/probe")
+    if plan.uid is not None:
+        drop_privileges(plan.uid, "/tmp/probe")
+    else:
+        drop_capabilities()
+    sys.path[:] = plan.view.sys_path if plan.view else []
+    sys.path_importer_cache.clear()
+    os.listdir(os.path.dirname(os.__file__))
+    __import__("colorsys")  # a module no server loads: proves the standard library is importable in the view

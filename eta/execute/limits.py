@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from eta.execute.view import DEFAULT_ALLOW_PACKAGES
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -16,13 +18,23 @@ class Limits:
     file_size_mb: int = 16  # largest file it may write (RLIMIT_FSIZE)
     max_processes: int = 16  # processes the sandbox user may own (RLIMIT_NPROC, enforced when uid is dropped)
     output_bytes: int = 64 * 1024  # captured stdout/stderr kept; the rest is counted, then dropped
-    tmpfs_mb: int = 64  # size of the private /tmp when a mount namespace is available
+    tmpfs_mb: int = 64  # room in the writable folders (/tmp, /var/tmp, /dev/shm together) of the view
+    # Packages (import names) a candidate may import beyond the standard library, with what they require;
+    # the rest of site-packages is not in its view of the filesystem. Missing ones are reported, not fatal.
+    allow_packages: tuple[str, ...] = DEFAULT_ALLOW_PACKAGES
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or value <= 0:
+            if f.name == "allow_packages":
+                self._check_packages(value)
+            elif not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"Limits.{f.name} must be a positive number, got {value!r}")
+
+    def _check_packages(self, value: Any) -> None:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) and p.isidentifier() for p in value):
+            raise ValueError(f"Limits.allow_packages must be a list of top-level import names, got {value!r}")
+        object.__setattr__(self, "allow_packages", tuple(value))  # a list from a config or a JSON job
 
     @property
     def cpu_s(self) -> int:

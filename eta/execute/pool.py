@@ -70,11 +70,12 @@ class _Server:
     """One fork server process and its framed pipe."""
 
     def __init__(self, limits: Limits) -> None:
-        from eta.execute.server import TMPFS_ENV
+        from eta.execute.server import ALLOW_ENV, TMPFS_ENV
 
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env[TMPFS_ENV] = str(limits.tmpfs_mb)
+        env[ALLOW_ENV] = ",".join(limits.allow_packages)
         self.proc = subprocess.Popen([sys.executable, "-m", "eta.execute.server"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env, cwd=str(PROJECT_ROOT))
 
@@ -85,7 +86,7 @@ class _Server:
         if ready is None or ready.get("type") != "ready":
             self.close()
             raise RuntimeError(f"the sandbox's fork server did not start (got {ready!r})")
-        self.isolation: dict[str, str] = ready["isolation"]
+        self.isolation: dict[str, Any] = ready["isolation"]
         return self
 
     def send(self, frame: bytes) -> bool:

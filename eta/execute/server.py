@@ -19,6 +19,7 @@ import sys
 from typing import Any, BinaryIO
 
 from eta.execute import isolation
+from eta.execute.view import DEFAULT_ALLOW_PACKAGES
 from eta.execute.warmup import warm_up
 from eta.execute.zygote import Zygote
 
@@ -31,6 +32,7 @@ PRELOAD = ("math", "cmath", "collections", "itertools", "functools", "heapq", "b
            "struct", "textwrap", "unicodedata", "numbers", "enum", "abc", "contextlib", "io", "time",
            "calendar", "difflib", "base64", "binascii", "sys")
 TMPFS_ENV = "ETA_SANDBOX_TMPFS_MB"  # the private /tmp's size, set by the executor from Limits.tmpfs_mb
+ALLOW_ENV = "ETA_SANDBOX_ALLOW_PACKAGES"  # comma-separated, set by the executor from Limits.allow_packages
 
 
 def read_frame(stream: BinaryIO) -> Any | None:
@@ -54,7 +56,8 @@ def main() -> None:
     for name in PRELOAD:
         __import__(name)
     tmpfs_mb = int(os.environ.get(TMPFS_ENV, "64"))
-    plan = isolation.probe(tmpfs_mb)
+    allow = os.environ.get(ALLOW_ENV)
+    plan = isolation.probe(tmpfs_mb, DEFAULT_ALLOW_PACKAGES if allow is None else [p for p in allow.split(",") if p])
     isolation.enter_namespaces(plan, tmpfs_mb)
     isolation.become_subreaper()
     warm_up()

@@ -21,7 +21,7 @@ import warnings
 from types import CodeType
 from typing import Any
 
-from eta.execute import isolation
+from eta.execute import isolation, view
 from eta.execute.checks import Check, final_result, split_test
 from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, compile_program, compile_setup, compile_test,
                              compile_value)
@@ -233,7 +233,7 @@ class Supervisor:
     def _run_child(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, start: int,
                    deadline: float, output: Output) -> Run:
         token = os.urandom(16).hex()
-        workdir = f"/tmp/eta-sandbox-{token[:16]}"  # made by the child; under a mount namespace, a private /tmp
+        workdir = f"/tmp/eta-sandbox-{token[:16]}"  # made by the child; with a view, in the view's private /tmp
         z = self.zygote
         write_job(z.jobs, dict(job, start=start, token=token, workdir=workdir), codes)
         HEADER.pack_into(z.report, 0, -1, 0.0, 0)
@@ -247,8 +247,8 @@ class Supervisor:
             kill_group(pid)
             raise
         finally:
-            if self.plan.mountns:
-                isolation.clear_private_tmp(keep=self.plan.hide.get("/tmp", ()))
+            if self.plan.view is not None:
+                view.clear_writable()
             else:
                 try:
                     os.rmdir(workdir)  # empty, as it mostly is: no walk needed

@@ -10,7 +10,9 @@ exit) small.
 
 Protocol, on two pipes: the supervisor writes the job into the shared job area and sends ``F`` (``T`` for a
 traced job); the zygote forks, writes the child's pid, waits for it, kills whatever it left behind, and
-writes its wait status. The child reads its job from the job area, isolates itself and runs the harness.
+writes its wait status. The child reads its job from the job area, isolates itself (chroot into the
+candidate's view of the filesystem, user, limits) and runs the harness. The zygote itself stays outside the
+view, so that it can still import the tracer on the first traced job.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def serve(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, cmd_r: int, 
     os.environ.clear()
     os.environ.update(PATH="/usr/bin:/bin", LANG="C.UTF-8")
     traced_ready = False
+    host_finders = sys.path_importer_cache  # kept alive here: see _child_main
     while True:
         try:
             command = os.read(cmd_r, 1)
@@ -121,6 +124,8 @@ def _child_main(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, out_w:
         job, codes = read_job(jobs)
         jobs.close()  # neither the candidate's to read nor counted against its address space
         os.setsid()
+        if plan.view is not None:
+            isolation.enter_view()  # first: every path below is the view's
         workdir = job["workdir"]
         os.mkdir(workdir, 0o700)
         for name, text in (job.get("support_files") or {}).items():
@@ -136,9 +141,18 @@ def _child_main(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, out_w:
         isolation.set_rlimits(job["rlimits"])
         if plan.uid is not None:
             isolation.drop_privileges(plan.uid, workdir)
+        elif plan.view is not None:
+            isolation.drop_capabilities()
         isolation.no_new_privs_and_parent_death()
         os.environ.update(HOME=workdir, TMPDIR=workdir)
-        sys.path.insert(0, workdir)
+        if plan.view is not None:
+            # Only the view's folders: the project's and other packages' are not there, and the finders
+            # cached for them (with their listings of the host's folders) are set aside. Not cleared: freeing
+            # them would write to every page they sit on, a copy per page, close to a millisecond a program.
+            sys.path[:] = [workdir, *plan.view.sys_path]
+            sys.path_importer_cache = {}
+        else:
+            sys.path.insert(0, workdir)
         sys.argv = ["<candidate>"]
     except BaseException:  # noqa: BLE001
         os._exit(EXIT_ISOLATION_FAILED)

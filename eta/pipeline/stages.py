@@ -30,7 +30,8 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     todo = [Sample(s["task_id"], s["completion"], s["sample_id"],
                    {k: s[k] for k in ("policy", "response", "num_tokens", "finish_reason") if k in s})
             for s in samples]
-    limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb)
+    limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
+                    allow_packages=tuple(ex.allow_packages))
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
     return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say)
 
