@@ -33,6 +33,7 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 RUNTIME_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo", "/usr/lib/locale/C.utf8",
                  "/usr/lib/locale/C.UTF-8")
 
+KEPT: dict[str, str] = {}  # read-only folders of the view inside a writable one (set by build) -> their names
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
 
 
@@ -67,14 +68,26 @@ def spec(allow: Iterable[str]) -> Spec:
     wanted += found
     covers = [os.path.join(stdlib, name) for name in ("site-packages", "dist-packages")
               if os.path.isdir(os.path.join(stdlib, name))]
-    read_only = _outermost({_resolve(p, links) for p in wanted if os.path.lexists(p)}, covers)
-    hidden = [p for p in read_only if any(p == w or _under(p, w) for w in WRITABLE)]
-    if hidden:  # the program's own empty /tmp would cover them
-        raise ValueError(f"{hidden[0]} lies in {', '.join(WRITABLE)}, which the view keeps for the program's own files")
+    resolved = {_resolve(p, links) for p in wanted if os.path.lexists(p)}
+    if any(p in WRITABLE for p in resolved):
+        raise ValueError(f"{', '.join(sorted(p for p in resolved if p in WRITABLE))}: a needed path is a folder "
+                         "the view keeps for the program's own files")
+    # A needed path inside /tmp (a virtualenv made there, say) gets a read-only folder of its own inside
+    # the program's writable /tmp, so that the program can neither write there nor leave anything behind.
+    covers += sorted({top for p in resolved if (top := _writable_top(p))})
+    read_only = _outermost(resolved, covers)
     used = {os.path.dirname(p) for p in found}
     sys_path = [p for p in dict.fromkeys(os.path.realpath(p) for p in sys.path if p and os.path.isabs(p))
                 if os.path.exists(p) and ((_is_stdlib(p, stdlib) and p not in covers) or p in used or p in zips)]
     return Spec(read_only, covers, links, sys_path, packages)
+
+
+def _writable_top(path: str) -> str | None:
+    """The folder directly inside a writable place that holds `path` (``/tmp/x`` for ``/tmp/x/y``), or None."""
+    for folder in WRITABLE:
+        if _under(path, folder):
+            return os.path.join(folder, path[len(folder) + 1:].split("/")[0])
+    return None
 
 
 def _outermost(paths: set[str], covers: list[str]) -> list[str]:
@@ -277,6 +290,16 @@ def build(view: Spec, mount: Any, root: str = ROOT, scratch: str = SCRATCH) -> N
     os.makedirs(root, exist_ok=True)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
     mounted: dict[str, str] = {"/": "tmpfs"}
+    # The writable folders first: a read-only folder the view needs inside one is mounted over it after.
+    for inside, folder in WRITABLE.items():
+        storage = os.path.join(scratch, folder)
+        os.makedirs(storage, exist_ok=True)
+        os.chmod(storage, 0o1777)
+        os.makedirs(root + inside, exist_ok=True)
+        mount(storage, root + inside, None, MS_BIND)
+        mount("none", root + inside, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+    KEPT.clear()
+    KEPT.update((top, os.path.basename(top)) for top in view.covers if _writable_top(top) == top)
     ops = [(p, "cover") for p in view.covers] + [(p, "bind") for p in view.read_only]
     for path, kind in sorted(ops, key=lambda op: op[0].split("/")):  # a folder before what is inside it
         owner = max((m for m in mounted if m == "/" or path == m or _under(path, m)), key=len)
@@ -301,26 +324,22 @@ def build(view: Spec, mount: Any, root: str = ROOT, scratch: str = SCRATCH) -> N
         if not os.path.lexists(where):
             os.makedirs(os.path.dirname(where), exist_ok=True)
             os.symlink(target, where)
-    for inside, folder in WRITABLE.items():
-        storage = os.path.join(scratch, folder)
-        os.makedirs(storage, exist_ok=True)
-        os.chmod(storage, 0o1777)
-        os.makedirs(root + inside, exist_ok=True)
-        mount(storage, root + inside, None, MS_BIND)
-        mount("none", root + inside, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
     for path in sorted((p for p, k in mounted.items() if k != "bind"), key=len, reverse=True):
         target = root + path if path != "/" else root
         mount("none", target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the view's root last
 
 
 def clear_writable(scratch: str = SCRATCH) -> None:
-    """Empty the writable folders after a program, so nothing passes from one program to the next."""
-    for folder in WRITABLE.values():
-        clear(os.path.join(scratch, folder))
+    """Empty the writable folders after a program, so nothing passes from one program to the next (but
+    the read-only folders the view itself needs there, which no program can write into)."""
+    for inside, folder in WRITABLE.items():
+        clear(os.path.join(scratch, folder), keep={name for top, name in KEPT.items() if os.path.dirname(top) == inside})
 
 
-def clear(folder: str) -> None:
+def clear(folder: str, keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     for name in os.listdir(folder):
+        if name in keep:
+            continue
         path = os.path.join(folder, name)
         try:
             os.rmdir(path)  # the usual case, an empty working directory, without rmtree's walk
