@@ -248,7 +248,7 @@ class Supervisor:
             raise
         finally:
             if self.plan.view is not None:
-                view.clear_writable()
+                view.clear_writable(self.plan.view)
             else:
                 try:
                     os.rmdir(workdir)  # empty, as it mostly is: no walk needed

@@ -33,7 +33,6 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 RUNTIME_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo", "/usr/lib/locale/C.utf8",
                  "/usr/lib/locale/C.UTF-8")
 
-KEPT: dict[str, str] = {}  # read-only folders of the view inside a writable one (set by build) -> their names
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
 
 
@@ -298,8 +297,6 @@ def build(view: Spec, mount: Any, root: str = ROOT, scratch: str = SCRATCH) -> N
         os.makedirs(root + inside, exist_ok=True)
         mount(storage, root + inside, None, MS_BIND)
         mount("none", root + inside, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
-    KEPT.clear()
-    KEPT.update((top, os.path.basename(top)) for top in view.covers if _writable_top(top) == top)
     ops = [(p, "cover") for p in view.covers] + [(p, "bind") for p in view.read_only]
     for path, kind in sorted(ops, key=lambda op: op[0].split("/")):  # a folder before what is inside it
         owner = max((m for m in mounted if m == "/" or path == m or _under(path, m)), key=len)
@@ -329,11 +326,12 @@ def build(view: Spec, mount: Any, root: str = ROOT, scratch: str = SCRATCH) -> N
         mount("none", target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the view's root last
 
 
-def clear_writable(scratch: str = SCRATCH) -> None:
+def clear_writable(view: Spec, scratch: str = SCRATCH) -> None:
     """Empty the writable folders after a program, so nothing passes from one program to the next (but
     the read-only folders the view itself needs there, which no program can write into)."""
+    kept = [top for top in view.covers if _writable_top(top) == top]
     for inside, folder in WRITABLE.items():
-        clear(os.path.join(scratch, folder), keep={name for top, name in KEPT.items() if os.path.dirname(top) == inside})
+        clear(os.path.join(scratch, folder), keep={os.path.basename(t) for t in kept if os.path.dirname(t) == inside})
 
 
 def clear(folder: str, keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
