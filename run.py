@@ -35,10 +35,12 @@ register()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
+    from eta.choices import check_optional_choice
     from eta.errors import user_errors
     from eta.pipeline import run
 
     try:
+        check_optional_choice("experiment")  # `optional experiment` would swallow a misspelt name
         run(cfg)
     except user_errors() as e:  # bad input: one line that names it, not a traceback
         print(f"error: {e}", file=sys.stderr, flush=True)

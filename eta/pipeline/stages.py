@@ -132,5 +132,5 @@ def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[
         executions = ctx.path("eval", policy, "sampled_executions.jsonl")
         if executions.exists():
             tables[f"samples_{policy}"] = sample_rows(read_records(executions))
-    flat = {f"{policy}/{k}": v for policy, m in metrics.items() for k, v in m.items() if isinstance(v, (int, float))}
-    log_to_wandb(ctx.logger, flat, images={k: str(v) for k, v in plots.items()}, tables=tables)
+    # every number of metrics.json, nested ones (outcomes, error types, rounds) as base/outcomes/passed
+    log_to_wandb(ctx.logger, metrics, images={k: str(v) for k, v in plots.items()}, tables=tables)

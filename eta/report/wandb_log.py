@@ -11,12 +11,15 @@ from eta.prefer.records import Record
 
 
 def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Nested metrics as ``a/b/c`` keys, numbers only (counts and fractions; strings and lists skipped)."""
+    """Nested metrics as ``a/b/c`` keys, numbers only (counts and fractions; a list of numbers, such as an
+    interval, as ``a/0``, ``a/1``; strings skipped)."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
         name = f"{prefix}/{key}" if prefix else str(key)
         if isinstance(value, Mapping):
             flat.update(flatten_metrics(value, name))
+        elif isinstance(value, (list, tuple)):
+            flat.update(flatten_metrics({str(i): v for i, v in enumerate(value)}, name))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             flat[name] = value
     return flat
