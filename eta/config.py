@@ -218,6 +218,9 @@ class RootConf:
     seed: int = 0
     rounds: int = 1  # iterative rounds: sample -> execute -> prefer -> train from the latest policy, N times
     name: str = "eta"
+    shared_dir: Optional[str] = None  # base samples, executions and evaluation shared across runs (eta.pipeline.shared)
+    label: Optional[str] = None  # the run's name in a comparison's tables (experiments/arm/*.yaml)
+    compare: Dict[str, Any] = field(default_factory=dict)  # eta.report.compare settings: counterparts, n_boot, seed
 
 
 GROUPS = {"model": ModelConf, "heuristic": HeuristicConf, "dataset": DatasetConf,

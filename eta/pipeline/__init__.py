@@ -20,6 +20,7 @@ from eta.config import enum_text
 from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
+from eta.pipeline.shared import link_shared
 from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
 from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
 from eta.errors import ConfigError
@@ -49,7 +50,10 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     if cfg.rounds > 1 and world_size() > 1:
         raise ConfigError("rounds: iterative rounds run in one process; launch with one process or rounds=1")
     specs = plan(ctx, method)
-    for change in reconcile(ctx, specs if cfg.rounds <= 1 else [s for s in specs if s.name == "evaluate_base"]):
+    specs = specs if cfg.rounds <= 1 else [s for s in specs if s.name == "evaluate_base"]  # rounds: round_<n>/
+    for note in link_shared(ctx, specs):  # shared_dir: the same base samples and evaluation for every method
+        say(note)
+    for change in reconcile(ctx, specs):
         say(change)
     ctx.logger = _start_logger(cfg, run_dir)
     model, tokenizer = load_model(plain_dict(cfg.model, "model"))
@@ -99,7 +103,10 @@ def _rounds(ctx: RunContext) -> Any:
     for r in range(1, ctx.cfg.rounds + 1):
         round_ctx = dataclasses.replace(ctx, run_dir=ctx.run_dir / f"round_{r}", round=r, previous=previous)
         round_ctx.run_dir.mkdir(parents=True, exist_ok=True)
-        for change in reconcile(round_ctx, plan(round_ctx, ctx.method)):
+        round_specs = plan(round_ctx, ctx.method)
+        for note in link_shared(round_ctx, [s for s in round_specs if s.name != "evaluate_base"]):
+            say(f"round {r}: {note}")
+        for change in reconcile(round_ctx, round_specs):
             say(f"round {r}: {change}")
         say(f"round {r} of {ctx.cfg.rounds} in {round_ctx.run_dir}")
         yield round_ctx

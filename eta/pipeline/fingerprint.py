@@ -119,6 +119,7 @@ def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def _supersede(ctx: RunContext, spec: StageSpec, present: list[str]) -> str | None:
+    present = [rel for rel in present if not (ctx.run_dir / rel).is_symlink()]  # shared data: keyed, never stale
     if not present:
         return None
     dest = ctx.run_dir / "superseded" / f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.name}"
