@@ -33,7 +33,12 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
                     allow_packages=tuple(ex.allow_packages))
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
-    return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say)
+    from eta.execute.reftimes import from_config, per_test_limits
+
+    needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in todo)]
+    per_test = per_test_limits(needed, limits, from_config(d), workers=ex.workers, say=ctx.say)
+    return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say,
+                           test_timeouts=per_test)
 
 
 def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Task]) -> int:
