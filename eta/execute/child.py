@@ -180,7 +180,10 @@ class Harness:
             ns = self._load_module(code, start)
         for index in range(start, len(self.tests)):
             self.reporter.start(index)
-            self.reporter.send("test", **self._run_test(index, code, ns))
+            result = self._run_test(index, code, ns)
+            self.reporter.send("test", **result)
+            if result["outcome"] == Outcome.TIMEOUT.value and self.job.get("test_timeouts"):
+                self._fail_rest(index + 1, Outcome.TIMEOUT, "Timeout", NOT_RUN_AFTER_TIMEOUT)
         self._finish()
 
     def _load_module(self, code: CodeType, start: int) -> dict[str, Any]:
@@ -288,6 +291,11 @@ class Harness:
     def _finish(self) -> NoReturn:
         self.reporter.send("done", count=len(self.tests))
         os._exit(0)
+
+
+# With per-test limits derived from the reference, the first test past its limit ends the program, as in
+# evalplus: a program that loops on one input mostly loops on the next, and each would cost a limit.
+NOT_RUN_AFTER_TIMEOUT = "not run: an earlier test ran past its time limit"
 
 
 def _on_alarm(signum: int, frame: Any) -> None:

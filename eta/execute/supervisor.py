@@ -23,8 +23,8 @@ from typing import Any
 
 from eta.execute import isolation, view
 from eta.execute.checks import Check, final_result, split_test
-from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, compile_program, compile_setup, compile_test,
-                             compile_value)
+from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, NOT_RUN_AFTER_TIMEOUT, compile_program,
+                             compile_setup, compile_test, compile_value)
 from eta.execute.limits import Limits, test_limit
 from eta.execute.outcome import Outcome
 from eta.execute.zygote import (EXIT_CHANNEL_LOST, EXIT_HARNESS_DISRUPTED, EXIT_ISOLATION_FAILED, FORK,
@@ -222,6 +222,11 @@ class Supervisor:
             results[index] = {"index": index, "outcome": outcome.value, "error_type": etype, "error_message": msg}
             start = index + 1
             if start >= total:
+                break
+            if outcome is Outcome.TIMEOUT and job.get("test_timeouts"):  # see child.NOT_RUN_AFTER_TIMEOUT
+                for rest in range(start, total):
+                    results[rest] = {"index": rest, "outcome": Outcome.TIMEOUT.value, "error_type": "Timeout",
+                                     "error_message": NOT_RUN_AFTER_TIMEOUT}
                 break
             if time.monotonic() >= deadline:
                 for rest in range(start, total):
