@@ -206,3 +206,15 @@ def test_method_rm_runs_end_to_end(tmp_path):
         assert acc["n"] > 0 and 0 <= acc["accuracy"] <= 1 and acc["ci95"][0] <= acc["accuracy"] <= acc["ci95"][1]
         assert acc["by_criterion"] and (run_dir / "reward_model" / name / "eta_rm.json").is_file()
     assert "method trace_accuracy" in (run_dir / "report.txt").read_text()
+
+
+def test_another_method_gets_the_rm_settings_from_conf_and_the_rm_node():
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from eta.rm.train import configure, rm_node
+
+    cfg = OmegaConf.create({"method": {"name": "grpo"}, "rm": {"backbone": "minilm"}})
+    settings, args = configure(rm_node(SimpleNamespace(cfg=cfg)), "/tmp/unused")
+    assert settings.backbone == "minilm" and settings.heldout_fraction == 0.25 and args.bf16 is False
