@@ -71,11 +71,11 @@ class SFT:
         samples = run.samples() if self.needs == "execute" else []
         rows, counts = sft_rows(run.train_tasks, run.style, tokenizer, self.settings.completions,
                                 executions=executions, samples=samples, extra_stops=stops)
-        if counts["from_passing_samples_tasks"] or counts["tasks_without_reference"]:
-            run.say(f"SFT: {counts['tasks_without_reference']} training problem(s) ship no reference"
-                    f"{' (or method.completions=passing)' if self.settings.completions == 'passing' else ''}; "
-                    f"the base policy's passing samples stand in: {counts['from_passing_samples']} sample(s) "
-                    f"of {counts['from_passing_samples_tasks']} problem(s)")
+        if self.needs == "execute":
+            why = ("method.completions=passing" if self.settings.completions == "passing"
+                   else f"{counts['tasks_without_reference']} training problem(s) ship no reference")
+            run.say(f"SFT: {why}; the {run.policy_label} policy's passing samples stand in: "
+                    f"{counts['from_passing_samples']} sample(s) of {counts['from_passing_samples_tasks']} problem(s)")
         if counts["unexpressible"]:
             run.say(f"SFT: {counts['unexpressible']} reference(s) left out: the {run.style} answer form cannot "
                     f"hold them (a stop string inside, or extraction would not read them back)")
