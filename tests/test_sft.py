@@ -141,7 +141,6 @@ def test_needs_follow_the_dataset():
     GlobalHydra.instance().clear()
 
 
-@pytest.mark.slow
 def test_method_sft_runs_end_to_end(tmp_path):
     from tests.test_pipeline import SMOKE, run_py
 
@@ -153,6 +152,7 @@ def test_method_sft_runs_end_to_end(tmp_path):
     assert metrics["method"]["sft_from_reference"] == 4 and metrics["method"]["sft_targets"] == "reference"
     assert not (run_dir / "samples.jsonl").exists()  # references need no sampling
     assert (run_dir / "train" / "adapter_model.safetensors").is_file()
+    assert (run_dir / "analysis.md").read_text().startswith("# Error analysis")
 
 
 @pytest.mark.slow
