@@ -170,7 +170,8 @@ def write_analysis(run_dir: Path) -> tuple[Path, dict[str, dict[str, Any]]] | No
 def render(results: dict[str, dict[str, Any]], max_chars: int = 2500) -> str:
     lines = ["# Error analysis: each trained policy against the base", "",
              f"Held-out problems, sampled evaluation programs (`eval/<policy>/sampled_executions.jsonl`); "
-             f"{SOLVED_RULE}.", "", "## How a failure is categorised", "",
+             f"{SOLVED_RULE}. Programs are shown as the evaluation executed them (for a HumanEval-style task, the "
+             f"body that follows the prompt).", "", "## How a failure is categorised", "",
              "From each failing program's outcome and, for runtime errors, the exception type of its first "
              "failing test:", ""]
     lines += [f"- **{c}**: {RULES[c]}" for c in CATEGORIES] + [""]
