@@ -16,9 +16,11 @@ from pathlib import Path
 
 from eta.execute.limits import Limits
 from eta.execute.pool import TraceOptions
+from eta.execute.reftimes import from_config, per_test_limits
 from eta.execute.batch import (SampleFileError, canonical_samples, execute_samples, has_reference,
                                  read_samples)
 
+KEYS = ("timeout_s", "test_timeout_s", "test_time_floor_s", "test_time_factor")
 CONF_DATASET = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 
 
@@ -36,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="seconds per program (default: timeout_s of conf/dataset/NAME.yaml, else 10)")
     p.add_argument("--test-timeout", type=float, default=None,
                    help="seconds per test (default: test_timeout_s of conf/dataset/NAME.yaml, else 3)")
+    p.add_argument("--fixed-limits", action="store_true",
+                   help="the fixed per-test limit for every test, not one derived from the reference's time")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--max-events", type=int, default=1000, help="trace events kept per test")
     p.add_argument("--no-resume", action="store_true", help="start over instead of continuing the output file")
@@ -64,29 +68,38 @@ def main(argv: list[str] | None = None) -> int:
         defaults = dataset_timeouts(args.dataset)
         timeout = args.timeout or defaults.get("timeout_s", 10.0)
         limits = Limits(timeout_s=timeout, test_timeout_s=min(timeout, args.test_timeout or defaults.get("test_timeout_s", 3.0)))
+        derived = None if args.fixed_limits else from_config(defaults)
     except (TaskLoadError, SampleFileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in samples)]
+    say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    per_test = per_test_limits(needed, limits, derived, workers=args.workers, say=say)
+    if per_test:
+        flat = sorted(x for v in per_test.values() for x in v)
+        say(f"per-test limits derived from the reference on {len(per_test)}/{len(needed)} tasks: "
+            f"{flat[0]:.2f}-{flat[-1]:.2f} s (median {flat[len(flat) // 2]:.2f} s)")
     output = Path(args.output or (f"{args.dataset}_canonical_results.jsonl" if args.canonical
                                   else str(args.samples).removesuffix(".jsonl") + "_results.jsonl"))
     trace = TraceOptions(max_events=args.max_events) if args.trace else None
     records = execute_samples(samples, by_id, output, workers=args.workers, limits=limits, trace=trace,
-                              resume=not args.no_resume, progress=not args.quiet)
+                              resume=not args.no_resume, progress=not args.quiet, test_timeouts=per_test)
     print_summary(records, output)
     return 0
 
 
-def dataset_timeouts(name: str) -> dict[str, float]:
-    """timeout_s and test_timeout_s from conf/dataset/NAME.yaml (read without a YAML library: this CLI
-    needs the standard library only)."""
+def dataset_timeouts(name: str) -> dict[str, float | None]:
+    """timeout_s, test_timeout_s, test_time_floor_s and test_time_factor from conf/dataset/NAME.yaml (read
+    without a YAML library: this CLI needs the standard library only); a null is None."""
     path = CONF_DATASET / f"{name}.yaml"
-    found: dict[str, float] = {}
+    found: dict[str, float | None] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() in ("timeout_s", "test_timeout_s") and not line.startswith(" "):
+            if key.strip() in KEYS and not line.startswith(" "):
+                text = value.split("#")[0].strip()
                 try:
-                    found[key.strip()] = float(value.split("#")[0])
+                    found[key.strip()] = None if text in ("null", "~", "") else float(text)
                 except ValueError:
                     pass
     return found

@@ -81,12 +81,15 @@ def result_record(sample: Sample, result: ExecutionResult, *, keep_traces: bool)
     return record
 
 
-def result_key(task: Task, completion: str, limits: Limits | None, trace: TraceOptions | None) -> str:
-    """What a verdict depends on: the task (its tests and data), the completion, the limits, the tracing.
-    A stored result is reused only under the same key."""
+def result_key(task: Task, completion: str, limits: Limits | None, trace: TraceOptions | None,
+               test_timeouts: list[float] | None = None) -> str:
+    """What a verdict depends on: the task (its tests and data), the completion, the limits (the per-test
+    ones too), the tracing. A stored result is reused only under the same key."""
     h = hashlib.sha256()
-    h.update(json.dumps([task.to_dict(), completion, asdict(limits) if limits else None,
-                         asdict(trace) if trace else None], sort_keys=True, default=str).encode())
+    parts = [task.to_dict(), completion, asdict(limits) if limits else None, asdict(trace) if trace else None]
+    if test_timeouts is not None:  # absent from the key when unused, so older results stay reusable
+        parts.append([round(x, 3) for x in test_timeouts])
+    h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     return h.hexdigest()[:24]
 
 
@@ -107,14 +110,18 @@ def reusable(path: Path, wanted: Mapping[tuple[str, int], str]) -> tuple[dict[tu
 def execute_samples(samples: list[Sample], tasks: Mapping[str, Task], out_path: str | Path, *,
                     workers: int = 2, limits: Limits | None = None, trace: TraceOptions | None = None,
                     resume: bool = True, progress: bool = True,
-                    say: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                    say: Callable[[str], None] | None = None,
+                    test_timeouts: Mapping[str, list[float]] | None = None) -> list[dict[str, Any]]:
     """Execute every sample once; returns all records (reused and new), in the samples' order.
 
     With ``resume`` a result already in ``out_path`` is reused when its key (``result_key``) matches; the
-    run says how many it reused and how many it dropped as stale."""
+    run says how many it reused and how many it dropped as stale. ``test_timeouts`` (task_id -> one limit
+    per test, from eta.execute.reftimes) replaces the fixed per-test limit on the tasks it names."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    keys = {(s.task_id, s.sample_id): result_key(tasks[s.task_id], s.completion, limits, trace) for s in samples}
+    per_test = test_timeouts or {}
+    keys = {(s.task_id, s.sample_id): result_key(tasks[s.task_id], s.completion, limits, trace, per_test.get(s.task_id))
+            for s in samples}
     if resume and out_path.exists():
         by_key, dropped = reusable(out_path, keys)
         (say or _say)(f"{out_path.name}: reused {len(by_key)} results, dropped {dropped} stale, "
@@ -124,7 +131,8 @@ def execute_samples(samples: list[Sample], tasks: Mapping[str, Task], out_path: 
         out_path.write_text("")
     todo = [s for s in samples if (s.task_id, s.sample_id) not in by_key]
     if todo:
-        jobs = (Job.for_task(tasks[s.task_id], s.completion, key=i) for i, s in enumerate(todo))
+        jobs = (Job.for_task(tasks[s.task_id], s.completion, key=i, test_timeouts=per_test.get(s.task_id))
+                for i, s in enumerate(todo))
         with Executor(workers=workers, limits=limits, trace=trace) as ex, out_path.open("a", encoding="utf-8") as f:
             for n, result in enumerate(ex.imap_unordered(jobs), 1):
                 sample = todo[result.key]

@@ -21,6 +21,7 @@ import time
 from types import CodeType, TracebackType
 from typing import Any, NoReturn
 
+from eta.execute.limits import test_limit
 from eta.execute.outcome import Outcome
 from eta.execute.values import encode
 
@@ -179,13 +180,16 @@ class Harness:
             ns = self._load_module(code, start)
         for index in range(start, len(self.tests)):
             self.reporter.start(index)
-            self.reporter.send("test", **self._run_test(index, code, ns))
+            result = self._run_test(index, code, ns)
+            self.reporter.send("test", **result)
+            if result["outcome"] == Outcome.TIMEOUT.value and self.job.get("test_timeouts"):
+                self._fail_rest(index + 1, Outcome.TIMEOUT, "Timeout", NOT_RUN_AFTER_TIMEOUT)
         self._finish()
 
     def _load_module(self, code: CodeType, start: int) -> dict[str, Any]:
         ns: dict[str, Any] = {"__name__": "__candidate__", "__builtins__": builtins}
         self.reporter.start(start)
-        self._arm()
+        self._arm(start)
         try:
             exec(code, ns)
             setup = self.job.get("setup") or ""
@@ -214,7 +218,7 @@ class Harness:
                 test_code = self.test_codes[index] if self.test_codes else None
                 test_code = test_code or (compile_value if kind == "value" else compile_test)(test["code"])
                 env = ns
-            self._arm()
+            self._arm(index)
             if tracer is not None:
                 tracer.start()
             try:
@@ -268,11 +272,11 @@ class Harness:
         if self.trace_cfg.get("events"):
             result["events"] = [e.to_dict() for e in record.events]
 
-    def _arm(self) -> None:
+    def _arm(self, index: int) -> None:
         # Per test, as a candidate may have replaced the handler; the C function, as signal.signal's enum
         # conversions cost more than the rest of arming.
         _set_handler(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(self.limits["test_timeout_s"]))
+        signal.setitimer(signal.ITIMER_REAL, test_limit(self.limits["test_timeout_s"], self.job.get("test_timeouts"), index))
 
     @staticmethod
     def _disarm() -> None:
@@ -287,6 +291,11 @@ class Harness:
     def _finish(self) -> NoReturn:
         self.reporter.send("done", count=len(self.tests))
         os._exit(0)
+
+
+# With per-test limits derived from the reference, the first test past its limit ends the program, as in
+# evalplus: a program that loops on one input mostly loops on the next, and each would cost a limit.
+NOT_RUN_AFTER_TIMEOUT = "not run: an earlier test ran past its time limit"
 
 
 def _on_alarm(signum: int, frame: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from eta.execute.view import DEFAULT_ALLOW_PACKAGES
 
@@ -53,3 +53,12 @@ class Limits:
         if unknown:
             raise ValueError(f"unknown sandbox limit(s) {unknown}; known: {sorted(known)}")
         return cls(**dict(m))
+
+
+def test_limit(fixed_s: float, per_test: Sequence[float] | None, index: int) -> float:
+    """The wall-clock limit of test `index`: its own (derived from the reference's time on it, see
+    eta.execute.reftimes) when the job carries one per test, else the fixed `test_timeout_s`. The
+    program's `timeout_s` bounds them all, as the supervisor's program deadline."""
+    if per_test and 0 <= index < len(per_test):
+        return float(per_test[index])
+    return float(fixed_s)

@@ -51,15 +51,25 @@ class Job:
     setup: str = ""
     support_files: Mapping[str, str] | None = None
     key: Any = None
+    # One wall-clock limit per test (eta.execute.reftimes derives them from the reference's own times);
+    # None: every test gets the executor's fixed Limits.test_timeout_s.
+    test_timeouts: Sequence[float] | None = None
 
     def __post_init__(self) -> None:
         if not self.tests:
             raise ValueError(f"job {self.key!r} has no tests: a verdict needs at least one")
+        if self.test_timeouts is not None:
+            limits = self.test_timeouts
+            if len(limits) != len(self.tests) or not all(isinstance(x, (int, float)) and x > 0 for x in limits):
+                raise ValueError(f"job {self.key!r}: test_timeouts must be one positive number per test "
+                                 f"({len(self.tests)}), got {list(limits)!r}")
 
     @classmethod
-    def for_task(cls, task: Task, completion: str, key: Any = None) -> "Job":
+    def for_task(cls, task: Task, completion: str, key: Any = None,
+                 test_timeouts: Sequence[float] | None = None) -> "Job":
         return cls(program=task.program(completion), tests=task.tests, setup=task.setup,
-                   support_files=task.support_files, key=key if key is not None else task.task_id)
+                   support_files=task.support_files, key=key if key is not None else task.task_id,
+                   test_timeouts=test_timeouts)
 
 
 class HarnessDied(Exception):
@@ -262,13 +272,16 @@ class Executor:
         request = {"program": job.program, "tests": [t.to_dict() for t in job.tests], "setup": job.setup,
                    "support_files": dict(job.support_files or {}), "limits": self._limits_dict,
                    "trace": self._trace_dict}
+        if job.test_timeouts is not None:
+            request["test_timeouts"] = [float(x) for x in job.test_timeouts]
         try:
             body = json.dumps(request).encode()
         except (TypeError, ValueError) as e:  # never lose a sample: it is an infra error
             put(index, ExecutionResult.infra_error(f"{type(e).__name__}: {e}", len(job.tests), job.key))
             return None
         # A server outlives any program it runs (it kills by deadline); one that does not answer is broken.
-        patience = self.limits.timeout_s + len(job.tests) * (self.limits.test_timeout_s + 1) + 30
+        slowest = max([self.limits.test_timeout_s, *(job.test_timeouts or ())])
+        patience = self.limits.timeout_s + len(job.tests) * (slowest + 1) + 30
         return _Request(index, job, struct.pack(">I", len(body)) + body, patience)
 
     def _recover(self, slot: int, pending: "deque[_Request]", put: Callable[[int, ExecutionResult], None]) -> None:

@@ -23,9 +23,9 @@ from typing import Any
 
 from eta.execute import isolation, view
 from eta.execute.checks import Check, final_result, split_test
-from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, compile_program, compile_setup, compile_test,
-                             compile_value)
-from eta.execute.limits import Limits
+from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, NOT_RUN_AFTER_TIMEOUT, compile_program,
+                             compile_setup, compile_test, compile_value)
+from eta.execute.limits import Limits, test_limit
 from eta.execute.outcome import Outcome
 from eta.execute.zygote import (EXIT_CHANNEL_LOST, EXIT_HARNESS_DISRUPTED, EXIT_ISOLATION_FAILED, FORK,
                                 FORK_TRACED, PID, STATUS, Zygote, kill_group, write_job)
@@ -223,6 +223,11 @@ class Supervisor:
             start = index + 1
             if start >= total:
                 break
+            if outcome is Outcome.TIMEOUT and job.get("test_timeouts"):  # see child.NOT_RUN_AFTER_TIMEOUT
+                for rest in range(start, total):
+                    results[rest] = {"index": rest, "outcome": Outcome.TIMEOUT.value, "error_type": "Timeout",
+                                     "error_message": NOT_RUN_AFTER_TIMEOUT}
+                break
             if time.monotonic() >= deadline:
                 for rest in range(start, total):
                     results[rest] = {"index": rest, "outcome": Outcome.TIMEOUT.value, "error_type": "Timeout",
@@ -242,7 +247,7 @@ class Supervisor:
         if pid < 0:
             raise OSError("the zygote could not fork a child for the program")
         try:
-            return self._watch(pid, token, limits, deadline, output)
+            return self._watch(pid, token, limits, job.get("test_timeouts"), deadline, output)
         except ZygoteDied:
             kill_group(pid)
             raise
@@ -255,7 +260,8 @@ class Supervisor:
                 except OSError:
                     shutil.rmtree(workdir, ignore_errors=True)
 
-    def _watch(self, pid: int, token: str, limits: Limits, deadline: float, output: Output) -> Run:
+    def _watch(self, pid: int, token: str, limits: Limits, per_test: list[float] | None, deadline: float,
+               output: Output) -> Run:
         """Wait for the child to end, or kill it at a deadline: its program's, or its running test's."""
         z = self.zygote
         reader, pipe_data = FrameReader(token), bytearray()
@@ -268,7 +274,8 @@ class Supervisor:
             # before it writes the fields, so a read in between says "test 0 started at time 0" (or a real
             # index with time 0). No test runs with started == 0: decide nothing on it, look again shortly.
             torn = index >= 0 and started <= 0.0
-            test_deadline = started + limits.test_timeout_s + GRACE_S if index >= 0 and not torn else float("inf")
+            limit = test_limit(limits.test_timeout_s, per_test, index)
+            test_deadline = started + limit + GRACE_S if index >= 0 and not torn else float("inf")
             wake = None  # once killed, only the zygote's report of the end is awaited
             if killed_for is None:
                 if now >= min(deadline, test_deadline):
@@ -276,7 +283,7 @@ class Supervisor:
                     kill_group(pid)
                     continue
                 # A test that starts while we sleep is checked at the latest one test-timeout later.
-                recheck = TORN_RECHECK_S if torn else limits.test_timeout_s + GRACE_S
+                recheck = TORN_RECHECK_S if torn else min([limits.test_timeout_s, *(per_test or ())]) + GRACE_S
                 wake = max(0.0, min(deadline, test_deadline, now + recheck) - now)
             ready, _, _ = select.select(watched, [], [], wake)
             if z.out_r in ready:

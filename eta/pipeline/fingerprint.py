@@ -23,7 +23,7 @@ from eta.tasks.schema import Task
 from eta.train.settings import plain_dict
 
 # Dataset keys that only the executing stages read: changing a timeout does not call for new samples.
-EXECUTE_ONLY = ("timeout_s", "test_timeout_s")
+EXECUTE_ONLY = ("timeout_s", "test_timeout_s", "test_time_floor_s", "test_time_factor")
 
 
 @dataclass(frozen=True)

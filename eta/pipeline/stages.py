@@ -33,7 +33,12 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
                     allow_packages=tuple(ex.allow_packages))
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
-    return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say)
+    from eta.execute.reftimes import from_config, per_test_limits
+
+    needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in todo)]
+    per_test = per_test_limits(needed, limits, from_config(d), workers=ex.workers, say=ctx.say)
+    return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say,
+                           test_timeouts=per_test)
 
 
 def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Task]) -> int:
@@ -114,18 +119,22 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
         table += "\n\n" + "\n".join(f"method {k}: {v:.4g}" if isinstance(v, float) else f"method {k}: {v}"
                                      for k, v in method.items())
     ctx.path("report.txt").write_text(table.strip() + "\n")
+    from eta.report.analysis import table_rows, write_analysis
+
+    analysis = write_analysis(ctx.run_dir)  # analysis.md: newly solved/broken problems, error categories
     if ctx.logger is not None:
-        _log_wandb(ctx, metrics, plots)
+        _log_wandb(ctx, metrics, plots, table_rows(analysis[1]) if analysis else {})
     return table
 
 
-def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[str, Path]) -> None:
+def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[str, Path],
+               extra_tables: dict[str, list[dict[str, Any]]] | None = None) -> None:
     from eta.prefer import read_pairs
     from eta.prefer.records import read_records
     from eta.report import log_to_wandb
     from eta.report.wandb_log import pair_rows, sample_rows
 
-    tables = {}
+    tables: dict[str, Any] = dict(extra_tables or {})
     if ctx.path("pairs.jsonl").exists():
         tables["pairs"] = pair_rows(read_pairs(ctx.path("pairs.jsonl")))
     for policy in POLICIES:

@@ -64,11 +64,22 @@ def format_trace(record: TraceRecord, source: str, test_display: str, passed: bo
     if omitted is not None:
         lines.insert(omitted[0], f"... {omitted[1]} events omitted ...")
     lines += notes + [_text(item, events, skeleton, links, {}) for item in tail]
+    # A name the program chose (a class made by type(), a code object's co_name) may hold a line break;
+    # one event stays one line, so that no program can write a line of its own into the trace.
+    lines = [one_line(line) for line in lines]
     out = [f"Test Case: {test_display}", "Execution Trace:", *lines]
     if record.incomplete:
         out.append(f"... trace ended early: {record.incomplete} ...")
     out.append(f"Test Result: {'PASS' if passed else 'FAIL'}")
     return "\n".join(out)
+
+
+_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that ``str.splitlines`` breaks at written as its escape."""
+    return text.translate(_BREAKS)
 
 
 def restate(trace: str, passed: bool, display: str | None = None) -> str:

@@ -1,0 +1,206 @@
+"""Training the reward model on the run's pairs (Bradley-Terry loss, TRL's ``RewardTrainer``, LoRA with the
+head trained through ``modules_to_save``), its held-out split by problem, and its pairwise accuracy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eta.errors import ConfigError
+from eta.rm.scorer import META_FILE, Scorer, encode
+from eta.rm.text import rm_input
+
+if TYPE_CHECKING:
+    from eta.pipeline.context import RunContext
+
+RM_YAML = Path(__file__).resolve().parents[2] / "conf" / "method" / "rm.yaml"
+REFERENCE_BASE = 10_000  # sample ids eta.pipeline.stages gives the reference solutions (prefer.include_reference)
+
+
+@dataclass
+class Settings:
+    backbone: str = "policy"  # policy | minilm | codebert (eta/rm/backbones.py)
+    with_trace: bool = True  # the input holds the execution trace
+    no_trace_ablation: bool = True  # also train the same model without traces and report its accuracy
+    heldout_fraction: float = 0.25  # of the problems (never of the pairs) held out for the accuracy
+    budget_lines: int | None = None  # trace lines in the input over all tests; None: execute.budget_lines
+    use_lora: bool = True
+
+    def __post_init__(self) -> None:
+        from eta.rm.backbones import check_backbone
+
+        check_backbone(self.backbone)
+        if not 0 < self.heldout_fraction < 1:
+            raise ConfigError(f"method.heldout_fraction must be between 0 and 1, got {self.heldout_fraction}")
+
+
+@dataclass
+class Example:
+    task_id: str
+    criterion: str
+    chosen: str  # the reward model's input texts
+    rejected: str
+
+
+def configure(node: Any, output_dir: "str | Path", *, dist_cfg: Any = None, report_to: str = "none",
+              seed: int | None = None) -> tuple[Settings, Any]:
+    from trl import RewardConfig
+
+    from eta.train.settings import split_settings, trl_args
+
+    settings, passed = split_settings(node, Settings, RewardConfig)
+    if seed is not None:
+        passed.setdefault("seed", seed)
+    return settings, trl_args(RewardConfig, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
+
+
+def rm_node(run: "RunContext") -> Any:
+    """The reward model's config: the run's method node under method=rm, else conf/method/rm.yaml with
+    the run's ``rm`` node (if any) merged on top."""
+    from omegaconf import OmegaConf
+
+    if run.cfg.method.get("name") == "rm":
+        return run.cfg.method
+    node = OmegaConf.load(RM_YAML)
+    extra = run.cfg.get("rm")
+    return OmegaConf.merge(node, extra) if extra is not None else node
+
+
+def budget(run: "RunContext", settings: Settings) -> int:
+    return settings.budget_lines or int(run.cfg.execute.budget_lines)
+
+
+def pair_examples(run: "RunContext", budget_lines: int, with_trace: bool) -> list[Example]:
+    """The run's pairs (pairs.jsonl) as reward-model inputs, each program joined with its execution."""
+    from eta.prefer.pairs import read_pairs
+
+    executions = {(r["task_id"], r["sample_id"]): r for r in run.executions()}
+    tasks = {t.task_id: t for t in run.train_tasks}
+    examples = []
+    for pair in read_pairs(run.run_dir / "pairs.jsonl"):
+        texts = []
+        for sid in (pair.chosen_sample_id, pair.rejected_sample_id):
+            code, execution = _program(executions, tasks, pair.task_id, sid)
+            texts.append(rm_input(pair.prompt, code, execution, budget_lines=budget_lines, with_trace=with_trace))
+        examples.append(Example(pair.task_id, pair.criterion, *texts))
+    return examples
+
+
+def _program(executions: dict, tasks: dict, task_id: str, sample_id: Any) -> tuple[str, dict[str, Any]]:
+    record = executions.get((task_id, sample_id))
+    if record is not None:
+        return record["completion"], record
+    task = tasks.get(task_id)
+    if task is None or not isinstance(sample_id, int) or sample_id < REFERENCE_BASE:
+        raise ConfigError(f"pairs.jsonl: task {task_id!r} sample {sample_id!r} has no record in executions.jsonl")
+    # a reference solution: passing by construction, never executed, so it has no trace
+    return task.reference.strip(), {"outcome": "passed", "tests_total": len(task.tests), "tests": []}
+
+
+def split_by_problem(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """(train, held-out): every pair of a held-out problem is held out, chosen by a seeded hash of task ids."""
+    ids = sorted({e.task_id for e in examples}, key=lambda t: hashlib.sha1(f"{seed}:rm:{t}".encode()).hexdigest())
+    if len(ids) < 2:
+        raise ConfigError(f"method=rm: pairs from {len(ids)} problem(s); a split by problem needs at least 2")
+    held = set(ids[:min(len(ids) - 1, max(1, round(len(ids) * fraction)))])
+    return [e for e in examples if e.task_id not in held], [e for e in examples if e.task_id in held]
+
+
+def wilson(correct: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def accuracy(scorer: Scorer, examples: list[Example]) -> dict[str, Any]:
+    """Pairwise accuracy (chosen scored strictly above rejected; a tie counts as wrong), overall and by
+    the criterion that decided each pair, each with its Wilson 95% interval."""
+    chosen = scorer.score_texts([e.chosen for e in examples])
+    rejected = scorer.score_texts([e.rejected for e in examples])
+    right = [c > r for c, r in zip(chosen, rejected)]
+
+    def summary(flags: list[bool]) -> dict[str, Any]:
+        n = len(flags)
+        return {"n": n, "accuracy": sum(flags) / n if n else None, "ci95": list(wilson(sum(flags), n))}
+
+    out = summary(right)
+    out["by_criterion"] = {c: summary([f for f, e in zip(right, examples) if e.criterion == c])
+                           for c in sorted({e.criterion for e in examples})}
+    return out
+
+
+def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any, *, with_trace: bool,
+                       resume: bool = True) -> tuple[Path, Scorer, list[Example], Any]:
+    """Train (or reuse, or resume) into ``reward_model/<trace|no_trace>/``; returns the folder, the scorer
+    of the trained model, the held-out examples and the TrainResult."""
+    from datasets import Dataset
+    from transformers import set_seed
+
+    from eta.rm.backbones import HEADS, build_backbone
+    from eta.train.runner import fit, load_weights
+    from eta.train.settings import lora_config, plain_dict
+
+    out = run.run_dir / "reward_model" / ("trace" if with_trace else "no_trace")
+    settings, args = configure(node, out, dist_cfg=run.cfg.get("dist"),
+                               report_to="wandb" if run.logger else "none", seed=run.cfg.seed)
+    lines = budget(run, settings)
+    examples = pair_examples(run, lines, with_trace)
+    train, heldout = split_by_problem(examples, settings.heldout_fraction, args.seed)
+    base, tok = build_backbone(settings.backbone, model, tokenizer, seed=args.seed)
+    # an encoder (BERT: 512 positions) cannot read past its position table
+    limits = [args.max_length or 1024, getattr(base.config, "max_position_embeddings", None) or 1 << 30]
+    meta = {"backbone": settings.backbone, "with_trace": with_trace, "budget_lines": lines,
+            "max_length": min(limits), "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
+            "settings": asdict(settings), "args": plain_dict(node, "method"),
+            "pairs": hashlib.sha1((run.run_dir / "pairs.jsonl").read_bytes()).hexdigest()}
+    _forget_if_stale(out, meta)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+
+    def ids(texts: list[str]) -> list[list[int]]:
+        return [encode(tok, t, meta["max_length"]) for t in texts]
+
+    dataset = Dataset.from_dict({"chosen_ids": ids([e.chosen for e in train]),
+                                 "rejected_ids": ids([e.rejected for e in train])})
+
+    def build() -> Any:
+        from trl import RewardTrainer
+
+        set_seed(args.seed)
+        lora = plain_dict(run.cfg.model.get("lora"), "model.lora")
+        if settings.backbone != "policy":  # the policy's module names say nothing of an encoder's
+            lora["target_modules"] = "all-linear"
+        peft = lora_config(lora, task_type="SEQ_CLS",
+                           modules_to_save=HEADS[settings.backbone]) if settings.use_lora else None
+        return RewardTrainer(model=base, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft)
+
+    result = fit(build, out, load=lambda path: load_weights(base, path), resume=resume)
+    return out, Scorer(result.model, tok, meta), heldout, result
+
+
+def _forget_if_stale(out: Path, meta: dict[str, Any]) -> None:
+    """A folder trained under another config or on other pairs is removed: never reused, never resumed."""
+    old = out / META_FILE
+    if old.is_file():
+        keep = ("backbone", "with_trace", "budget_lines", "max_length", "seed", "model", "settings", "args", "pairs")
+        before = json.loads(old.read_text())
+        now = json.loads(json.dumps(meta, default=str))
+        if any(before.get(k) != now.get(k) for k in keep):
+            shutil.rmtree(out)
+
+
+def ensure_reward_model(run: "RunContext", model: Any, tokenizer: Any, *, with_trace: bool = True,
+                        node: Any = None) -> Path:
+    """The folder of the run's reward model (trained now, resumed, or reused), for ``eta.rm.load_scorer``."""
+    path, _, _, _ = train_reward_model(run, model, tokenizer, node if node is not None else rm_node(run),
+                                       with_trace=with_trace)
+    return path
