@@ -22,6 +22,8 @@ class ModelSource(str, Enum):
     hub = "hub"
     tiny = "tiny"
     path = "path"
+    openai = "openai"  # hosted chat models (eta.hosted): sampled through the service, never loaded
+    anthropic = "anthropic"
 
 
 class DType(str, Enum):
@@ -55,6 +57,7 @@ class ModelConf:
     eos_token: Optional[str] = None
     pad_token: Optional[str] = None
     tiny: Dict[str, Any] = field(default_factory=dict)
+    hosted: Dict[str, Any] = field(default_factory=dict)  # source openai/anthropic: checked by eta.hosted.settings
     lora: LoraConf = field(default_factory=LoraConf)
 
 

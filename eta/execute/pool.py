@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import select
 import struct
 import subprocess
@@ -26,6 +27,14 @@ STARTUP_TIMEOUT_S = 60.0
 # never block: the pipe then holds at most this one request, and a server blocked writing a long reply to
 # us cannot deadlock with us blocked writing a long request to it.
 PIPELINE_BYTES = 16 * 1024
+# Credentials of the run (a hosted model's API key, W&B's, the hub's) never reach the fork server: a
+# process's initial environment stays readable in /proc/<pid>/environ whatever it unsets later.
+SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)$|^(OPENAI|ANTHROPIC)_", re.IGNORECASE)
+
+
+def server_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The fork server's environment: the harness's, less every variable that may hold a credential."""
+    return {k: v for k, v in environ.items() if not SECRET_ENV.search(k)}
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ class _Server:
     def __init__(self, limits: Limits) -> None:
         from eta.execute.server import ALLOW_ENV, TMPFS_ENV
 
-        env = dict(os.environ)
+        env = server_environment(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env[TMPFS_ENV] = str(limits.tmpfs_mb)
         env[ALLOW_ENV] = ",".join(limits.allow_packages)

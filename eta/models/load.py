@@ -10,6 +10,8 @@ Sources (``cfg.source``):
 - ``hub``: ``from_pretrained(hub_id)`` (users online or with the model in their HF cache).
 - ``tiny``: ``eta.models.tiny.build_tiny_model`` (tests; no files at all).
 - ``path``: a folder written by ``save_model`` or any ``save_pretrained``.
+- ``openai``, ``anthropic``: a hosted chat model (``eta.hosted``); nothing is loaded, and torch is not
+  imported: the "model" is a client that samples through the service, the "tokenizer" a chat codec.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-SOURCES = ("gguf_package", "hub", "tiny", "path")
+SOURCES = ("gguf_package", "hub", "tiny", "path", "openai", "anthropic")
 DTYPES = ("float32", "bfloat16")
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
 
@@ -58,6 +60,10 @@ def load_model(cfg: Mapping[str, Any] | str) -> tuple[Any, Any]:
     if dtype not in DTYPES:
         raise ModelLoadError(f"model {name}: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
 
+    if source in ("openai", "anthropic"):
+        from eta.hosted import load_hosted
+
+        return load_hosted(cfg)
     if source == "tiny":
         from eta.models.tiny import build_tiny_model
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eta.config import enum_text
+from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
@@ -33,6 +34,7 @@ READY = "train_ready"  # rank 0's mark that the data is made: the other ranks ma
 def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics."""
     method = load_method(cfg)  # checks the method's settings: a bad key fails before anything loads
+    check_hosted(cfg, method)  # a hosted model: no key in the config, no training
     run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(cfg=cfg, run_dir=run_dir, method=method)
@@ -84,6 +86,9 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
         metrics["trained"] = rounds[max(rounds, key=int)]
         if cfg.rounds > 1:
             metrics["rounds"] = rounds
+    usage = getattr(model, "usage_report", None)  # a hosted policy: tokens and the estimated cost
+    if usage is not None:
+        metrics["usage"] = usage(run_dir)
     ctx.path("metrics.json").write_text(json.dumps(metrics, indent=2))
     if "report" in stages and metrics:
         print(report_stage(ctx, metrics, log_history), flush=True)

@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eta.hosted.settings import OPERATIONAL_KEYS as HOSTED_OPERATIONAL
 from eta.pipeline.context import RunContext
+from eta.sample import JOURNAL_SUFFIX
 from eta.tasks.schema import Task
 from eta.train.settings import plain_dict
 
@@ -64,13 +66,15 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     """The stages this run may do, in order, each with the keys it depends on."""
     cfg = ctx.cfg
     sampling = config_keys(cfg, "model", "sampler", "dataset", "seed",
-                           drop=("model.lora", *(f"dataset.{k}" for k in EXECUTE_ONLY)))
+                           drop=("model.lora", *(f"dataset.{k}" for k in EXECUTE_ONLY),
+                                 *(f"model.hosted.{k}" for k in HOSTED_OPERATIONAL)))
     executing = config_keys(cfg, "execute", "dataset")
     evaluating = {**sampling, **executing, **config_keys(cfg, "eval"), "eval_tasks": tasks_digest(ctx.eval_tasks)}
     train_tasks = tasks_digest(ctx.train_tasks)
     specs = [
         StageSpec("evaluate_base", evaluating, None, ("eval/base",)),
-        StageSpec("sample", {**sampling, "train_tasks": train_tasks, **_previous(ctx)}, None, ("samples.jsonl",)),
+        StageSpec("sample", {**sampling, "train_tasks": train_tasks, **_previous(ctx)}, None,
+                  ("samples.jsonl", "samples" + JOURNAL_SUFFIX)),
         StageSpec("execute", executing, "sample", ("executions.jsonl",)),
         StageSpec("prefer", config_keys(cfg, "heuristic", "prefer"), "execute", ("pairs.jsonl", "pairs_dataset")),
     ]

@@ -16,7 +16,7 @@ CHUNK = 32  # prompts per sampler call: results reach the disk this often; a ful
 def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n: int, temperature: float,
                  sampler_cfg: Any, style: str, policy: str, seed: int, progress: bool = True) -> list[dict[str, Any]]:
     """n samples per task into `out` (one line each); tasks already complete there are not sampled again."""
-    from eta.sample import sample
+    from eta.sample import JOURNAL_SUFFIX, sample
     from eta.tasks.extract import extract_code
     from eta.tasks.prompts import build_prompt, stop_strings
 
@@ -39,7 +39,8 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
             prompts = [build_prompt(t, style, tokenizer) for t in chunk]
             generations = sample(model, tokenizer, prompts, n=n, temperature=temperature, top_p=sampler_cfg.top_p,
                                  max_new_tokens=sampler_cfg.max_new_tokens, stop=list(stops),
-                                 seed=seed + start, batch_size=sampler_cfg.batch_size)
+                                 seed=seed + start, batch_size=sampler_cfg.batch_size,
+                                 journal=out.with_suffix(JOURNAL_SUFFIX))  # a hosted policy's replies, as they come
             with out.open("a", encoding="utf-8") as f:
                 for task, prompt, gens in zip(chunk, prompts, generations):
                     for sid, g in enumerate(gens):
