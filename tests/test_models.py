@@ -104,6 +104,9 @@ def test_hub_model_not_cached_offline_names_the_model():
 def test_model_configs_are_complete(path: Path):
     cfg = model_config(path.stem)
     assert cfg["name"] == path.stem
+    if cfg["source"] in ("openai", "anthropic"):  # hosted: no local weights, no LoRA
+        assert cfg["chat"] is True and cfg["hosted"]["model_id"]
+        return
     assert cfg["source"] in SOURCES and cfg["dtype"] in DTYPES and isinstance(cfg["chat"], bool)
     assert set(cfg["lora"]) >= {"r", "alpha", "dropout", "target_modules"} and cfg["lora"]["target_modules"]
     if cfg["source"] == "hub":
