@@ -270,3 +270,18 @@ def test_compare_logs_a_wandb_run_in_the_jobs_group(tmp_path, monkeypatch):
     compare(sweep, n_boot=50)
     runs = list((sweep / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
+
+
+def test_misspelt_experiment_fails_with_one_line_listing_the_experiments(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "run.py", "experiment=nosuch", "logger=none",
+                           f"hydra.run.dir={tmp_path / 'run'}"], cwd=root, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert lines == [lines[0]] and "experiment=nosuch" in lines[0]
+    assert "comparison" in lines[0] and "smoke" in lines[0]
+    assert not (tmp_path / "run" / "samples.jsonl").exists()
