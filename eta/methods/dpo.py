@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from eta.errors import ConfigError
 from eta.train.runner import TrainResult, fit, load_weights
-from eta.train.settings import lora_config, split_settings, trl_args
+from eta.train import settings as train_settings
+from eta.train.settings import lora_config
 
 if TYPE_CHECKING:
     from eta.pipeline.context import RunContext
@@ -79,10 +80,8 @@ def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report
     """eta's settings and TRL's ``DPOConfig`` from a method node (the run's ``seed`` unless it sets one)."""
     from trl import DPOConfig
 
-    settings, passed = split_settings(node, Settings, DPOConfig)
-    if seed is not None:
-        passed.setdefault("seed", seed)
-    return settings, trl_args(DPOConfig, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
+    return train_settings.configure(node, Settings, DPOConfig, output_dir, dist_cfg=dist_cfg,
+                                     report_to=report_to, seed=seed)
 
 
 def train_dpo(model: Any, tokenizer: Any, dataset: Any, args: Any, *, use_lora: bool = True,

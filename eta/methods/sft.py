@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from eta.errors import ConfigError
 from eta.tasks.schema import Task
 from eta.train.runner import TrainResult, fit, load_weights
-from eta.train.settings import lora_config, split_settings, trl_args
+from eta.train import settings as train_settings
+from eta.train.settings import lora_config
 
 if TYPE_CHECKING:
     from eta.pipeline.context import RunContext
@@ -105,10 +106,8 @@ def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report
     """eta's settings and TRL's ``SFTConfig`` from a method node (the run's ``seed`` unless it sets one)."""
     from trl import SFTConfig
 
-    settings, passed = split_settings(node, Settings, SFTConfig)
-    if seed is not None:
-        passed.setdefault("seed", seed)
-    return settings, trl_args(SFTConfig, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
+    return train_settings.configure(node, Settings, SFTConfig, output_dir, dist_cfg=dist_cfg,
+                                     report_to=report_to, seed=seed)
 
 
 def _count_without_reference(cfg: Any) -> int:

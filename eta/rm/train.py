@@ -51,12 +51,10 @@ def configure(node: Any, output_dir: "str | Path", *, dist_cfg: Any = None, repo
               seed: int | None = None) -> tuple[Settings, Any]:
     from trl import RewardConfig
 
-    from eta.train.settings import split_settings, trl_args
+    from eta.train import settings as train_settings
 
-    settings, passed = split_settings(node, Settings, RewardConfig)
-    if seed is not None:
-        passed.setdefault("seed", seed)
-    return settings, trl_args(RewardConfig, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
+    return train_settings.configure(node, Settings, RewardConfig, output_dir, dist_cfg=dist_cfg,
+                                     report_to=report_to, seed=seed)
 
 
 def rm_node(run: "RunContext") -> Any:

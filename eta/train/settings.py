@@ -145,3 +145,12 @@ def lora_config(lora_cfg: Any, task_type: str = "CAUSAL_LM", modules_to_save: li
     return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                       target_modules=targets if isinstance(targets, str) else list(targets),
                       task_type=task_type, modules_to_save=modules_to_save)
+
+
+def configure(node: Any, own: type, trl_config: type, output_dir: Any, *, dist_cfg: Any = None,
+              report_to: str = "none", seed: int | None = None) -> tuple[Any, Any]:
+    """A method's ``(own settings, TRL config object)`` from its node: the run's ``seed`` unless it sets one."""
+    settings, passed = split_settings(node, own, trl_config)
+    if seed is not None:
+        passed.setdefault("seed", seed)
+    return settings, trl_args(trl_config, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
