@@ -239,3 +239,13 @@ def test_every_policy_gets_the_repair_evaluation_and_a_resumed_run_samples_nothi
     counts = Counts(monkeypatch)
     again = pipeline(tmp_path, *overrides)
     assert (counts.prompts, counts.programs) == (0, 0) and again == metrics
+
+
+def test_every_round_repairs_the_base_policys_failing_programs(tmp_path):
+    from eta.repair import base_eval_dir
+
+    cfg = SimpleNamespace(rounds=2)
+    assert base_eval_dir(SimpleNamespace(cfg=cfg, run_dir=tmp_path, round=1)) == tmp_path / "eval" / "base"
+    for r in (1, 2):  # a round's trained policy: the base evaluation is the run's, one level up
+        assert base_eval_dir(SimpleNamespace(cfg=cfg, run_dir=tmp_path / f"round_{r}", round=r)) == tmp_path / "eval" / "base"
+    assert base_eval_dir(SimpleNamespace(cfg=SimpleNamespace(rounds=1), run_dir=tmp_path, round=1)) == tmp_path / "eval" / "base"

@@ -25,7 +25,8 @@ def eval_settings(cfg: Any) -> RepairSettings | None:
 
 def base_eval_dir(ctx: Any) -> Path:
     """The base policy's evaluation folder (a round of ``rounds=N`` lives one level below the run)."""
-    top = ctx.run_dir.parent if ctx.cfg.rounds > 1 else ctx.run_dir
+    in_round = ctx.cfg.rounds > 1 and ctx.run_dir.name == f"round_{ctx.round}"  # the base is evaluated above
+    top = ctx.run_dir.parent if in_round else ctx.run_dir
     return top / "eval" / "base"
 
 
