@@ -249,3 +249,19 @@ def test_every_round_repairs_the_base_policys_failing_programs(tmp_path):
     for r in (1, 2):  # a round's trained policy: the base evaluation is the run's, one level up
         assert base_eval_dir(SimpleNamespace(cfg=cfg, run_dir=tmp_path / f"round_{r}", round=r)) == tmp_path / "eval" / "base"
     assert base_eval_dir(SimpleNamespace(cfg=SimpleNamespace(rounds=1), run_dir=tmp_path, round=1)) == tmp_path / "eval" / "base"
+
+
+def test_without_quixbugs_data_the_set_is_skipped_in_one_line(tmp_path, monkeypatch):
+    from eta.repair.evaluate import evaluate_repair
+
+    monkeypatch.setenv("ETA_DATA_DIR", str(tmp_path / "nodata"))
+    ctx = ctx_for(tmp_path, "dataset=humaneval")
+    said: list[str] = []
+    ctx.say = said.append
+    out = evaluate_repair(ctx, None, None, RepairSettings(sets=["quixbugs"]), tmp_path / "r", policy="base",
+                          failing_source=None)
+    assert set(out["quixbugs"]) == {"skipped"} and "data folder not found" in out["quixbugs"]["skipped"]
+    assert len(said) == 1 and said[0].startswith("repair: the QuixBugs set is skipped: ")
+    from eta.report.table import format_table
+
+    assert "repair" not in format_table({"base": {"pass@1": 0.5, "repair": out}})

@@ -54,7 +54,7 @@ class Repair:
         feedback = self.settings.feedback[0]
         metrics: dict[str, Any] = {"repair_feedback": feedback, "repair_shots": self.settings.shots}
         for name, by_feedback in results.items():
-            m = by_feedback[feedback]
+            m = by_feedback.get(feedback) or {"n_problems": 0}
             metrics[f"repair_{name}_accuracy"] = m.get("accuracy")
             metrics[f"repair_{name}_problems"] = m["n_problems"]
         metrics["repair"] = results

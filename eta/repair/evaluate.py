@@ -25,6 +25,7 @@ from eta.repair.problems import RepairProblem, from_records, quixbugs_tasks
 from eta.repair.prompt import Shot, repair_task
 from eta.repair.settings import RepairSettings
 from eta.repair.shots import build_shots, for_problem
+from eta.tasks.errors import TaskLoadError
 from eta.tasks.schema import Task
 
 PREFILL_TOKENS = 16_384  # prompt tokens prefilled together (rows x longest prompt): bounds the memory
@@ -155,7 +156,12 @@ def evaluate_repair(ctx: Any, model: Any, tokenizer: Any, settings: RepairSettin
         if name == "quixbugs":
             where = buggy_executions or out / "quixbugs" / "buggy_executions.jsonl"
             where.parent.mkdir(parents=True, exist_ok=True)
-            problems, d = quixbugs_problems(ctx, where, settings.limit)
+            try:
+                problems, d = quixbugs_problems(ctx, where, settings.limit)
+            except TaskLoadError as e:  # no QuixBugs data here: the rest of the evaluation still runs
+                ctx.say(f"repair: the QuixBugs set is skipped: {e}")
+                results[name] = {"skipped": str(e)}
+                continue
             problems = [p for p in problems if not p.execution.get("passed")]
         else:
             problems, d = failing_problems(ctx, failing_source, settings.per_problem), ctx.cfg.dataset

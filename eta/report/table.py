@@ -53,6 +53,8 @@ def _repair_rows(models: list[Mapping[str, Any]]) -> list[tuple[str, list, bool 
     for m in models:
         for name, by_feedback in (m.get("repair") or {}).items():
             for feedback, r in by_feedback.items():
+                if not isinstance(r, Mapping):  # {"skipped": why}
+                    continue
                 found.setdefault((name, feedback), set()).update(k for k in r if _PASS_AT.match(k) and k != "pass@1")
     def get(m: Mapping[str, Any], name: str, feedback: str, key: str) -> Any:
         return (((m.get("repair") or {}).get(name) or {}).get(feedback) or {}).get(key)
