@@ -249,7 +249,6 @@ def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.slow
 def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_path):
     pytest.importorskip("trl")
     from tests.test_pipeline import run_py
