@@ -278,3 +278,27 @@ def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_
         executions = ex.map([Job.for_task(tasks[r["task_id"]], r["code"]) for r in some])
     scores = scorer.score([prompts[r["task_id"]] for r in some], [r["code"] for r in some], executions)
     assert [r["rewards"]["rm"] for r in some] == pytest.approx(scores, abs=1e-4)
+
+
+@pytest.mark.slow  # 40 s here
+def test_two_process_launch_each_rank_rolls_out_and_executes_its_share(tmp_path):
+    """TRL's default, kept: every rank generates, executes (its own executor) and scores its slice of each
+    generation batch; the group baselines see the gathered rewards. Rank 0 alone evaluates."""
+    pytest.importorskip("trl")
+    from tests.test_pipeline import run_py
+
+    run_dir = tmp_path / "run"
+    done = run_py(*FAST, "method=grpo", "method.reward=shaped", f"hydra.run.dir={run_dir}", processes=2,
+                  OMP_NUM_THREADS="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 0] trained 2 steps" in done.stdout and "rank 1] trained 2 steps" in done.stdout
+    assert "rank 1] metrics" not in done.stdout
+    ranks = [rows(run_dir / "train" / "rollouts.jsonl"), rows(run_dir / "train" / "rollouts.rank1.jsonl")]
+    assert all(len(r) == 2 * 2 for r in ranks)  # 2 steps x (2 prompts x 2 rollouts) / 2 ranks each
+    for step in (0, 1):  # the two ranks' shares make whole groups: each prompt's 2 rollouts
+        counts = {}
+        for r in ranks[0] + ranks[1]:
+            if r["step"] == step:
+                counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
+        assert sorted(counts.values()) == [2, 2]
+    assert {"base", "trained", "method"} <= set(json.loads((run_dir / "metrics.json").read_text()))
