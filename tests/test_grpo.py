@@ -302,3 +302,15 @@ def test_two_process_launch_each_rank_rolls_out_and_executes_its_share(tmp_path)
                 counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
         assert sorted(counts.values()) == [2, 2]
     assert {"base", "trained", "method"} <= set(json.loads((run_dir / "metrics.json").read_text()))
+
+
+@pytest.mark.parametrize("arm, label, reward, needs", [("grpo_binary", "GRPO-binary", "binary", None),
+                                                      ("eta_rm", "ETA-RM", "rm", "prefer")])
+def test_the_comparison_arms_compose_under_the_shared_budget(arm, label, reward, needs, monkeypatch):
+    pytest.importorskip("trl")
+    from eta.methods import load_method
+
+    monkeypatch.setenv("ETA_ROOT", str(ROOT))
+    cfg = compose("experiment=comparison", f"arm={arm}")
+    assert cfg.label == label and cfg.method.reward == reward and cfg.method.max_steps == cfg.compare.budget.max_steps
+    assert load_method(cfg).needs == needs
