@@ -110,6 +110,10 @@ class GRPO:
             plot = plot_grpo(result.log_history, self.settings.names, run.path("plots", "grpo.png"))
             if plot is not None:
                 run.say(f"GRPO per-step plot: {plot}")
+                if run.logger is not None:
+                    import wandb
+
+                    run.logger.log({"plots/grpo": wandb.Image(str(plot))})
         return result
 
     def _reward_model(self, run: RunContext, model: Any, tokenizer: Any, metrics: dict[str, Any]) -> Any:
