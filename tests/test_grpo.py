@@ -220,7 +220,7 @@ def test_eta_sampler_as_the_rollout_function(grpo_run):
 # -- end to end ---------------------------------------------------------------------------------------------
 
 FAST = ("model=tiny", "dataset.limit=4", "logger=none", "sampler.max_new_tokens=8", "eval.n=2", "eval.ks=[1,2]",
-        "method.max_steps=2", "method.num_generations=2", "method.per_device_train_batch_size=2",
+        "eval.greedy=false", "method.max_steps=2", "method.num_generations=2", "method.per_device_train_batch_size=2",
         "method.gradient_accumulation_steps=1")
 
 
@@ -249,6 +249,7 @@ def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # 25 s here
 def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_path):
     pytest.importorskip("trl")
     from tests.test_pipeline import run_py
