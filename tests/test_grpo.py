@@ -134,13 +134,14 @@ def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward()
     ("method.rollout=vllm", "rollout must be one of trl, eta"),
     ("+method.reward_weights=[1.0]", "method.reward_weights: set the weights in method.reward"),
     ("+method.bta=0.1", "method.bta: not a key of method 'grpo' nor a field of trl.GRPOConfig"),
+    ("method.reward=rm +method.rm.max_stps=3", "method.max_stps: not a key of method 'rm'"),
 ])
 def test_a_bad_grpo_setting_fails_in_one_line(override, message):
     pytest.importorskip("trl")
     from eta.methods import load_method
 
     with pytest.raises(ConfigError) as e:
-        load_method(compose(override))
+        load_method(compose(*override.split()))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 

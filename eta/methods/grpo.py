@@ -78,6 +78,19 @@ class GRPO:
         self.settings, _ = configure(cfg.method, Path("unused"), dist_cfg=cfg.get("dist"), seed=cfg.seed)
         # ETA-RM's reward model trains on the run's pairs: those stages come first
         self.needs: str | None = "prefer" if "rm" in self.settings.names else None
+        if "rm" in self.settings.names:  # the reward model's keys fail now too, not after sampling
+            from eta.rm.train import configure as rm_configure
+
+            rm_configure(self.rm_node(None), Path("unused"), seed=cfg.seed)
+
+    def rm_node(self, run: RunContext | None) -> Any:
+        """The reward model's config: conf/method/rm.yaml (and the run's ``rm`` node), ``method.rm`` over it."""
+        from omegaconf import OmegaConf
+
+        from eta.rm.train import RM_YAML, rm_node
+
+        node = rm_node(run) if run is not None else OmegaConf.load(RM_YAML)
+        return OmegaConf.merge(node, self.settings.rm) if self.settings.rm else node
 
     def args(self, output_dir: Path, report_to: str = "none") -> Any:
         return configure(self.cfg.method, output_dir, dist_cfg=self.cfg.get("dist"), report_to=report_to,
@@ -118,17 +131,13 @@ class GRPO:
 
     def _reward_model(self, run: RunContext, model: Any, tokenizer: Any, metrics: dict[str, Any]) -> Any:
         """ETA-RM's first stage: the reward model trained (or reused) on the run's pairs, as a scorer."""
-        from eta.rm.train import accuracy, rm_node, train_reward_model
+        from eta.rm.train import accuracy, train_reward_model
 
         if not (run.run_dir / "pairs.jsonl").is_file() or not run.pairs_dir.is_dir():
             run.say("method.reward=rm: no preference pairs to train the reward model on (try more samples, a "
                     "higher temperature, or prefer.include_reference=true)")
             return None
-        node = rm_node(run)
-        if self.settings.rm:
-            from omegaconf import OmegaConf
-
-            node = OmegaConf.merge(node, self.settings.rm)
+        node = self.rm_node(run)
         # the plain base model: the reward model copies its weights under a new head (before LoRA wraps it)
         path, scorer, heldout, result = train_reward_model(run, model, tokenizer, node, with_trace=True)
         acc = accuracy(scorer, heldout)
