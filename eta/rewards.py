@@ -113,14 +113,17 @@ def rm_reward(rollouts: Any, scorer: Any) -> Callable[..., list[float | None]]:
         import time
 
         results = rollouts.results(task_id, completions, **_context(kwargs))
-        keep = [i for i, r in enumerate(results) if r.outcome is not Outcome.INFRA_ERROR]
+        programs = [(t, rollouts.code(t, c)) for t, c in zip(task_id, completions)]
+        # each distinct program of the batch once (a group often repeats one): the forward is the cost
+        todo = list(dict.fromkeys(p for p, r in zip(programs, results) if r.outcome is not Outcome.INFRA_ERROR))
+        first = {p: programs.index(p) for p in todo}
         t0 = time.perf_counter()
-        scores = scorer.score([rollouts.prompt(task_id[i]) for i in keep], [rollouts.code(task_id[i], completions[i])
-                                                                             for i in keep], [results[i] for i in keep])
+        scores = scorer.score([rollouts.prompt(t) for t, _ in todo], [code for _, code in todo],
+                              [results[first[p]] for p in todo])
         rollouts.metric(kwargs, "time/rm_score_s", time.perf_counter() - t0)
-        out: list[float | None] = [None] * len(results)
-        for i, s in zip(keep, scores):
-            out[i] = float(s)
+        by_program = dict(zip(todo, scores))
+        out: list[float | None] = [None if r.outcome is Outcome.INFRA_ERROR else float(by_program[p])
+                                   for p, r in zip(programs, results)]
         return rollouts.received("rm", out)
 
     return rm

@@ -84,15 +84,20 @@ def test_every_function_reads_one_execution_of_the_batch_and_infra_errors_are_ma
 
 def test_the_rm_reward_scores_code_and_verdict_and_masks_infra_errors():
     class Scorer:
+        seen = []
+
         def score(self, prompts, codes, executions):
+            self.seen += codes
             return [float(len(c)) + (e.outcome is Outcome.PASSED) for c, e in zip(codes, executions)]
 
     verdicts = {"ok": ExecutionResult(outcome=Outcome.PASSED, tests_total=1),
                 "infra": ExecutionResult(outcome=Outcome.INFRA_ERROR, tests_total=1)}
     ex = FakeExecutor(verdicts)
     ex.inner.prompts = {"T": "write f"}
-    (rm,), _ = rewards.reward_funcs("rm", ex, Scorer())
-    assert rm(completions=["ok", "infra"], task_id=["T", "T"]) == [3.0, None]
+    scorer = Scorer()
+    (rm,), _ = rewards.reward_funcs("rm", ex, scorer)
+    assert rm(completions=["ok", "infra", "ok"], task_id=["T", "T", "T"]) == [3.0, None, 3.0]
+    assert scorer.seen == ["ok"]  # a repeated program is scored once, an infra error never
     with pytest.raises(ConfigError):
         rewards.reward_funcs("rm", ex, None)
 
