@@ -42,6 +42,7 @@ REQUIRED_COLUMNS = ("prompt", "chosen", "rejected")
 @dataclass
 class Settings:
     use_lora: bool = True  # false: full fine-tuning with a frozen copy of the model as reference
+    heldout_max_pairs: int = 256  # held-out pairs scored after training (eta.train.heldout); 0: none
 
 
 class DPO:
@@ -67,8 +68,16 @@ class DPO:
             return None
         dataset = load_from_disk(str(run.pairs_dir))
         args = self.args(run.path("train", ".keep").parent, report_to="wandb" if run.logger else "none")
-        return train_dpo(model, tokenizer, dataset, args, use_lora=self.settings.use_lora,
-                         lora_cfg=self.cfg.model.get("lora"))
+        result = train_dpo(model, tokenizer, dataset, args, use_lora=self.settings.use_lora,
+                           lora_cfg=self.cfg.model.get("lora"))
+        if self.settings.heldout_max_pairs > 0:  # how far it moved on problems it never trained on
+            from eta.train.heldout import heldout_report
+
+            stats = heldout_report(run, result.model, tokenizer, beta=args.beta,
+                                   max_pairs=self.settings.heldout_max_pairs, cache_dir=Path(args.output_dir))
+            if stats is not None:
+                result.metrics["heldout_pairs"] = stats
+        return result
 
 
 def make(cfg: Any) -> DPO:

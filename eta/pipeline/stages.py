@@ -114,7 +114,10 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
         plots["rounds"] = plot_rounds(metrics["base"] if "base" in metrics else None, metrics["rounds"],
                                       ctx.path("plots", "rounds.png"))
     table = format_table(policies) if policies else ""
-    method = {k: v for k, v in metrics.get("method", {}).items() if isinstance(v, (int, float, str))}
+    from eta.report.wandb_log import flatten_metrics  # nested ones (held-out pairs) as heldout_pairs/accuracy
+
+    own = metrics.get("method", {})
+    method = {**{k: v for k, v in own.items() if isinstance(v, str)}, **flatten_metrics(own)}
     if method:
         table += "\n\n" + "\n".join(f"method {k}: {v:.4g}" if isinstance(v, float) else f"method {k}: {v}"
                                      for k, v in method.items())
