@@ -15,10 +15,25 @@ import pytest
 
 pytestmark = [pytest.mark.needs_torch, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = {"base": "base", "sft": "SFT", "dpo_binary": "DPO-binary", "eta_dpo": "ETA-DPO"}
-# small enough for a couple of minutes on 2 shared cores: 2 samples, 2 optimizer steps of 2 examples, 2 seeds
+
+def arm_labels() -> dict[str, str]:
+    """The arms the comparison lists that have a file (the sweep runs those), with their labels, in order."""
+    import yaml
+
+    from eta.choices import existing_options
+
+    os.environ.setdefault("ETA_ROOT", str(ROOT))
+    value = yaml.safe_load((ROOT / "experiments" / "experiment" / "comparison.yaml").read_text())
+    listed = value["hydra"]["sweeper"]["params"]["arm"][len("${eta_existing:arm,"):-1]
+    arms = existing_options("arm", listed).split(",")
+    return {a: yaml.safe_load((ROOT / "experiments" / "arm" / f"{a}.yaml").read_text())["label"] for a in arms}
+
+
+LABELS = arm_labels()
+# small enough for a few minutes on 2 shared cores: 2 samples, 2 optimizer steps of 4 examples (GRPO: one
+# prompt's 4 rollouts), 2 seeds
 SMALL = ("logger=none", "sampler.n=2", "sampler.max_new_tokens=16", "eval.n=2", "eval.ks=[1,2]",
-         "prefer.include_reference=true", "compare.budget.max_steps=2", "compare.budget.batch_size=2",
+         "prefer.include_reference=true", "compare.budget.max_steps=2", "compare.budget.batch_size=4",
          "compare.budget.grad_accum=1", "compare.budget.logging_steps=1", "compare.n_boot=200",
          "hydra.sweeper.params.seed='0,1'")
 
@@ -94,7 +109,10 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
         assert len(homes) == 1 and str(next(iter(homes))).startswith(str((sweep / "shared").resolve()))
 
     text = (sweep / "comparison.md").read_text()
-    assert "8 finished jobs, seeds [0, 1], methods base, SFT, DPO-binary, ETA-DPO" in text
+    from eta.report.compare import ordered
+
+    assert f"{2 * len(LABELS)} finished jobs, seeds [0, 1], methods {', '.join(ordered(LABELS.values()))}" in text
+    assert {"base", "SFT", "DPO-binary", "ETA-DPO"} <= set(LABELS.values())
     section = text[text.index("## pass@1 (seeds x problems)"):].split("\n## ")[0]
     header = next(line for line in section.splitlines() if line.startswith("| method"))
     assert "mean [95% CI]" in header and "vs base" in header and "vs DPO-binary" in header
@@ -107,6 +125,9 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
             assert "pp [" in cells[4]  # the paired difference against the base, with its interval
     eta_row = next(line for line in section.splitlines() if line.startswith("| ETA-DPO |"))
     assert eta_row.count("pp [") == 2  # against the base and against DPO-binary
+    if "ETA-RM" in LABELS.values() and "GRPO-binary" in LABELS.values():
+        rm_row = next(line for line in section.splitlines() if line.startswith("| ETA-RM |"))
+        assert rm_row.count("pp [") == 2  # against the base and against GRPO-binary
     assert "## method/heldout_pairs/accuracy (seeds only)" in text
     rows = (sweep / "comparison.csv").read_text().splitlines()
     assert any(r.startswith("method/heldout_pairs/accuracy,ETA-DPO,DPO-binary,difference") for r in rows)
