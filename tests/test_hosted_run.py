@@ -1,0 +1,160 @@
+"""`run.py` with a hosted model (model=openai, model=anthropic) end to end against the local stub of the two
+APIs (tests/hosted_stub.py, on 127.0.0.1): the errors a user meets, the key kept out of everything the run
+writes and out of the programs it executes, and pass@k, tokens and cost from real executions. No network."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hosted_stub import GOOD_KEY, Stub, StubServer  # noqa: E402
+
+pytestmark = pytest.mark.needs_torch  # run.py composes through Hydra and imports the pipeline
+ROOT = Path(__file__).resolve().parents[1]
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+RIGHT, WRONG = "# stub: right", "# stub: wrong"
+
+
+def run_py(cwd: Path, *overrides: str, key: str | None = GOOD_KEY, provider: str = "openai",
+           timeout: int = 300) -> subprocess.CompletedProcess:
+    """run.py in a subprocess, the key in its environment from the start (as a user's shell exports it)."""
+    env = {k: v for k, v in os.environ.items() if k not in KEY_ENV.values()}
+    env.update(WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", ETA_ROOT=str(ROOT))
+    if key is not None:
+        env[KEY_ENV[provider]] = key
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def base_url(provider: str, url: str) -> str:
+    # OpenAI's SDK takes the URL up to /v1; Anthropic's appends /v1/messages itself
+    return f"{url}/v1" if provider == "openai" else url
+
+
+def hosted_run(provider: str, url: str, run_dir: Path, *more: str) -> tuple[str, ...]:
+    return (f"model={provider}", "method=none", "dataset=humaneval", "dataset.limit=4", "logger=none",
+            f"model.hosted.base_url={base_url(provider, url)}", "model.hosted.backoff_s=0.01", "eval.n=2",
+            "eval.ks=[1,2]", f"hydra.run.dir={run_dir}", *more)
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error:")]
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --- an unknown model ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_an_unknown_model_is_one_line_naming_it(provider, tmp_path):
+    with StubServer() as server:
+        proc = run_py(tmp_path, *hosted_run(provider, server.url, tmp_path / "run", "model.hosted.model_id=gpt-nosuch-9"),
+                      provider=provider)
+        asked = len(server.stub.requests)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    [line] = error_lines(proc)
+    assert "model.hosted.model_id" in line and "'gpt-nosuch-9'" in line and "404" in line
+    assert 1 <= asked <= 8  # stopped at the first answer: the requests in flight, not every problem's
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+# --- the whole run: pass@k from executions, tokens and cost ----------------------------------------------
+
+def humaneval_answer() -> Any:
+    """The stub's answer to a HumanEval prompt, by problem number: n % 3 == 0 the reference, 1 the reference
+    and a wrong program by turns, 2 always wrong. pass@k then has a known shape: neither 0 nor 1, pass@2 above
+    pass@1, and every verdict comes from executing what the stub sent."""
+    import threading
+
+    from eta.tasks import load_tasks
+
+    tasks = load_tasks("humaneval")
+    turns: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def answer(body: dict[str, Any]) -> str:
+        text = "\n".join(str(m.get("content", "")) for m in body["messages"])
+        task = max((t for t in tasks if t.prompt.strip() in text), key=lambda t: len(t.prompt))
+        number = int(task.task_id.split("/")[1])
+        with lock:
+            turn = turns[task.task_id] = turns.get(task.task_id, -1) + 1
+        right = number % 3 == 0 or (number % 3 == 1 and turn % 2 == 0)
+        program = (f"{task.reference.rstrip()}\n{RIGHT}\n" if right
+                   else f"def {task.entry_point}(*args, **kwargs):\n    return None  {WRONG}\n")
+        return f"Here it is:\n```python\n{program}```\nDone."
+
+    return answer
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    from math import comb
+
+    return 1.0 if n - c < k else 1.0 - comb(n - c, k) / comb(n, k)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_method_none_end_to_end_pass_at_k_tokens_and_cost(provider, tmp_path):
+    run_dir = tmp_path / "run"
+    with StubServer(Stub(answer=humaneval_answer())) as server:
+        proc = run_py(tmp_path, *hosted_run(provider, server.url, run_dir), provider=provider)
+        usage_sent, asked = list(server.stub.usage), len(server.stub.requests)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # a second run in the same directory (the same server) asks nothing again
+        again = run_py(tmp_path, *hosted_run(provider, server.url, run_dir), provider=provider)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert len(server.stub.requests) == asked
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    base = metrics["base"]
+
+    executions = lines(run_dir / "eval" / "base" / "sampled_executions.jsonl")
+    assert len(executions) == 4 * 2
+    for r in executions:  # each verdict is the execution of what the stub answered
+        assert (RIGHT in r["response"]) != (WRONG in r["response"])
+        assert r["passed"] == (RIGHT in r["response"]), r["task_id"]
+    by_task: dict[str, list[bool]] = {}
+    for r in executions:
+        by_task.setdefault(r["task_id"], []).append(r["passed"])
+    for k in (1, 2):
+        expected = sum(pass_at_k(len(v), sum(v), k) for v in by_task.values()) / len(by_task)
+        assert base[f"pass@{k}"] == pytest.approx(expected)
+    assert 0.0 < base["pass@1"] < base["pass@2"] < 1.0  # the split holds problems of all three kinds
+
+    usage = metrics["usage"]
+    assert usage["provider"] == provider and usage["requests"] == asked > 0
+    assert usage["input_tokens"] == sum(i for i, _ in usage_sent) > 0
+    assert usage["output_tokens"] == sum(o for _, o in usage_sent) > 0
+    hosted = yaml.safe_load((ROOT / "conf" / "model" / f"{provider}.yaml").read_text())["hosted"]
+    price = hosted["prices"][hosted["model_id"]]  # the price comes from the model config
+    expected_cost = (usage["input_tokens"] * price["input"] + usage["output_tokens"] * price["output"]) / 1e6
+    assert usage["estimated_cost_usd"] == pytest.approx(expected_cost, abs=1e-6) and expected_cost > 0
+    assert usage["requests_sent_this_process"] == 0  # metrics.json as the second run wrote it
+
+
+def test_a_price_changed_in_the_config_changes_the_cost_without_resampling(tmp_path):
+    run_dir = tmp_path / "run"
+    with StubServer(Stub(answer=humaneval_answer())) as server:
+        first = run_py(tmp_path, *hosted_run("openai", server.url, run_dir))
+        assert first.returncode == 0, first.stderr[-3000:]
+        asked = len(server.stub.requests)
+        priced = run_py(tmp_path, *hosted_run("openai", server.url, run_dir,
+                                              "model.hosted.prices={gpt-4.1-mini:{input:100.0,output:200.0}}"))
+        assert priced.returncode == 0, priced.stderr[-3000:]
+        assert len(server.stub.requests) == asked  # prices are operational: nothing is asked again
+    usage = json.loads((run_dir / "metrics.json").read_text())["usage"]
+    expected = (usage["input_tokens"] * 100.0 + usage["output_tokens"] * 200.0) / 1e6
+    assert usage["estimated_cost_usd"] == pytest.approx(expected, abs=1e-6)
