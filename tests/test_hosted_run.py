@@ -158,3 +158,46 @@ def test_a_price_changed_in_the_config_changes_the_cost_without_resampling(tmp_p
     usage = json.loads((run_dir / "metrics.json").read_text())["usage"]
     expected = (usage["input_tokens"] * 100.0 + usage["output_tokens"] * 200.0) / 1e6
     assert usage["estimated_cost_usd"] == pytest.approx(expected, abs=1e-6)
+
+
+# --- the key in nothing the run writes -------------------------------------------------------------------
+
+def files_holding(root: Path, secrets: list[str]) -> list[str]:
+    """Every file under root whose bytes hold one of the secrets (binary files too: W&B's .wandb log)."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found += [f"{path.relative_to(root)}: {s[:6]}..." for s in secrets if s.encode() in data]
+    return found
+
+
+def test_the_key_reaches_no_file_of_the_run_nor_wandb_nor_the_logs(tmp_path):
+    key = f"sk-eta-leakcheck-{uuid.uuid4().hex}"
+    secrets = [key, key.removeprefix("sk-eta-leakcheck-")[:20]]  # the whole key, and a part of it
+    run_dir = tmp_path / "run"
+    with StubServer(Stub(answer=humaneval_answer(), key=key)) as server:
+        proc = run_py(tmp_path, *hosted_run("openai", server.url, run_dir, "logger=wandb", "logger.mode=offline"),
+                      key=key)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert server.stub.requests  # the key was used: the stub accepts no other
+    wandb_files = list((run_dir / "wandb").rglob("*"))
+    assert any(p.suffix == ".wandb" for p in wandb_files), "W&B logged nothing: the check would be vacuous"
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "run.log").is_file()
+    assert (run_dir / "eval" / "base" / "sampled_samples.requests.jsonl").is_file()  # the journal of replies
+    assert files_holding(tmp_path, secrets) == []  # the run dir, .hydra/, wandb/, and whatever cwd got
+    for s in secrets:
+        assert s not in proc.stdout and s not in proc.stderr
+
+
+def test_a_key_in_the_config_is_refused_and_removed_from_hydras_saved_config(tmp_path):
+    key = f"sk-eta-leakcheck-{uuid.uuid4().hex}"
+    run_dir = tmp_path / "run"
+    with StubServer() as server:
+        proc = run_py(tmp_path, *hosted_run("openai", server.url, run_dir), f"+model.hosted.api_key={key}")
+        assert not server.stub.requests
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    [line] = error_lines(proc)
+    assert "model.hosted.api_key" in line and "OPENAI_API_KEY" in line and key not in line
+    assert (run_dir / ".hydra" / "overrides.yaml").is_file()  # Hydra wrote it before eta saw the key
+    assert files_holding(tmp_path, [key]) == []
