@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -28,13 +29,14 @@ RIGHT, WRONG = "# stub: right", "# stub: wrong"
 
 
 def run_py(cwd: Path, *overrides: str, key: str | None = GOOD_KEY, provider: str = "openai",
-           timeout: int = 300) -> subprocess.CompletedProcess:
+           timeout: int = 300, launcher: tuple[str, ...] = (), **extra_env: str) -> subprocess.CompletedProcess:
     """run.py in a subprocess, the key in its environment from the start (as a user's shell exports it)."""
     env = {k: v for k, v in os.environ.items() if k not in KEY_ENV.values()}
-    env.update(WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", ETA_ROOT=str(ROOT))
+    env.update(WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", ETA_ROOT=str(ROOT),
+               **extra_env)
     if key is not None:
         env[KEY_ENV[provider]] = key
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, env=env,
+    return subprocess.run([*launcher, sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -201,3 +203,82 @@ def test_a_key_in_the_config_is_refused_and_removed_from_hydras_saved_config(tmp
     assert "model.hosted.api_key" in line and "OPENAI_API_KEY" in line and key not in line
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()  # Hydra wrote it before eta saw the key
     assert files_holding(tmp_path, [key]) == []
+
+
+# --- the key out of reach of the programs the run executes ----------------------------------------------
+
+PROBE = """\
+import os
+found, readable, pids = [], 0, ["self"]
+for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    if name in os.environ:
+        found.append("os.environ[" + name + "]")
+pid = os.getpid()
+try:  # every ancestor: the fork server, the run itself, and so on up
+    while pid > 1:
+        with open("/proc/%d/status" % pid) as f:
+            pid = int([x for x in f if x.startswith("PPid:")][0].split()[1])
+        pids.append(str(pid))
+except (OSError, IndexError, ValueError):
+    pass
+try:  # and every other process there is (W&B's service, ...)
+    pids += [p for p in os.listdir("/proc") if p.isdigit()]
+except OSError:
+    pass
+for p in pids:
+    for what in ("environ", "cmdline"):
+        try:
+            with open("/proc/%s/%s" % (p, what), "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        readable += 1
+        if any(k.encode() in data for k in KEYS) or (p in pids[:8] and b"_API_KEY=" in data):
+            found.append("/proc/%s/%s" % (p, what))
+print("probe: found=%r readable=%d" % (found, readable))
+assert not found, found
+"""
+
+
+def probing_answer(keys: list[str]) -> Any:
+    """Each HumanEval problem's reference, its body led by PROBE: it passes exactly when PROBE finds no key."""
+    from eta.tasks import load_tasks
+
+    tasks = load_tasks("humaneval")
+    probe = "".join(f"    {line}\n" if line.strip() else "\n" for line in
+                    (f"KEYS = {keys!r}\n" + PROBE).splitlines())
+
+    def answer(body: dict[str, Any]) -> str:
+        text = "\n".join(str(m.get("content", "")) for m in body["messages"])
+        task = max((t for t in tasks if t.prompt.strip() in text), key=lambda t: len(t.prompt))
+        return f"```python\n{task.reference.replace(task.prompt, task.prompt + probe, 1)}```\n"
+
+    return answer
+
+
+# Without root: the run keeps uid 0 here (every file is root's) but loses every capability, as a user's run
+# has none; the sandbox then has no layer but rlimits (no user of its own, no namespaces): the program runs as
+# the run's own user and sees all of /proc.
+WITHOUT_ROOT = ("setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--")
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["default-sandbox", "without-root"])
+def test_executed_programs_cannot_see_the_keys(unprivileged, tmp_path):
+    """The keys exported for the run; the programs it executes look for them in their environment, in every
+    ancestor's /proc/<pid>/environ and in every other process's (W&B's service is running)."""
+    if unprivileged and shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    keys = {"openai": f"sk-eta-leakcheck-{uuid.uuid4().hex}", "anthropic": f"sk-ant-eta-leakcheck-{uuid.uuid4().hex}"}
+    run_dir = tmp_path / "run"
+    with StubServer(Stub(answer=probing_answer(list(keys.values())), key=keys["openai"])) as server:
+        proc = run_py(tmp_path, *hosted_run("openai", server.url, run_dir, "logger=wandb", "logger.mode=offline"),
+                      key=keys["openai"], ANTHROPIC_API_KEY=keys["anthropic"],
+                      launcher=WITHOUT_ROOT if unprivileged else (), ETA_SANDBOX_DISABLE="uid" if unprivileged else "")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    executions = lines(run_dir / "eval" / "base" / "sampled_executions.jsonl")
+    assert len(executions) == 8
+    for r in executions:
+        assert "probe: found=[]" in r["output"], (r["output"], r["error_message"])
+        assert r["passed"], (r["task_id"], r["error_message"])
+    if unprivileged:  # not vacuous: the probe read the environ files of processes, its ancestors' among them
+        assert all(int(r["output"].split("readable=")[1].split()[0]) > 10 for r in executions)
