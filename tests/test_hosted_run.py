@@ -282,3 +282,74 @@ def test_executed_programs_cannot_see_the_keys(unprivileged, tmp_path):
         assert r["passed"], (r["task_id"], r["error_message"])
     if unprivileged:  # not vacuous: the probe read the environ files of processes, its ancestors' among them
         assert all(int(r["output"].split("readable=")[1].split()[0]) > 10 for r in executions)
+
+
+# --- a hosted model cannot train -------------------------------------------------------------------------
+
+def compose_run(*overrides: str) -> Any:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from eta.config import register
+
+    os.environ.setdefault("ETA_ROOT", str(ROOT))
+    register()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def training_methods() -> list[str]:
+    """Every conf/method option whose method needs the policy's own weights (needs_local_weights, by default
+    trains_policy), by composing it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from eta.config import register
+    from eta.methods import load_method
+
+    os.environ.setdefault("ETA_ROOT", str(ROOT))
+    register()
+    GlobalHydra.instance().clear()
+    found = []
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            for option in sorted(p.stem for p in (ROOT / "conf" / "method").glob("*.yaml")):
+                method = load_method(compose(config_name="config", overrides=[f"method={option}"]))
+                if getattr(method, "needs_local_weights", method.trains_policy):
+                    found.append(option)
+    finally:
+        GlobalHydra.instance().clear()
+    return found
+
+
+def test_every_training_method_with_a_hosted_model_fails_in_one_line_before_sampling(tmp_path):
+    methods = training_methods()
+    assert {"dpo", "sft", "rm"} <= set(methods)
+    with StubServer() as server:
+        for provider, method in [("openai", m) for m in methods] + [("anthropic", "dpo")]:
+            run_dir = tmp_path / f"{provider}-{method}"
+            proc = run_py(tmp_path, *hosted_run(provider, server.url, run_dir), f"method={method}",
+                          provider=provider)
+            assert proc.returncode != 0 and "Traceback" not in proc.stderr, (method, proc.stderr[-2000:])
+            [line] = error_lines(proc)
+            assert f"method={method}" in line and "trains" in line and f"model={provider}" in line, line
+            assert not server.stub.requests, method  # nothing was sampled
+            assert not list(run_dir.rglob("*.jsonl")) and not (run_dir / "stages.json").exists(), method
+
+
+def test_a_reward_model_on_its_own_backbone_may_score_a_hosted_policys_samples(monkeypatch):
+    from eta.hosted import check_run
+    from eta.methods import load_method
+
+    monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
+    for backbone, refused in (("policy", True), ("minilm", False)):
+        cfg = compose_run("model=openai", "method=rm", f"method.backbone={backbone}", "dataset=humaneval")
+        if refused:
+            with pytest.raises(Exception, match="method=rm: it trains on the policy's own weights"):
+                check_run(cfg, load_method(cfg))
+        else:
+            check_run(cfg, load_method(cfg))

@@ -110,9 +110,9 @@ def check_run(cfg: Any, method: Any) -> None:
     parse_settings(model)
     method_name = cfg.method.get("name")
     if getattr(method, "needs_local_weights", method.trains_policy):
-        raise ConfigError(f"method={method_name}: it trains the policy's weights, and model={model.name} is a "
-                          f"hosted model with no weights here; a hosted model serves only methods that sample "
-                          f"(method=none evaluates it)")
+        what = "trains the policy's weights" if method.trains_policy else "trains on the policy's own weights"
+        raise ConfigError(f"method={method_name}: it {what}, and model={model.name} is a hosted model with no "
+                          f"weights here; a hosted model serves only methods that sample (method=none evaluates it)")
     if not model.get("chat", True) or enum_text(cfg.dataset.prompt_style) != "chat":
         raise ConfigError(f"dataset.prompt_style: model={model.name} is a chat model; use prompt_style=chat "
                           f"(and model.chat=true)")
