@@ -75,6 +75,29 @@ def test_an_unknown_model_is_one_line_naming_it(provider, tmp_path):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
+@pytest.mark.parametrize("key", ["x", "EMPTY", GOOD_KEY])
+def test_an_unreachable_server_is_one_line_and_a_placeholder_key_does_not_garble_it(key, monkeypatch):
+    import socket
+
+    from eta.hosted.errors import HostedError
+    from eta.hosted.policy import load_hosted
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    cfg = yaml.safe_load((ROOT / "conf" / "model" / "openai.yaml").read_text())
+    cfg.pop("defaults")
+    cfg["hosted"].update(base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff_s=0.01)
+    policy, codec = load_hosted(cfg)
+    prompt = codec.apply_chat_template([{"role": "user", "content": "hi"}])
+    with pytest.raises(HostedError) as err:
+        policy.sample_prompts([prompt], n=1, temperature=0.0, top_p=1.0, max_new_tokens=8)
+    line = str(err.value)
+    assert line == (f"model=openai (http://127.0.0.1:{port}/v1): the request could not connect: gave up after 2 "
+                    f"tries (model.hosted.max_retries=1)")
+
+
 # --- the whole run: pass@k from executions, tokens and cost ----------------------------------------------
 
 def humaneval_answer() -> Any:
