@@ -170,6 +170,7 @@ def test_method_none_end_to_end_pass_at_k_tokens_and_cost(provider, tmp_path):
     assert usage["requests_sent_this_process"] == 0  # metrics.json as the second run wrote it
 
 
+@pytest.mark.slow  # two whole runs
 def test_a_price_changed_in_the_config_changes_the_cost_without_resampling(tmp_path):
     run_dir = tmp_path / "run"
     with StubServer(Stub(answer=humaneval_answer())) as server:
@@ -349,19 +350,45 @@ def training_methods() -> list[str]:
     return found
 
 
-def test_every_training_method_with_a_hosted_model_fails_in_one_line_before_sampling(tmp_path):
+def refused_in_one_line(proc: subprocess.CompletedProcess, run_dir: Path, provider: str, method: str,
+                        stub: Stub) -> None:
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, (method, proc.stderr[-2000:])
+    [line] = error_lines(proc)
+    assert f"method={method}" in line and "trains" in line and f"model={provider}" in line, line
+    assert not stub.requests, method  # nothing was sampled
+    assert not list(run_dir.rglob("*.jsonl")) and not (run_dir / "stages.json").exists(), method
+
+
+def test_dpo_with_a_hosted_model_fails_in_one_line_before_sampling(tmp_path):
+    with StubServer() as server:
+        proc = run_py(tmp_path, *hosted_run("openai", server.url, tmp_path / "run"), "method=dpo")
+        refused_in_one_line(proc, tmp_path / "run", "openai", "dpo", server.stub)
+
+
+def test_every_method_that_needs_local_weights_is_refused_for_both_services(monkeypatch):
+    from eta.errors import ConfigError
+    from eta.hosted import check_run
+    from eta.methods import load_method
+
     methods = training_methods()
     assert {"dpo", "sft", "rm"} <= set(methods)
+    monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", GOOD_KEY)
+    for provider in ("openai", "anthropic"):
+        for method in methods:
+            cfg = compose_run(f"model={provider}", f"method={method}", "dataset=humaneval")
+            with pytest.raises(ConfigError, match=f"^method={method}: it trains .*model={provider} is a hosted"):
+                check_run(cfg, load_method(cfg))
+
+
+@pytest.mark.slow
+def test_every_training_method_with_a_hosted_model_fails_in_one_line_from_run_py(tmp_path):
     with StubServer() as server:
-        for provider, method in [("openai", m) for m in methods] + [("anthropic", "dpo")]:
+        for provider, method in [("openai", m) for m in training_methods()] + [("anthropic", "dpo")]:
             run_dir = tmp_path / f"{provider}-{method}"
             proc = run_py(tmp_path, *hosted_run(provider, server.url, run_dir), f"method={method}",
                           provider=provider)
-            assert proc.returncode != 0 and "Traceback" not in proc.stderr, (method, proc.stderr[-2000:])
-            [line] = error_lines(proc)
-            assert f"method={method}" in line and "trains" in line and f"model={provider}" in line, line
-            assert not server.stub.requests, method  # nothing was sampled
-            assert not list(run_dir.rglob("*.jsonl")) and not (run_dir / "stages.json").exists(), method
+            refused_in_one_line(proc, run_dir, provider, method, server.stub)
 
 
 def test_a_reward_model_on_its_own_backbone_may_score_a_hosted_policys_samples(monkeypatch):
