@@ -107,7 +107,7 @@ class DatasetConf:
     timeout_s: float = 10.0
     test_timeout_s: float = 3.0
     # Per-test limits max(floor, factor * reference's time on the test) (eta.execute.reftimes); null: fixed.
-    test_time_floor_s: Optional[float] = 1.0
+    test_time_floor_s: Optional[float] = 0.5
     test_time_factor: Optional[float] = 4.0
     data_dir: Optional[str] = None
     source: str = "local"
