@@ -1,0 +1,323 @@
+"""method=grpo: the reward registry, one execution per rollout, LoRA moves, the trainer's rewards are the
+executed verdicts', ETA-RM end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eta import rewards
+from eta.errors import ConfigError
+from eta.execute.outcome import Outcome
+from eta.execute.result import ExecutionResult, TestResult
+from eta.tasks.schema import CompletionMode, Task, TestCase
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# -- the registry --------------------------------------------------------------------------------------
+
+def test_a_reward_spec_is_a_name_a_mapping_or_a_list():
+    assert rewards.parse_reward("shaped") == [("shaped", 1.0)]
+    assert rewards.parse_reward({"shaped": 1.0, "rm": 0.5}) == [("shaped", 1.0), ("rm", 0.5)]
+    assert rewards.parse_reward(["binary", {"pass_rate": 2}]) == [("binary", 1.0), ("pass_rate", 2.0)]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nope", "method.reward: unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped"),
+    ({"shaped": "high"}, "the weight of 'shaped' must be a number"),
+    (["shaped", "shaped"], "reward 'shaped' is named twice"),
+    ([], "names no reward"),
+    (3, "expected a reward name"),
+])
+def test_a_bad_reward_spec_fails_in_one_line(spec, message):
+    with pytest.raises(ConfigError) as e:
+        rewards.parse_reward(spec)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+class FakeExecutor:
+    """The RolloutExecutor's interface over given verdicts; counts how often a batch is executed."""
+
+    def __init__(self, verdicts):
+        from eta.rl.rollouts import RolloutExecutor
+
+        self.inner = RolloutExecutor([], style="chat", prompts={})
+        self.verdicts, self.calls = verdicts, 0
+
+        def execute(task_ids, codes):
+            self.calls += 1
+            return [self.verdicts[c] for c in codes]
+
+        self.inner._execute = execute
+        self.inner.code = lambda task_id, completion: completion
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_every_function_reads_one_execution_of_the_batch_and_infra_errors_are_masked():
+    half = [TestResult(0, Outcome.PASSED), TestResult(1, Outcome.WRONG_ANSWER)]
+    verdicts = {"ok": ExecutionResult(outcome=Outcome.PASSED, tests_total=2, tests=[TestResult(i, Outcome.PASSED)
+                                                                                     for i in range(2)]),
+                "half": ExecutionResult(outcome=Outcome.WRONG_ANSWER, tests_total=2, tests=half),
+                "bad": ExecutionResult(outcome=Outcome.SYNTAX_ERROR, tests_total=2),
+                "infra": ExecutionResult(outcome=Outcome.INFRA_ERROR, tests_total=2)}
+    ex = FakeExecutor(verdicts)
+    funcs, weights = rewards.reward_funcs({"shaped": 1.0, "binary": 0.5, "pass_rate": 1.0}, ex)
+    assert [f.__name__ for f in funcs] == ["shaped", "binary", "pass_rate"] and weights == [1.0, 0.5, 1.0]
+    logged = {}
+    batch = dict(completions=["ok", "half", "bad", "infra"], task_id=["T"] * 4, log_metric=logged.__setitem__)
+    got = [f(**batch) for f in funcs]
+    assert ex.calls == 1  # three functions, one execution
+    assert got == [[1.0, -0.3, -1.0, None], [1.0, 0.0, 0.0, None], [1.0, 0.5, 0.0, None]]
+    assert logged["rollouts/passed"] == 0.25 and logged["rollouts/infra_error"] == 0.25
+    funcs[0](**dict(batch, completions=["bad", "ok", "ok"]))
+    assert ex.calls == 2  # a new batch is executed again
+
+
+def test_the_rm_reward_scores_code_and_verdict_and_masks_infra_errors():
+    class Scorer:
+        seen = []
+
+        def score(self, prompts, codes, executions):
+            self.seen += codes
+            return [float(len(c)) + (e.outcome is Outcome.PASSED) for c, e in zip(codes, executions)]
+
+    verdicts = {"ok": ExecutionResult(outcome=Outcome.PASSED, tests_total=1),
+                "infra": ExecutionResult(outcome=Outcome.INFRA_ERROR, tests_total=1)}
+    ex = FakeExecutor(verdicts)
+    ex.inner.prompts = {"T": "write f"}
+    scorer = Scorer()
+    (rm,), _ = rewards.reward_funcs("rm", ex, scorer)
+    assert rm(completions=["ok", "infra", "ok"], task_id=["T", "T", "T"]) == [3.0, None, 3.0]
+    assert scorer.seen == ["ok"]  # a repeated program is scored once, an infra error never
+    with pytest.raises(ConfigError):
+        rewards.reward_funcs("rm", ex, None)
+
+
+# -- the method's config ---------------------------------------------------------------------------------
+
+def compose(*overrides):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from eta.config import register
+
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=["method=grpo", *overrides])
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward():
+    pytest.importorskip("trl")
+    from eta.methods import load_method
+    from eta.methods.grpo import configure
+
+    cfg = compose()
+    method = load_method(cfg)
+    assert method.needs is None and method.trains_policy and "execute" in method.keys
+    _, args = configure(cfg.method, "/tmp/unused")
+    assert args.beta > 0 and args.temperature == cfg.sampler.temperature and args.reward_weights == [1.0]
+    assert load_method(compose("method.reward=rm")).needs == "prefer"  # ETA-RM trains on the pairs first
+    _, args = configure(compose("+method.reward={shaped:1.0,rm:0.5}").method, "/tmp/unused")
+    assert args.reward_weights == [1.0, 0.5]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("method.reward=nope", "method.reward: unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped"),
+    ("method.rollout=vllm", "rollout must be one of trl, eta"),
+    ("+method.reward_weights=[1.0]", "method.reward_weights: set the weights in method.reward"),
+    ("+method.bta=0.1", "method.bta: not a key of method 'grpo' nor a field of trl.GRPOConfig"),
+    ("method.reward=rm +method.rm.max_stps=3", "method.max_stps: not a key of method 'rm'"),
+])
+def test_a_bad_grpo_setting_fails_in_one_line(override, message):
+    pytest.importorskip("trl")
+    from eta.methods import load_method
+
+    with pytest.raises(ConfigError) as e:
+        load_method(compose(*override.split()))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+# -- training (tiny model, in process) --------------------------------------------------------------------
+
+def lottery_tasks(n=2):
+    """Programs whose verdict a random one-token completion decides (a new top-level line): a digit or a
+    blank passes, a letter is a NameError, a stray byte a syntax error; so a random policy's groups differ."""
+    return [Task(task_id=f"L/{i}", prompt=f"def f():\n    return {i + 1}\n", reference="",
+                 tests=(TestCase(code=f"assert f() == {i + 1}"),), entry_point="f",
+                 completion_mode=CompletionMode.APPEND, dataset="lottery") for i in range(n)]
+
+
+@pytest.fixture
+def grpo_run(tmp_path):
+    pytest.importorskip("trl")
+    from eta.pipeline.context import RunContext
+
+    cfg = compose("model=tiny", "logger=none", "dataset.prompt_style=completion", "dataset.test_time_floor_s=null",
+                  "method.max_steps=3", "method.learning_rate=0.05", "method.max_completion_length=1",
+                  "method.temperature=1.5", "method.bf16=false", "method.per_device_train_batch_size=4",
+                  "method.gradient_accumulation_steps=1", "method.num_generations=4", "+method.disable_tqdm=true",
+                  "method.warmup_steps=0", "execute.workers=1")
+    return RunContext(cfg=cfg, run_dir=tmp_path, train_tasks=lottery_tasks())
+
+
+def test_grpo_moves_lora_and_the_trainer_gets_the_executed_verdicts_rewards(grpo_run):
+    import torch
+
+    from eta.execute.pool import Executor, Job
+    from eta.methods import load_method
+    from eta.models.load import load_model
+
+    model, tokenizer = load_model(dict(grpo_run.cfg.model))
+    result = load_method(grpo_run.cfg).train(grpo_run, model, tokenizer)
+    assert result.steps == 3
+    lora_b = [p for n, p in result.model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(torch.count_nonzero(p) > 0 for p in lora_b)  # B starts at zero: it moved
+
+    record = rows(grpo_run.run_dir / "train" / "rollouts.jsonl")
+    assert len(record) == 3 * 4 and {r["task_id"] for r in record} <= {"L/0", "L/1"}
+    tasks = {t.task_id: t for t in grpo_run.train_tasks}
+    with Executor(workers=1) as ex:  # the verdicts again, from scratch
+        again = ex.map([Job.for_task(tasks[r["task_id"]], r["code"]) for r in record])
+    for row, verdict in zip(record, again):
+        assert row["outcome"] == verdict.outcome.value
+        assert row["rewards"]["shaped"] == rewards.SHAPED[verdict.outcome]  # what the function returned
+    # and what TRL logged as the reward it received, step by step
+    logged = [e for e in result.log_history if "rewards/shaped/mean" in e]
+    assert len(logged) == 3
+    for entry, step in zip(logged, range(3)):
+        values = [r["rewards"]["shaped"] for r in record if r["step"] == step]
+        assert entry["rewards/shaped/mean"] == pytest.approx(sum(values) / len(values), abs=1e-6)
+        assert {"frac_reward_zero_std", "kl", "rollouts/passed", "rollouts/syntax_error", "time/execute_s"} <= set(entry)
+        shares = sum(v for k, v in entry.items() if k.startswith("rollouts/"))
+        assert shares == pytest.approx(1.0)
+    assert len({r["outcome"] for r in record}) > 1  # the lottery gave the groups a signal
+    assert result.metrics["rollouts_executed"] <= len(record)
+    assert (grpo_run.run_dir / "plots" / "grpo.png").is_file()
+
+
+def test_eta_sampler_as_the_rollout_function(grpo_run):
+    from eta.methods import load_method
+    from eta.models.load import load_model
+
+    cfg = grpo_run.cfg
+    cfg.method.rollout = "eta"
+    cfg.method.max_steps = 1
+    model, tokenizer = load_model(dict(cfg.model))
+    result = load_method(cfg).train(grpo_run, model, tokenizer)
+    assert result.steps == 1 and result.metrics["rollout"] == "eta"
+    record = rows(grpo_run.run_dir / "train" / "rollouts.jsonl")
+    assert len(record) == 4 and len({r["task_id"] for r in record}) == 1  # one prompt, its 4 rollouts
+    assert all(r["rewards"]["shaped"] == rewards.SHAPED[Outcome(r["outcome"])] for r in record)
+
+
+# -- end to end ---------------------------------------------------------------------------------------------
+
+FAST = ("model=tiny", "dataset.limit=4", "logger=none", "sampler.max_new_tokens=8", "eval.n=2", "eval.ks=[1,2]",
+        "eval.greedy=false", "method.max_steps=2", "method.num_generations=2", "method.per_device_train_batch_size=2",
+        "method.gradient_accumulation_steps=1")
+
+
+def test_run_py_grpo_shaped_writes_the_trained_policys_evaluation(tmp_path):
+    pytest.importorskip("trl")
+    from tests.test_pipeline import run_py
+
+    run_dir = tmp_path / "run"
+    done = run_py(*FAST, "method=grpo", "method.reward=shaped", f"hydra.run.dir={run_dir}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"base", "trained", "method"} <= set(metrics) and "pass@1" in metrics["trained"]
+    assert metrics["method"]["reward"] == "1*shaped" and metrics["method"]["rollouts_executed"] >= 1
+    assert (run_dir / "train" / "adapter_model.safetensors").is_file()
+    assert not (run_dir / "samples.jsonl").exists()  # it rolls out itself: no sample stage
+    state = json.loads((run_dir / "train" / "trainer_state.json").read_text())
+    assert any("frac_reward_zero_std" in e and "rollouts/passed" in e for e in state["log_history"])
+
+
+def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
+    from tests.test_pipeline import run_py
+
+    done = run_py(*FAST, "method=grpo", "method.reward=nope", f"hydra.run.dir={tmp_path / 'run'}")
+    assert done.returncode != 0
+    assert "unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # 25 s here
+def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_path):
+    pytest.importorskip("trl")
+    from tests.test_pipeline import run_py
+
+    run_dir = tmp_path / "run"
+    done = run_py(*FAST, "method=grpo", "method.reward=rm", "sampler.n=2", "prefer.include_reference=true",
+                  "+method.rm={max_steps: 2, per_device_train_batch_size: 2}", f"hydra.run.dir={run_dir}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "trained" in metrics and metrics["method"]["rm_heldout_pairs"] >= 1
+    assert (run_dir / "reward_model" / "trace" / "eta_rm.json").is_file()
+    record = rows(run_dir / "train" / "rollouts.jsonl")
+    assert record and all(isinstance(r["rewards"]["rm"], float) for r in record if r["outcome"] != "infra_error")
+    # the scores the trainer got are the saved reward model's on the code and its traced execution
+    from eta.execute.pool import Executor, Job, TraceOptions
+    from eta.pipeline.context import load_splits
+    from eta.rm import load_scorer
+    from tests.test_grpo import compose as _compose
+
+    cfg = _compose(*FAST[:2])
+    tasks = {t.task_id: t for t in load_splits(cfg)[0]}
+    scorer = load_scorer(run_dir / "reward_model" / "trace")
+    prompts = {r["task_id"]: r["prompt"] for r in rows(run_dir / "samples.jsonl")}
+    some = record[:4]
+    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines)
+    with Executor(workers=1, trace=trace) as ex:
+        executions = ex.map([Job.for_task(tasks[r["task_id"]], r["code"]) for r in some])
+    scores = scorer.score([prompts[r["task_id"]] for r in some], [r["code"] for r in some], executions)
+    assert [r["rewards"]["rm"] for r in some] == pytest.approx(scores, abs=1e-4)
+
+
+@pytest.mark.slow  # 40 s here
+def test_two_process_launch_each_rank_rolls_out_and_executes_its_share(tmp_path):
+    """TRL's default, kept: every rank generates, executes (its own executor) and scores its slice of each
+    generation batch; the group baselines see the gathered rewards. Rank 0 alone evaluates."""
+    pytest.importorskip("trl")
+    from tests.test_pipeline import run_py
+
+    run_dir = tmp_path / "run"
+    done = run_py(*FAST, "method=grpo", "method.reward=shaped", f"hydra.run.dir={run_dir}", processes=2,
+                  OMP_NUM_THREADS="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 0] trained 2 steps" in done.stdout and "rank 1] trained 2 steps" in done.stdout
+    assert "rank 1] metrics" not in done.stdout
+    ranks = [rows(run_dir / "train" / "rollouts.jsonl"), rows(run_dir / "train" / "rollouts.rank1.jsonl")]
+    assert all(len(r) == 2 * 2 for r in ranks)  # 2 steps x (2 prompts x 2 rollouts) / 2 ranks each
+    for step in (0, 1):  # the two ranks' shares make whole groups: each prompt's 2 rollouts
+        counts = {}
+        for r in ranks[0] + ranks[1]:
+            if r["step"] == step:
+                counts[r["task_id"]] = counts.get(r["task_id"], 0) + 1
+        assert sorted(counts.values()) == [2, 2]
+    assert {"base", "trained", "method"} <= set(json.loads((run_dir / "metrics.json").read_text()))
+
+
+@pytest.mark.parametrize("arm, label, reward, needs", [("grpo_binary", "GRPO-binary", "binary", None),
+                                                      ("eta_rm", "ETA-RM", "rm", "prefer")])
+def test_the_comparison_arms_compose_under_the_shared_budget(arm, label, reward, needs, monkeypatch):
+    pytest.importorskip("trl")
+    from eta.methods import load_method
+
+    monkeypatch.setenv("ETA_ROOT", str(ROOT))
+    cfg = compose("experiment=comparison", f"arm={arm}")
+    assert cfg.label == label and cfg.method.reward == reward and cfg.method.max_steps == cfg.compare.budget.max_steps
+    assert load_method(cfg).needs == needs
