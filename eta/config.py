@@ -184,12 +184,38 @@ def _default_allow_packages() -> tuple[str, ...]:
     return DEFAULT_ALLOW_PACKAGES
 
 
+class RepairSet(str, Enum):
+    quixbugs = "quixbugs"  # the 40 QuixBugs programs
+    failing = "failing"  # the failing programs among the base policy's evaluation samples
+
+
+class RepairFeedback(str, Enum):
+    none = "none"
+    error = "error"
+    trace = "trace"
+
+
+@dataclass
+class RepairEvalConf:
+    """Repair accuracy of every evaluated policy (eta.repair); keys as eta.repair.settings.RepairSettings."""
+
+    enabled: bool = True
+    sets: List[RepairSet] = field(default_factory=lambda: [RepairSet.quixbugs, RepairSet.failing])
+    feedback: List[RepairFeedback] = field(default_factory=lambda: [RepairFeedback.trace])
+    n: int = 1
+    shots: int = 0
+    limit: Optional[int] = None
+    per_problem: Optional[int] = 1
+    max_new_tokens: Optional[int] = None
+
+
 @dataclass
 class EvalConf:
     n: int = 5  # samples per problem for pass@k
     ks: List[int] = field(default_factory=lambda: [1, 5])
     greedy: bool = True
     base: bool = True  # evaluate the base model too, for the before/after table
+    repair: RepairEvalConf = field(default_factory=RepairEvalConf)
 
 
 @dataclass

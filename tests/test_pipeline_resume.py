@@ -19,7 +19,8 @@ pytestmark = pytest.mark.needs_torch
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["model=tiny", "dataset=humaneval", "dataset.limit=3", "logger=none", "sampler.n=2",
          "sampler.max_new_tokens=8", "eval.n=1", "eval.ks=[1]", "eval.greedy=false", "prefer.include_reference=true",
-         "method.max_steps=1", "method.per_device_train_batch_size=2", "method.logging_steps=1", "method.bf16=false"]
+         "method.max_steps=1", "method.per_device_train_batch_size=2", "method.logging_steps=1", "method.bf16=false",
+         "eval.repair.enabled=false"]  # exact counts of prompts below; repair eval: tests/test_repair.py
 
 
 def config(*overrides: str):

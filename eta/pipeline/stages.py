@@ -90,6 +90,11 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
                 from eta.train.drift import kl_to_reference
 
                 metrics.update(kl_to_reference(model, tokenizer, samples) or {})
+    from eta.repair import policy_repair
+
+    repair = policy_repair(ctx, model, tokenizer, policy)  # eval.repair: metrics["repair"][set][feedback]
+    if repair:
+        metrics["repair"] = repair
     ctx.path("eval", policy, "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

@@ -34,6 +34,7 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
         rows.append(("tests judged outside the program", [m.get("tests_checked_outside_fraction") for m in models], True))
     if any("kl_to_reference" in m for m in models):  # nats per completion: how far training moved the policy
         rows.append(("KL to reference (nats/sample)", [m.get("kl_to_reference") for m in models], None))
+    rows += _repair_rows(models)
     # The outcomes most frequent in any model, so that a class that appears only after training shows too.
     peak: dict[str, float] = {}
     for m in models:
@@ -43,6 +44,29 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
         rows.append((f"outcome {outcome}", [m.get("outcomes", {}).get(outcome, 0.0) for m in models], True))
     for key, label in (("n_tasks", "tasks"), ("n_samples", "samples"), ("n_infra_error", "infra errors (masked)")):
         rows.append((label, [m.get(key) for m in models], False))
+    return rows
+
+
+def _repair_rows(models: list[Mapping[str, Any]]) -> list[tuple[str, list, bool | None]]:
+    """Repair accuracy (eval.repair) per set and feedback kind, and pass@n where there were n attempts."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for m in models:
+        for name, by_feedback in (m.get("repair") or {}).items():
+            for feedback, r in by_feedback.items():
+                if not isinstance(r, Mapping):  # {"skipped": why}
+                    continue
+                found.setdefault((name, feedback), set()).update(k for k in r if _PASS_AT.match(k) and k != "pass@1")
+    def get(m: Mapping[str, Any], name: str, feedback: str, key: str) -> Any:
+        return (((m.get("repair") or {}).get(name) or {}).get(feedback) or {}).get(key)
+
+    rows: list[tuple[str, list, bool | None]] = []
+    for (name, feedback), ks in found.items():
+        rows.append((f"repair {name} ({feedback})", [get(m, name, feedback, "accuracy") for m in models], True))
+        rows += [(f"repair {name} ({feedback}) {k}", [get(m, name, feedback, k) for m in models], True)
+                 for k in sorted(ks)]
+    for name in dict.fromkeys(name for name, _ in found):
+        feedback = next(f for n, f in found if n == name)
+        rows.append((f"repair {name} programs", [get(m, name, feedback, "n_problems") for m in models], False))
     return rows
 
 

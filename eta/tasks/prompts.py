@@ -62,7 +62,9 @@ def completion_prompt(task: Task) -> str:
     if task.completion_mode is CompletionMode.APPEND:
         return task.prompt
     if is_repair(task):
-        return f"### Buggy program\n{task.metadata['buggy_program'].strip()}\n\n### Fixed program\n"
+        m = task.metadata  # eta.repair adds worked examples before the program and feedback after it
+        return (f"{m.get('repair_shots', '')}### Buggy program\n{m['buggy_program'].strip()}\n\n"
+                f"{m.get('repair_feedback', '')}### Fixed program\n")
     if task.dataset == "apps":
         return task.prompt
     return completion_header(task)

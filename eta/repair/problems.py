@@ -1,0 +1,84 @@
+"""Repair problems: a failing program, the sandbox's record of it, and the task whose tests it fails.
+
+Two sets. ``quixbugs``: the 40 QuixBugs programs, each buggy program executed once (with traces) in the
+sandbox. ``failing``: every failing program among a policy's evaluation samples of the run's own
+held-out problems (each one repair problem), from the executions the evaluation already wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eta.execute.outcome import Outcome
+from eta.tasks.schema import CompletionMode, Task, TestCase
+
+
+@dataclass(frozen=True)
+class RepairProblem:
+    problem_id: str  # QuixBugs/bitcount; Synthetic/add/3#2 for sample 2 of a held-out problem
+    task: Task  # the problem the program fails (its statement, tests, entry point)
+    program: str  # the failing whole program
+    execution: dict[str, Any]  # the sandbox's record of running it (tests, traces)
+
+    @property
+    def exec_task(self) -> Task:
+        """The task a fixed program runs against: the original tests, the answer a whole program."""
+        return replace(self.task, completion_mode=CompletionMode.FULL)
+
+    def failing_test(self) -> tuple[TestCase | None, dict[str, Any] | None]:
+        """The first test that failed (the case and its result), or (None, None) where none ran
+        (a program that does not compile fails before any test)."""
+        for result in sorted(self.execution.get("tests") or [], key=lambda t: t["index"]):
+            if result["outcome"] != Outcome.PASSED.value:
+                case = self.task.tests[result["index"]] if result["index"] < len(self.task.tests) else None
+                return case, result
+        return None, None
+
+
+def whole_program(task: Task, completion: str) -> str:
+    return task.program(completion)
+
+
+def from_records(records: list[dict[str, Any]], tasks: list[Task], *, per_problem: int | None = None,
+                 distinct: bool = True) -> list[RepairProblem]:
+    """Each failing (and not masked) program of ``records`` as a repair problem, in the records' order;
+    ``per_problem`` keeps at most that many per task, ``distinct`` one per distinct program of a task."""
+    by_id = {t.task_id: t for t in tasks}
+    out: list[RepairProblem] = []
+    seen: dict[str, set[str]] = {}
+    for record in records:
+        task = by_id.get(record["task_id"])
+        if task is None or record.get("passed") or record.get("outcome") == Outcome.INFRA_ERROR.value:
+            continue
+        program = whole_program(task, record["completion"])
+        mine = seen.setdefault(task.task_id, set())
+        if (distinct and program in mine) or (per_problem is not None and len(mine) >= per_problem):
+            continue
+        mine.add(program)
+        out.append(RepairProblem(f"{task.task_id}#{record['sample_id']}", task, program, record))
+    return out
+
+
+def quixbugs_tasks(cfg: Any) -> tuple[list[Task], Any]:
+    """The 40 QuixBugs tasks and the dataset config they run under (the run's own when it is QuixBugs,
+    else conf/dataset/quixbugs.yaml: its time limits)."""
+    from eta.config import enum_text
+    from eta.tasks import load_tasks
+
+    d = cfg.dataset if enum_text(cfg.dataset.name) == "quixbugs" else quixbugs_dataset_config()
+    return load_tasks("quixbugs", data_dir=d.data_dir, source=d.source), d
+
+
+def quixbugs_dataset_config() -> Any:
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from eta.config import DatasetConf
+
+    path = Path(__file__).resolve().parents[2] / "conf" / "dataset" / "quixbugs.yaml"
+    loaded = OmegaConf.load(path) if path.is_file() else OmegaConf.create({"name": "quixbugs"})
+    node = OmegaConf.merge(OmegaConf.structured(DatasetConf), {k: v for k, v in loaded.items() if k != "defaults"})
+    OmegaConf.resolve(node)
+    return node
