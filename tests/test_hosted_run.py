@@ -109,11 +109,14 @@ def humaneval_answer() -> Any:
     from eta.tasks import load_tasks
 
     tasks = load_tasks("humaneval")
+    repair = repair_answer(tasks)
     turns: dict[str, int] = {}
     lock = threading.Lock()
 
     def answer(body: dict[str, Any]) -> str:
         text = "\n".join(str(m.get("content", "")) for m in body["messages"])
+        if "Fix the program." in text:
+            return repair(text)
         task = max((t for t in tasks if t.prompt.strip() in text), key=lambda t: len(t.prompt))
         number = int(task.task_id.split("/")[1])
         with lock:
@@ -122,6 +125,36 @@ def humaneval_answer() -> Any:
         program = (f"{task.reference.rstrip()}\n{RIGHT}\n" if right
                    else f"def {task.entry_point}(*args, **kwargs):\n    return None  {WRONG}\n")
         return f"Here it is:\n```python\n{program}```\nDone."
+
+    return answer
+
+
+FIXED, UNFIXED = "# stub: fixed", "# stub: unfixed"
+
+
+def stub_fixes(task_id: str) -> bool:
+    """Whether the stub answers a repair of this problem with its reference. HumanEval: the problems it
+    answers right and wrong by turns (n % 3 == 1); QuixBugs: by the length of the name."""
+    name = task_id.split("#")[0].split("/")[1]
+    return int(name) % 3 == 1 if name.isdigit() else len(name) % 2 == 0
+
+
+def repair_answer(humaneval: list[Any]) -> Any:
+    """The answer to a repair prompt (method=repair, eval.repair): the reference of the problem asked for
+    some problems, a program that raises for the others."""
+    from eta.tasks import load_tasks
+
+    quixbugs = load_tasks("quixbugs")
+
+    def answer(text: str) -> str:
+        asked = text.rsplit("Now the program to fix:", 1)[-1]  # after the worked examples, if any
+        pool = quixbugs if "has a bug on exactly one line" in asked else humaneval
+        task = max((t for t in pool if f"`{t.entry_point}`" in asked), key=lambda t: len(t.entry_point))
+        if stub_fixes(task.task_id):
+            program = f"{task.reference.rstrip()}\n{FIXED}\n"
+        else:
+            program = f"def {task.entry_point}(*args, **kwargs):\n    raise ValueError('no')  {UNFIXED}\n"
+        return f"Fixed:\n```python\n{program}```\n"
 
     return answer
 
@@ -158,6 +191,9 @@ def test_method_none_end_to_end_pass_at_k_tokens_and_cost(provider, tmp_path):
         expected = sum(pass_at_k(len(v), sum(v), k) for v in by_task.values()) / len(by_task)
         assert base[f"pass@{k}"] == pytest.approx(expected)
     assert 0.0 < base["pass@1"] < base["pass@2"] < 1.0  # the split holds problems of all three kinds
+    for name in ("quixbugs", "failing"):  # eval.repair (on by default) asked the hosted model too
+        repaired = base["repair"][name]["trace"]
+        assert repaired["n_problems"] > 0 and 0.0 < repaired["accuracy"] < 1.0, (name, repaired)
 
     usage = metrics["usage"]
     assert usage["provider"] == provider and usage["requests"] == asked > 0
@@ -295,7 +331,8 @@ def test_executed_programs_cannot_see_the_keys(unprivileged, tmp_path):
     keys = {"openai": f"sk-eta-leakcheck-{uuid.uuid4().hex}", "anthropic": f"sk-ant-eta-leakcheck-{uuid.uuid4().hex}"}
     run_dir = tmp_path / "run"
     with StubServer(Stub(answer=probing_answer(list(keys.values())), key=keys["openai"])) as server:
-        proc = run_py(tmp_path, *hosted_run("openai", server.url, run_dir, "logger=wandb", "logger.mode=offline"),
+        proc = run_py(tmp_path, *hosted_run("openai", server.url, run_dir, "logger=wandb", "logger.mode=offline",
+                                            "eval.repair.enabled=false"),  # the probes answer the evaluation only
                       key=keys["openai"], ANTHROPIC_API_KEY=keys["anthropic"],
                       launcher=WITHOUT_ROOT if unprivileged else (), ETA_SANDBOX_DISABLE="uid" if unprivileged else "")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -403,3 +440,31 @@ def test_a_reward_model_on_its_own_backbone_may_score_a_hosted_policys_samples(m
                 check_run(cfg, load_method(cfg))
         else:
             check_run(cfg, load_method(cfg))
+
+
+# --- method=repair with a hosted model -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_method_repair_with_a_hosted_model_end_to_end(provider, tmp_path):
+    run_dir = tmp_path / "run"
+    with StubServer(Stub(answer=humaneval_answer())) as server:
+        proc = run_py(tmp_path, *hosted_run(provider, server.url, run_dir), "method=repair", "method.sets=[failing]",
+                      "method.feedback=trace", "method.shots=1", "eval.repair.enabled=false", provider=provider)
+        asked = len(server.stub.requests)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    repairs = [r for path in sorted((run_dir / "train" / "repair").rglob("executions.jsonl"))
+               if "failing" in path.parts for r in lines(path)]
+    assert repairs, sorted(str(p) for p in run_dir.rglob("*.jsonl"))
+    for r in repairs:  # each verdict is the execution of the stub's answer: its reference, or one that raises
+        assert r["passed"] == stub_fixes(r["task_id"]), (r["task_id"], r["completion"][:300])
+        assert r["passed"] or r["error_type"] == "ValueError", r["task_id"]
+    fixed = sum(r["passed"] for r in repairs if r["sample_id"] == 0)
+    method = metrics["method"]
+    assert method["repair_failing_problems"] == len(repairs)
+    assert method["repair_failing_accuracy"] == pytest.approx(fixed / len(repairs))
+    assert 0 < fixed < len(repairs)  # the failing set holds problems of both kinds
+    usage = metrics["usage"]
+    assert usage["requests"] == asked
+    assert any("repair" in name for name in usage["by_file"]), usage["by_file"]  # the repair requests are costed
