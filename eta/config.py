@@ -263,6 +263,9 @@ def register() -> None:
     """Store the schemas where the YAML files' ``defaults: [_schema]`` find them."""
     from hydra.core.config_store import ConfigStore
 
+    from eta.choices import register_resolvers
+
+    register_resolvers()  # ${eta_existing:...}: the comparison's arms that exist so far
     cs = ConfigStore.instance()
     cs.store(name="_root_schema", node=RootConf)
     for group, schema in GROUPS.items():

@@ -285,3 +285,29 @@ def test_misspelt_experiment_fails_with_one_line_listing_the_experiments(tmp_pat
     assert lines == [lines[0]] and "experiment=nosuch" in lines[0]
     assert "comparison" in lines[0] and "smoke" in lines[0]
     assert not (tmp_path / "run" / "samples.jsonl").exists()
+
+
+def test_the_comparison_run_gets_the_jobs_resolved_wandb_group(tmp_path, monkeypatch):
+    """The experiment's group is ``comparison-${model.name}-${dataset.name}``, as the saved job config holds it."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    sweep = tmp_path / "sweep"
+    p = dict(t0=1, t1=2, t2=0, t3=4, t4=1, t5=0)
+    job = write_job(sweep, "base", "base", 0, "none", records(p), greedy_of(p))
+    cfg = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+    cfg.update(model={"name": "tiny"}, dataset={"name": "humaneval"},
+               logger={"name": "wandb", "project": "eta", "mode": "offline", "tags": [],
+                       "group": "comparison-${model.name}-${dataset.name}"},
+               paths={"output_dir": "${hydra:runtime.cwd}/outputs"})  # unresolvable outside the job: left as is
+    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    seen = {}
+    real_init = wandb.init
+
+    def init(**kwargs):
+        seen.update(kwargs)
+        return real_init(**kwargs)
+
+    monkeypatch.setattr(wandb, "init", init)
+    compare(sweep, n_boot=20)
+    assert seen["group"] == "comparison-tiny-humaneval"

@@ -113,7 +113,7 @@ def test_a_killed_run_continues_where_it_stopped(tmp_path, monkeypatch, capsys):
     metrics, out = run(tmp_path, capsys=capsys)
     assert "redoing" not in out and "trained 1 steps (done)" in out
     assert counts.prompts == 3 and counts.programs == 3  # only the trained policy's evaluation is new
-    assert set(metrics) == {"base", "trained"}
+    assert set(metrics) == {"base", "trained", "method"} and metrics["method"]["heldout_pairs"]["pairs"] > 0
 
 
 def test_files_without_a_record_are_not_trusted(tmp_path, capsys):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eta.errors import ConfigError
+from eta.train.distributed import is_main_process
 from eta.train.runner import TrainResult, fit, load_weights
 from eta.train import settings as train_settings
 from eta.train.settings import lora_config
@@ -42,6 +43,7 @@ REQUIRED_COLUMNS = ("prompt", "chosen", "rejected")
 @dataclass
 class Settings:
     use_lora: bool = True  # false: full fine-tuning with a frozen copy of the model as reference
+    heldout_max_pairs: int = 256  # held-out pairs scored after training (eta.train.heldout); 0: none
 
 
 class DPO:
@@ -67,8 +69,23 @@ class DPO:
             return None
         dataset = load_from_disk(str(run.pairs_dir))
         args = self.args(run.path("train", ".keep").parent, report_to="wandb" if run.logger else "none")
-        return train_dpo(model, tokenizer, dataset, args, use_lora=self.settings.use_lora,
-                         lora_cfg=self.cfg.model.get("lora"))
+        result = train_dpo(model, tokenizer, dataset, args, use_lora=self.settings.use_lora,
+                           lora_cfg=self.cfg.model.get("lora"))
+        if self.settings.heldout_max_pairs > 0 and is_main_process():  # how far it moved on unseen problems
+            stats = self._heldout(run, result, tokenizer, args)
+            if stats is not None:
+                result.metrics["heldout_pairs"] = stats
+        return result
+
+    def _heldout(self, run: RunContext, result: TrainResult, tokenizer: Any, args: Any) -> dict[str, Any] | None:
+        from eta.pipeline.ranks import reload_policy, sharded_after_training
+        from eta.train.heldout import heldout_report
+
+        policy = result.model
+        if sharded_after_training(self.cfg) and not result.reused:  # sharded or wrapped for all ranks
+            policy = reload_policy(self.cfg, result)
+        return heldout_report(run, policy, tokenizer, beta=args.beta, max_pairs=self.settings.heldout_max_pairs,
+                              cache_dir=Path(args.output_dir))
 
 
 def make(cfg: Any) -> DPO:

@@ -21,7 +21,7 @@ from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
-from eta.pipeline.shared import link_shared
+from eta.pipeline.shared import link_shared, release_shared
 from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
 from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
 from eta.errors import ConfigError
@@ -89,6 +89,7 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     usage = getattr(model, "usage_report", None)  # a hosted policy: tokens and the estimated cost
     if usage is not None:
         metrics["usage"] = usage(run_dir)
+    release_shared()
     ctx.path("metrics.json").write_text(json.dumps(metrics, indent=2))
     if "report" in stages and metrics:
         print(report_stage(ctx, metrics, log_history), flush=True)
@@ -133,7 +134,9 @@ def _trained_digest(ctx: RunContext) -> str:
 
 def _train(ctx: RunContext, method: Any, model: Any, tokenizer: Any, stages: set[str]) -> Any:
     """Make the data the method needs (as far as `stages` allows), then train; None when nothing trained."""
-    if not (_make_data(ctx, model, tokenizer, method.needs, stages) and "train" in stages):
+    made = _make_data(ctx, model, tokenizer, method.needs, stages)
+    release_shared()  # the shared base samples and evaluation are complete: other runs may read them
+    if not (made and "train" in stages):
         return None
     ctx.mark_done(READY)
     result = _timed(ctx, "train", lambda: method.train(ctx, model, tokenizer))

@@ -6,8 +6,12 @@ Each shared stage lives in ``<shared_dir>/<stage>-<fingerprint>/``, the fingerpr
 keys the stage and the stages it reads depend on (``eta.pipeline.fingerprint.plan``): a run under another
 model, sampler, dataset, seed or execution setting gets another folder, never these files. The run's own
 ``samples.jsonl``, ``executions.jsonl`` and ``eval/base`` are symbolic links into it; a stage resumes from
-the shared files as from its own (a complete file is read, not redone). Runs of a sweep that share a folder
-must not run at the same time (Hydra's default launcher runs them one after another).
+the shared files as from its own (a complete file is read, not redone).
+
+Runs that share a folder may run at the same time (two launchers of one sweep, a parallel launcher): each
+run holds an exclusive lock (``fcntl.flock`` on ``<folder>/.lock``) on every shared folder it links, from
+linking until its data stages are done (:func:`release_shared`), so that one of them makes the files and the
+others wait, then read them complete. Folders are locked in one order, so two runs never wait on each other.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from eta.pipeline.context import RunContext
 from eta.pipeline.fingerprint import StageSpec
 
 SHARED_STAGES = ("evaluate_base", "sample", "execute")
+LOCK_FILE = ".lock"
+_held: list[Any] = []  # this process's open lock files: one run at a time per process (Hydra's launcher)
 
 
 def fingerprint(spec: StageSpec, specs: dict[str, StageSpec]) -> str:
@@ -40,12 +46,15 @@ def link_shared(ctx: RunContext, specs: list[StageSpec]) -> list[str]:
         return []
     by_name = {s.name: s for s in specs}
     state, notes = ctx._state(), []
+    if ctx.round <= 1:
+        release_shared()  # a run before this one in the process is over
     for name in SHARED_STAGES:
         spec = by_name.get(name)
         if spec is None or (name != "evaluate_base" and ctx.round > 1):  # later rounds sample the trained policy
             continue
         home = Path(shared_dir).resolve() / f"{name}-{fingerprint(spec, by_name)}"
         home.mkdir(parents=True, exist_ok=True)
+        _lock(home, ctx.say)
         keys_file = home / "keys.json"
         if not keys_file.exists():  # for a reader: what these files were made under
             keys_file.write_text(json.dumps(spec.keys, indent=1, sort_keys=True, default=str))
@@ -72,3 +81,28 @@ def _link(link: Path, target: Path, directory: bool) -> bool:
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(target, target_is_directory=directory)
     return True
+
+
+def _lock(home: Path, say: Any) -> None:
+    """Hold ``home``'s lock until :func:`release_shared`, waiting (and saying so) while another run holds it."""
+    import fcntl
+
+    if any(getattr(f, "name", None) == str(home / LOCK_FILE) for f in _held):
+        return
+    f = open(home / LOCK_FILE, "a+")  # noqa: SIM115 - held open past this function on purpose
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say(f"waiting for another run making the shared data in {home}")
+        fcntl.flock(f, fcntl.LOCK_EX)
+    _held.append(f)
+
+
+def release_shared() -> None:
+    """Let other runs at this process's shared folders: its data stages are done (or the run is over)."""
+    import fcntl
+
+    while _held:
+        f = _held.pop()
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()

@@ -118,8 +118,16 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
 
         plots["rounds"] = plot_rounds(metrics["base"] if "base" in metrics else None, metrics["rounds"],
                                       ctx.path("plots", "rounds.png"))
-    table = format_table(policies) if policies else ""
-    method = {k: v for k, v in metrics.get("method", {}).items() if isinstance(v, (int, float, str))}
+    intervals = _paired(ctx, metrics) if len(policies) == 2 else None
+    table = format_table(policies, intervals=intervals) if policies else ""
+    if intervals:
+        n = max((e.n_problems for e in intervals.values()), default=0)
+        table += (f"\n95% CI: paired bootstrap over the {n} held-out problems (base and trained on the same problems); "
+                  "'spans 0': the interval includes no change")
+    from eta.report.wandb_log import flatten_metrics  # nested ones (held-out pairs) as heldout_pairs/accuracy
+
+    own = metrics.get("method", {})
+    method = {**{k: v for k, v in own.items() if isinstance(v, str)}, **flatten_metrics(own)}
     if method:
         table += "\n\n" + "\n".join(f"method {k}: {v:.4g}" if isinstance(v, float) else f"method {k}: {v}"
                                      for k, v in method.items())
@@ -130,6 +138,14 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
     if ctx.logger is not None:
         _log_wandb(ctx, metrics, plots, table_rows(analysis[1]) if analysis else {})
     return table
+
+
+def _paired(ctx: RunContext, metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from eta.report.paired import paired_intervals, table_intervals, trained_eval_dir
+
+    estimates = paired_intervals(ctx.path("eval", "base"), trained_eval_dir(ctx.run_dir, metrics),
+                                 ks=[k for k in ctx.cfg.eval.ks if k <= ctx.cfg.eval.n], seed=int(ctx.cfg.seed))
+    return table_intervals(estimates)
 
 
 def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[str, Path],

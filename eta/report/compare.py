@@ -135,20 +135,35 @@ def label_of(cfg: Mapping[str, Any]) -> str:
 
 def find_jobs(sweep_dir: Path) -> tuple[list[Job], list[Path]]:
     """The finished jobs of a sweep, and the folders of jobs without metrics.json (unfinished or failed)."""
-    from omegaconf import OmegaConf
-
     jobs, unfinished = [], []
     for config in sorted(sweep_dir.rglob(".hydra/config.yaml")):
         job_dir = config.parent.parent
         if "shared" in job_dir.relative_to(sweep_dir).parts:
             continue
-        cfg = OmegaConf.to_container(OmegaConf.load(config), resolve=False)
+        cfg = _load_config(config)
         if not (job_dir / "metrics.json").is_file():
             unfinished.append(job_dir)
             continue
         jobs.append(Job(job_dir, label_of(cfg), int(cfg.get("seed", 0)), json.loads((job_dir / "metrics.json").read_text()),
                         cfg))
     return jobs, unfinished
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    """A job's saved config with its interpolations resolved node by node (``logger.group`` is
+    ``comparison-${model.name}-...``); a node that needs the running job (``${hydra:...}``) stays as written."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    conf = OmegaConf.load(path)
+    raw = OmegaConf.to_container(conf, resolve=False)
+    out: dict[str, Any] = {}
+    for key in raw:
+        try:
+            value = conf[key]
+            out[key] = OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
+        except Exception:  # omegaconf raises several kinds for an unresolvable interpolation
+            out[key] = raw[key]
+    return out
 
 
 def _read_counts(path: Path) -> dict[str, TaskCounts] | None:

@@ -70,16 +70,27 @@ def _repair_rows(models: list[Mapping[str, Any]]) -> list[tuple[str, list, bool 
     return rows
 
 
-def format_table(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int = 4) -> str:
+def _interval(est: Any) -> str:
+    """A paired interval of a change in percentage points, and whether it includes no change."""
+    if est is None:
+        return ""
+    return f"[{est.low * 100:+.1f}, {est.high * 100:+.1f}]" + (" spans 0" if est.spans_zero else "")
+
+
+def format_table(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int = 4,
+                 intervals: Mapping[str, Any] | None = None) -> str:
     """Rows of metrics, one column per model (``summarize()`` results, optionally with ``greedy_pass@1``).
 
-    With exactly two models (before, after) a last column gives the change in percentage points.
+    With exactly two models (before, after) a last column gives the change in percentage points, and with
+    ``intervals`` (row label -> ``eta.report.bootstrap.Estimate`` of the change, eta.report.paired) one more
+    its 95% interval, marked where it spans zero.
     """
     if not metrics_by_model:
         raise ValueError("format_table: no models given")
     names = list(metrics_by_model)
     delta = len(names) == 2
-    header = ["metric", *names] + (["change"] if delta else [])
+    intervals = intervals if delta and intervals else None
+    header = ["metric", *names] + (["change"] if delta else []) + (["95% CI (pp)"] if intervals else [])
     lines = [header]
     for label, values, is_fraction in _rows(metrics_by_model, top_outcomes):
         fmt = _real if is_fraction is None else _pct if is_fraction else _count
@@ -88,6 +99,8 @@ def format_table(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes
             a, b = values
             cells.append("" if a is None or b is None or is_fraction is None else
                          f"{(b - a) * 100:+.1f} pp" if is_fraction else f"{b - a:+d}")
+        if intervals:
+            cells.append(_interval(intervals.get(label)) if is_fraction else "")
         lines.append(cells)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     out = []

@@ -1,0 +1,133 @@
+"""`python run.py -m experiment=comparison model=tiny dataset.limit=4` end to end: every arm that exists, a
+comparison.md with both kinds of interval, and a sweep killed part-way that continues, redoing nothing done."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.needs_torch, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[1]
+
+def arm_labels() -> dict[str, str]:
+    """The arms the comparison lists that have a file (the sweep runs those), with their labels, in order."""
+    import yaml
+
+    from eta.choices import existing_options
+
+    os.environ.setdefault("ETA_ROOT", str(ROOT))
+    value = yaml.safe_load((ROOT / "experiments" / "experiment" / "comparison.yaml").read_text())
+    listed = value["hydra"]["sweeper"]["params"]["arm"][len("${eta_existing:arm,"):-1]
+    arms = existing_options("arm", listed).split(",")
+    return {a: yaml.safe_load((ROOT / "experiments" / "arm" / f"{a}.yaml").read_text())["label"] for a in arms}
+
+
+LABELS = arm_labels()
+# small enough for a few minutes on 2 shared cores: 2 samples, 2 optimizer steps of 4 examples (GRPO: one
+# prompt's 4 rollouts), 2 seeds
+SMALL = ("logger=none", "sampler.n=2", "sampler.max_new_tokens=16", "eval.n=2", "eval.ks=[1,2]",
+         "prefer.include_reference=true", "compare.budget.max_steps=2", "compare.budget.batch_size=4",
+         "compare.budget.grad_accum=1", "compare.budget.logging_steps=1", "compare.n_boot=200",
+         "hydra.sweeper.params.seed='0,1'")
+
+
+def command(sweep: Path) -> list[str]:
+    return [sys.executable, "run.py", "-m", "experiment=comparison", "model=tiny", "dataset.limit=4", *SMALL,
+            f"compare.dir={sweep}"]
+
+
+def env() -> dict[str, str]:
+    return dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+
+
+def stage_done(job: Path, stage: str) -> bool:
+    try:
+        return bool(json.loads((job / "stages.json").read_text()).get(stage, {}).get("done"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+
+
+def run_until(sweep: Path, job: str, stage: str, timeout: float = 600) -> None:
+    """Start the sweep and kill it (the whole process group, SIGKILL) once ``job`` has finished ``stage``."""
+    proc = subprocess.Popen(command(sweep), cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while not stage_done(sweep / job, stage):
+            assert proc.poll() is None, f"the sweep ended (rc {proc.returncode}) before {job} did {stage}"
+            assert time.monotonic() < deadline, f"{job} did not reach {stage} in {timeout} s"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def mtimes(paths: list[Path]) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_both_intervals(tmp_path):
+    sweep = tmp_path / "sweep"
+    # seed 0's arms run base, sft, dpo_binary, eta_dpo in that order: kill it while DPO-binary trains
+    run_until(sweep, "dpo_binary-seed0", "prefer")
+    assert stage_done(sweep / "sft-seed0", "evaluate_trained") and not (sweep / "dpo_binary-seed0" / "metrics.json").exists()
+    finished = [sweep / "sft-seed0" / "train" / "adapter_model.safetensors",
+                sweep / "sft-seed0" / "eval" / "trained" / "sampled_samples.jsonl",
+                sweep / "dpo_binary-seed0" / "pairs.jsonl",
+                (sweep / "base-seed0" / "eval" / "base" / "sampled_samples.jsonl").resolve(),
+                (sweep / "dpo_binary-seed0" / "samples.jsonl").resolve()]
+    # results files are rewritten with the results they reuse (eta.execute.batch.reusable): same bytes
+    results = [sweep / "sft-seed0" / "eval" / "trained" / "sampled_executions.jsonl",
+               (sweep / "base-seed0" / "eval" / "base" / "sampled_executions.jsonl").resolve(),
+               (sweep / "dpo_binary-seed0" / "executions.jsonl").resolve()]
+    before, contents = mtimes(finished), {p: p.read_bytes() for p in results}
+
+    again = subprocess.run(command(sweep), cwd=ROOT, env=env(), capture_output=True, text=True, timeout=1200)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert mtimes(finished) == before  # nothing finished was sampled or trained again
+    assert {p: p.read_bytes() for p in results} == contents
+    out = again.stdout
+    sft0 = out[out.index("run directory " + str(sweep / "sft-seed0")):out.index("run directory " + str(sweep / "dpo_binary-seed0"))]
+    reuse = [line for line in sft0.splitlines() if "to execute" in line]
+    assert "reused a finished run" in sft0 and reuse and all(line.endswith(" 0 to execute") for line in reuse)
+    dpo0 = out[out.index("run directory " + str(sweep / "dpo_binary-seed0")):]
+    assert "trained 2 steps (done)" in dpo0.split("metrics:")[0]  # the killed job trains now, from its own pairs
+    for arm in LABELS:
+        for seed in (0, 1):
+            assert (sweep / f"{arm}-seed{seed}" / "metrics.json").is_file(), (arm, seed)
+    # every arm of a seed trained on, and was compared against, the same shared base samples and evaluation
+    for seed in (0, 1):
+        homes = {(sweep / f"{arm}-seed{seed}" / "eval" / "base").resolve() for arm in LABELS}
+        assert len(homes) == 1 and str(next(iter(homes))).startswith(str((sweep / "shared").resolve()))
+
+    text = (sweep / "comparison.md").read_text()
+    from eta.report.compare import ordered
+
+    assert f"{2 * len(LABELS)} finished jobs, seeds [0, 1], methods {', '.join(ordered(LABELS.values()))}" in text
+    assert {"base", "SFT", "DPO-binary", "ETA-DPO"} <= set(LABELS.values())
+    section = text[text.index("## pass@1 (seeds x problems)"):].split("\n## ")[0]
+    header = next(line for line in section.splitlines() if line.startswith("| method"))
+    assert "mean [95% CI]" in header and "vs base" in header and "vs DPO-binary" in header
+    for label in LABELS.values():
+        row = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
+        assert row.startswith(f"| {label} | 2 | 8 |")  # 2 seeds, 4 held-out problems each
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert "[" in cells[3]  # its mean's interval
+        if label != "base":
+            assert "pp [" in cells[4]  # the paired difference against the base, with its interval
+    eta_row = next(line for line in section.splitlines() if line.startswith("| ETA-DPO |"))
+    assert eta_row.count("pp [") == 2  # against the base and against DPO-binary
+    if "ETA-RM" in LABELS.values() and "GRPO-binary" in LABELS.values():
+        rm_row = next(line for line in section.splitlines() if line.startswith("| ETA-RM |"))
+        assert rm_row.count("pp [") == 2  # against the base and against GRPO-binary
+    assert "## method/heldout_pairs/accuracy (seeds only)" in text
+    rows = (sweep / "comparison.csv").read_text().splitlines()
+    assert any(r.startswith("method/heldout_pairs/accuracy,ETA-DPO,DPO-binary,difference") for r in rows)
