@@ -22,9 +22,11 @@ class Stub:
     """What the server does and what it saw (the tests read and set these)."""
 
     answer: Callable[[dict[str, Any]], str] = lambda body: ANSWER
+    key: str = GOOD_KEY  # the one key it accepts
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # answered first, in order
     hang_after: int | None = None  # successful answers before every later request hangs
     requests: list[dict[str, Any]] = field(default_factory=list)  # every request body received
+    usage: list[tuple[int, int]] = field(default_factory=list)  # (input, output) tokens of each answer sent
     served: int = 0
     times: list[float] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -65,7 +67,7 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 stub.times.append(time.monotonic())
             # OpenAI: a bearer token; Anthropic: x-api-key (anthropic 2.x sends its key as a bearer token too)
             key = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
-            if key != GOOD_KEY:  # like the services: the message names the key, masked
+            if key != stub.key:  # like the services: the message names the key, masked
                 masked = f"{key[:3]}****{key[-4:]}"
                 return self._send(401, {"error": {"message": f"Incorrect API key provided: {masked}",
                                                   "type": "invalid_request_error", "code": "invalid_api_key"}}
@@ -85,7 +87,12 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
             if what == "hang":
                 stub.release.wait(60)
                 return self._send(503, {"error": {"message": "released"}})
-            return self._send(200, self._openai(body) if openai else self._anthropic(body))
+            payload = self._openai(body) if openai else self._anthropic(body)
+            usage = payload["usage"]
+            with stub.lock:
+                stub.usage.append((usage.get("prompt_tokens", usage.get("input_tokens")),
+                                   usage.get("completion_tokens", usage.get("output_tokens"))))
+            return self._send(200, payload)
 
         def _openai(self, body: dict[str, Any]) -> dict[str, Any]:
             choices, out = [], 0

@@ -24,6 +24,7 @@ from eta.sample.engine import FinishReason
 
 RETRY_STATUS = frozenset({408, 409, 429})  # and every 5xx (Anthropic's 529 "overloaded" among them)
 OPENAI_MAX_STOPS = 4  # the API takes at most four; the rest are cut here
+MIN_SECRET_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,9 @@ class Client:
         return importlib.import_module(self.provider)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "<key>") if self._key else text
+        # A placeholder key for a local server (OPENAI_API_KEY=x, =EMPTY) is no secret, and replacing every
+        # "x" would garble the line; a real key is far longer.
+        return text.replace(self._key, "<key>") if len(self._key) >= MIN_SECRET_CHARS else text
 
 
 def _message(e: Any) -> str:

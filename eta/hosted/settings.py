@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from eta.config import enum_text
 from eta.errors import ConfigError
+from eta.hosted.secrets import held_key, hold_keys
 
 HOSTED_SOURCES = ("openai", "anthropic")
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -110,18 +110,20 @@ def check_run(cfg: Any, method: Any) -> None:
     parse_settings(model)
     method_name = cfg.method.get("name")
     if getattr(method, "needs_local_weights", method.trains_policy):
-        raise ConfigError(f"method={method_name}: it trains the policy's weights, and model={model.name} is a "
-                          f"hosted model with no weights here; a hosted model serves only methods that sample "
-                          f"(method=none evaluates it)")
+        what = "trains the policy's weights" if method.trains_policy else "trains on the policy's own weights"
+        raise ConfigError(f"method={method_name}: it {what}, and model={model.name} is a hosted model with no "
+                          f"weights here; a hosted model serves only methods that sample (method=none evaluates it)")
     if not model.get("chat", True) or enum_text(cfg.dataset.prompt_style) != "chat":
         raise ConfigError(f"dataset.prompt_style: model={model.name} is a chat model; use prompt_style=chat "
                           f"(and model.chat=true)")
+    api_key(provider)  # a missing key fails now, before any stage
+    hold_keys()  # and no program the run executes can read it (eta.hosted.secrets)
 
 
 def api_key(provider: str) -> str:
     """The key from the environment, the only place eta reads it from."""
     env = KEY_ENV[provider]
-    key = os.environ.get(env, "").strip()
+    key = held_key(env)
     if not key:
         raise ConfigError(f"{env}: not set; model={provider} reads its key from the environment only "
                           f"(export {env}=... before the run)")

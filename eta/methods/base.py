@@ -11,6 +11,8 @@ checks the method's settings (a bad key fails there, before any stage runs) and 
   ``("sampler", "execute")`` for online RL); a change to any of them retrains on a resumed run.
 * ``trains_policy``: whether ``train`` returns a policy for the "trained" evaluation (False for an
   inference-only method or a reward model, which report their own metrics).
+* ``needs_local_weights`` (optional, default ``trains_policy``): whether ``train`` needs the policy's own
+  weights; a hosted model (``model=openai``) serves only methods for which it is False.
 * ``train(run, model, tokenizer) -> TrainResult | None``: trains in ``run.path("train")`` (resuming there)
   and returns the trained model, its log history and any metrics it measured itself (``metrics``, written
   to ``metrics.json`` under ``"method"``). Called on every rank of a multi-process launch, after rank 0

@@ -30,6 +30,11 @@ class RewardModel:
         self.cfg = cfg
         self.settings, _ = configure(cfg.method, Path("unused"), dist_cfg=cfg.get("dist"), seed=cfg.seed)
 
+    @property
+    def needs_local_weights(self) -> bool:
+        """backbone=policy puts the score head on the run's own model: a hosted model has no weights here."""
+        return self.settings.backbone == "policy"
+
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from eta.rm.train import accuracy, train_reward_model
 

@@ -32,25 +32,25 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
     for task in todo:
         stops = tuple(dict.fromkeys([*stop_strings(task, style), *list(sampler_cfg.stop or [])]))
         groups.setdefault(stops, []).append(task)
-    bar = _bar(len(todo), f"sampling ({policy}, n={n})", progress)
-    for stops, group in groups.items():
-        for start in range(0, len(group), CHUNK):
-            chunk = group[start:start + CHUNK]
-            prompts = [build_prompt(t, style, tokenizer) for t in chunk]
-            generations = sample(model, tokenizer, prompts, n=n, temperature=temperature, top_p=sampler_cfg.top_p,
-                                 max_new_tokens=sampler_cfg.max_new_tokens, stop=list(stops),
-                                 seed=seed + start, batch_size=sampler_cfg.batch_size,
-                                 journal=out.with_suffix(JOURNAL_SUFFIX))  # a hosted policy's replies, as they come
-            with out.open("a", encoding="utf-8") as f:
-                for task, prompt, gens in zip(chunk, prompts, generations):
-                    for sid, g in enumerate(gens):
-                        response = g.text + (_closing(stops) if g.finish_reason == "stop" else "")
-                        f.write(json.dumps({"task_id": task.task_id, "sample_id": sid, "policy": policy,
-                                            "prompt": prompt, "response": response,
-                                            "completion": extract_code(task, g.text, style),
-                                            "num_tokens": g.num_tokens, "finish_reason": g.finish_reason}) + "\n")
-            bar.update(len(chunk))
-    bar.close()
+    # closed on an error too: the one-line error run.py prints then starts on a line of its own
+    with _bar(len(todo), f"sampling ({policy}, n={n})", progress) as bar:
+        for stops, group in groups.items():
+            for start in range(0, len(group), CHUNK):
+                chunk = group[start:start + CHUNK]
+                prompts = [build_prompt(t, style, tokenizer) for t in chunk]
+                generations = sample(model, tokenizer, prompts, n=n, temperature=temperature, top_p=sampler_cfg.top_p,
+                                     max_new_tokens=sampler_cfg.max_new_tokens, stop=list(stops),
+                                     seed=seed + start, batch_size=sampler_cfg.batch_size,
+                                     journal=out.with_suffix(JOURNAL_SUFFIX))  # a hosted policy's replies, as they come
+                with out.open("a", encoding="utf-8") as f:
+                    for task, prompt, gens in zip(chunk, prompts, generations):
+                        for sid, g in enumerate(gens):
+                            response = g.text + (_closing(stops) if g.finish_reason == "stop" else "")
+                            f.write(json.dumps({"task_id": task.task_id, "sample_id": sid, "policy": policy,
+                                                "prompt": prompt, "response": response,
+                                                "completion": extract_code(task, g.text, style),
+                                                "num_tokens": g.num_tokens, "finish_reason": g.finish_reason}) + "\n")
+                bar.update(len(chunk))
     order = {t.task_id: i for i, t in enumerate(tasks)}
     rows = [r for r in read_rows(out) if r["task_id"] in order]
     return sorted(rows, key=lambda r: (order[r["task_id"]], r["sample_id"]))
