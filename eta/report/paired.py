@@ -11,17 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eta.report.bootstrap import Estimate, paired_difference
-
-# metrics.json key -> the row label of eta.report.table.format_table
-LABELS = {"greedy_pass@1": "greedy pass@1", "execution_rate": "execution rate",
-          "mean_tests_passed_fraction": "mean tests passed"}
-
-
-def row_label(metric: str) -> str:
-    if metric.startswith("outcome/"):
-        return "outcome " + metric.split("/", 1)[1]
-    return LABELS.get(metric, metric)
-
+from eta.report.table import row_label
 
 def trained_eval_dir(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
     rounds = metrics.get("rounds") or {}

@@ -8,6 +8,17 @@ from typing import Any
 
 _PASS_AT = re.compile(r"^pass@(\d+)$")
 
+# metrics.json key -> its row label, for the keys whose label is not the key itself
+LABELS = {"greedy_pass@1": "greedy pass@1", "execution_rate": "execution rate",
+          "mean_tests_passed_fraction": "mean tests passed"}
+
+
+def row_label(metric: str) -> str:
+    """The table's label of a metrics.json key (``outcome/<name>`` for an outcome's share)."""
+    if metric.startswith("outcome/"):
+        return "outcome " + metric.split("/", 1)[1]
+    return LABELS.get(metric, metric)
+
 
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{value:.1%}"
@@ -27,9 +38,9 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
     ks = sorted({int(m.group(1)) for metrics in models for key in metrics if (m := _PASS_AT.match(key))})
     rows = [(f"pass@{k}", [m.get(f"pass@{k}") for m in models], True) for k in ks]
     if any("greedy_pass@1" in m for m in models):
-        rows.append(("greedy pass@1", [m.get("greedy_pass@1") for m in models], True))
-    rows.append(("execution rate", [m.get("execution_rate") for m in models], True))
-    rows.append(("mean tests passed", [m.get("mean_tests_passed_fraction") for m in models], True))
+        rows.append((row_label("greedy_pass@1"), [m.get("greedy_pass@1") for m in models], True))
+    for key in ("execution_rate", "mean_tests_passed_fraction"):
+        rows.append((row_label(key), [m.get(key) for m in models], True))
     if any("tests_checked_outside_fraction" in m for m in models):
         rows.append(("tests judged outside the program", [m.get("tests_checked_outside_fraction") for m in models], True))
     if any("kl_to_reference" in m for m in models):  # nats per completion: how far training moved the policy
@@ -41,7 +52,7 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
         for outcome, fraction in m.get("outcomes", {}).items():
             peak[outcome] = max(peak.get(outcome, 0.0), fraction)
     for outcome in sorted(peak, key=lambda o: (-peak[o], o))[:top_outcomes]:
-        rows.append((f"outcome {outcome}", [m.get("outcomes", {}).get(outcome, 0.0) for m in models], True))
+        rows.append((row_label(f"outcome/{outcome}"), [m.get("outcomes", {}).get(outcome, 0.0) for m in models], True))
     for key, label in (("n_tasks", "tasks"), ("n_samples", "samples"), ("n_infra_error", "infra errors (masked)")):
         rows.append((label, [m.get(key) for m in models], False))
     return rows
