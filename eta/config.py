@@ -8,7 +8,7 @@ in Hydra's ConfigStore under ``<group>/_schema``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Dict, List, Optional
 
 
@@ -17,7 +17,7 @@ def enum_text(value: Any) -> str:
     return value.value if isinstance(value, Enum) else str(value)
 
 
-class ModelSource(str, Enum):
+class ModelSource(StrEnum):
     gguf_package = "gguf_package"
     hub = "hub"
     tiny = "tiny"
@@ -26,7 +26,7 @@ class ModelSource(str, Enum):
     anthropic = "anthropic"
 
 
-class DType(str, Enum):
+class DType(StrEnum):
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
@@ -61,14 +61,14 @@ class ModelConf:
     lora: LoraConf = field(default_factory=LoraConf)
 
 
-class Criterion(str, Enum):
+class Criterion(StrEnum):
     passed = "passed"
     steps = "steps"
     error_class = "error_class"
     tests = "tests"
 
 
-class Pairing(str, Enum):
+class Pairing(StrEnum):
     all = "all"
     best_vs_worst = "best_vs_worst"
 
@@ -83,7 +83,7 @@ class HeuristicConf:
     seed: int = 0
 
 
-class DatasetName(str, Enum):
+class DatasetName(StrEnum):
     humaneval = "humaneval"
     mbpp = "mbpp"
     apps = "apps"
@@ -91,7 +91,7 @@ class DatasetName(str, Enum):
     synthetic = "synthetic"
 
 
-class PromptStyle(str, Enum):
+class PromptStyle(StrEnum):
     chat = "chat"
     completion = "completion"
 
@@ -126,7 +126,7 @@ class SamplerConf:
     seed: int = 0
 
 
-class DistName(str, Enum):
+class DistName(StrEnum):
     none = "none"
     zero2 = "zero2"
     zero3 = "zero3"
@@ -138,12 +138,12 @@ class DistConf:
     deepspeed: Optional[Dict[str, Any]] = None
 
 
-class LoggerName(str, Enum):
+class LoggerName(StrEnum):
     wandb = "wandb"
     none = "none"
 
 
-class WandbMode(str, Enum):
+class WandbMode(StrEnum):
     offline = "offline"
     online = "online"
     disabled = "disabled"
@@ -184,12 +184,12 @@ def _default_allow_packages() -> tuple[str, ...]:
     return DEFAULT_ALLOW_PACKAGES
 
 
-class RepairSet(str, Enum):
+class RepairSet(StrEnum):
     quixbugs = "quixbugs"  # the 40 QuixBugs programs
     failing = "failing"  # the failing programs among the base policy's evaluation samples
 
 
-class RepairFeedback(str, Enum):
+class RepairFeedback(StrEnum):
     none = "none"
     error = "error"
     trace = "trace"
@@ -223,7 +223,7 @@ class PreferConf:
     include_reference: bool = False  # add each problem's reference solution as a passing candidate
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     sample = "sample"
     execute = "execute"
     prefer = "prefer"
