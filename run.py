@@ -38,13 +38,26 @@ def main(cfg: DictConfig) -> None:
     from eta.choices import check_optional_choice
     from eta.errors import user_errors
     from eta.pipeline import run
+    from eta.pipeline.runlock import RunDirBusy
 
     try:
         check_optional_choice("experiment")  # `optional experiment` would swallow a misspelt name
         run(cfg)
+    except RunDirBusy as e:  # another launcher runs this job: in a sweep, skip it and go on with the next
+        sweep = _multirun()
+        print(f"{'skipped' if sweep else 'error'}: {e}", file=sys.stderr, flush=True)
+        if not sweep:
+            sys.exit(2)
     except user_errors() as e:  # bad input: one line that names it, not a traceback
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def _multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
 from eta.pipeline.shared import link_shared, release_shared
+from eta.pipeline.runlock import lock_run_dir, release_run_dir
 from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
 from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
 from eta.errors import ConfigError
@@ -37,6 +38,16 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     check_hosted(cfg, method)  # a hosted model: no key in the config, no training
     run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not is_main_process():  # the other ranks of this launch share rank 0's folder (and its lock)
+        return _run(cfg, run_dir, method)
+    lock_run_dir(run_dir)  # before any file is written, and before the shared locks (lock order: runlock.py)
+    try:
+        return _run(cfg, run_dir, method)
+    finally:
+        release_run_dir(run_dir)
+
+
+def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
     ctx = RunContext(cfg=cfg, run_dir=run_dir, method=method)
     stages = {enum_text(s) for s in cfg.stages}
     ctx.train_tasks, ctx.eval_tasks = load_splits(cfg)
