@@ -321,3 +321,37 @@ def test_the_comparison_arms_compose_under_the_shared_budget(arm, label, reward,
     cfg = compose("experiment=comparison", f"arm={arm}")
     assert cfg.label == label and cfg.method.reward == reward and cfg.method.max_steps == cfg.compare.budget.max_steps
     assert load_method(cfg).needs == needs
+
+
+@pytest.mark.slow  # ~60 s here
+def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_path):
+    """ETA-RM under a 2-process launch: both ranks train the reward model (one DDP run, rank 0 saves it), then
+    each rank scores its share of the rollouts with it; the recorded rewards are the saved scorer's."""
+    pytest.importorskip("trl")
+    from tests.test_pipeline import run_py
+
+    run_dir = tmp_path / "run"
+    done = run_py(*FAST, "method=grpo", "method.reward=rm", "sampler.n=2", "prefer.include_reference=true",
+                  "+method.rm={max_steps: 2, per_device_train_batch_size: 2}", f"hydra.run.dir={run_dir}",
+                  processes=2, OMP_NUM_THREADS="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 0] trained 2 steps" in done.stdout and "rank 1] trained 2 steps" in done.stdout
+    path = run_dir / "reward_model" / "trace"
+    assert sum(f"GRPO scores rollouts with {path}" in line for line in done.stdout.splitlines()) == 2
+    record = rows(run_dir / "train" / "rollouts.jsonl") + rows(run_dir / "train" / "rollouts.rank1.jsonl")
+    scored = [r for r in record if r["outcome"] != "infra_error"]
+    assert len(record) == 2 * 2 * 2 and scored  # 2 steps x 2 prompts x 2 rollouts, split over the ranks
+    from eta.execute.pool import Executor, Job, TraceOptions
+    from eta.pipeline.context import load_splits
+    from eta.rm import load_scorer
+
+    cfg = compose(*FAST[:2])
+    tasks = {t.task_id: t for t in load_splits(cfg)[0]}
+    scorer = load_scorer(path)
+    prompts = {r["task_id"]: r["prompt"] for r in rows(run_dir / "samples.jsonl")}
+    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines)
+    with Executor(workers=1, trace=trace) as ex:
+        executions = ex.map([Job.for_task(tasks[r["task_id"]], r["code"]) for r in scored])
+    scores = scorer.score([prompts[r["task_id"]] for r in scored], [r["code"] for r in scored], executions)
+    assert [r["rewards"]["rm"] for r in scored] == pytest.approx(scores, abs=1e-4)
+    assert {"base", "trained", "method"} <= set(json.loads((run_dir / "metrics.json").read_text()))

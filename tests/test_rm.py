@@ -218,3 +218,30 @@ def test_another_method_gets_the_rm_settings_from_conf_and_the_rm_node():
     cfg = OmegaConf.create({"method": {"name": "grpo"}, "rm": {"backbone": "minilm"}})
     settings, args = configure(rm_node(SimpleNamespace(cfg=cfg)), "/tmp/unused")
     assert settings.backbone == "minilm" and settings.heldout_fraction == 0.25 and args.bf16 is False
+
+
+def test_a_rank_other_than_0_leaves_a_stale_reward_model_folder_to_rank_0_and_waits_for_its_meta(tmp_path, monkeypatch):
+    import json
+    import threading
+
+    from eta.rm import train as rm_train
+    from eta.rm.scorer import META_FILE
+    from eta.train import distributed
+
+    out = tmp_path / "reward_model" / "trace"
+    out.mkdir(parents=True)
+    meta = {k: 1 for k in rm_train.META_KEYS}
+    (out / META_FILE).write_text(json.dumps({**meta, "pairs": "old"}))  # trained on other pairs: stale
+    (out / "adapter_model.safetensors").write_text("old weights")
+    said: list[str] = []
+    monkeypatch.setattr(distributed, "is_main_process", lambda: False)
+    rank0 = threading.Timer(0.5, lambda: (out / META_FILE).write_text(json.dumps(meta)))  # rank 0, later
+    rank0.start()
+    rm_train._claim(out, meta, said.append, poll_s=0.05)
+    rank0.join()
+    assert (out / "adapter_model.safetensors").is_file()  # not removed by this rank: rank 0's decision
+    assert len(said) == 1 and "waiting for rank 0" in said[0]
+    monkeypatch.setattr(distributed, "is_main_process", lambda: True)
+    rm_train._claim(out, {**meta, "pairs": "new"}, said.append)  # rank 0 on other pairs: removes, writes
+    assert not (out / "adapter_model.safetensors").exists()
+    assert json.loads((out / META_FILE).read_text())["pairs"] == "new"

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from eta.rm.text import rm_input
 if TYPE_CHECKING:
     from eta.pipeline.context import RunContext
 
+META_KEYS = ("backbone", "with_trace", "budget_lines", "max_length", "seed", "model", "settings", "args", "pairs")
 RM_YAML = Path(__file__).resolve().parents[2] / "conf" / "method" / "rm.yaml"
 REFERENCE_BASE = 10_000  # sample ids eta.pipeline.stages gives the reference solutions (prefer.include_reference)
 
@@ -160,9 +162,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any,
             "max_length": min(limits), "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
             "settings": asdict(settings), "args": plain_dict(node, "method"),
             "pairs": hashlib.sha1((run.run_dir / "pairs.jsonl").read_bytes()).hexdigest()}
-    _forget_if_stale(out, meta)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    _claim(out, meta, run.say)
 
     def ids(texts: list[str]) -> list[list[int]]:
         return [encode(tok, t, meta["max_length"]) for t in texts]
@@ -185,14 +185,42 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any,
     return out, Scorer(result.model, tok, meta), heldout, result
 
 
+def _claim(out: Path, meta: dict[str, Any], say: Any, poll_s: float = 0.5) -> None:
+    """Make ``out`` the folder of the reward model ``meta`` describes. In a multi-process launch every rank
+    trains it (one DDP run; the Trainer saves on rank 0): rank 0 alone removes a stale folder and writes the
+    meta, the others wait for that meta, so that no rank removes files another reads, and every rank
+    decides alike whether a finished model is reused (one rank training while another loads would hang)."""
+    from eta.train.distributed import is_main_process
+
+    if is_main_process():
+        _forget_if_stale(out, meta)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        tmp.replace(out / META_FILE)  # atomic: a waiting rank never reads half of it
+        return
+    said = False
+    while not _same_meta(out, meta):
+        if not said:
+            say(f"waiting for rank 0 to set up the reward model folder {out}")
+            said = True
+        time.sleep(poll_s)
+
+
+def _same_meta(out: Path, meta: dict[str, Any]) -> bool:
+    try:
+        before = json.loads((out / META_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    now = json.loads(json.dumps(meta, default=str))
+    return all(before.get(k) == now.get(k) for k in META_KEYS)
+
+
 def _forget_if_stale(out: Path, meta: dict[str, Any]) -> None:
     """A folder trained under another config or on other pairs is removed: never reused, never resumed."""
     old = out / META_FILE
     if old.is_file():
-        keep = ("backbone", "with_trace", "budget_lines", "max_length", "seed", "model", "settings", "args", "pairs")
-        before = json.loads(old.read_text())
-        now = json.loads(json.dumps(meta, default=str))
-        if any(before.get(k) != now.get(k) for k in keep):
+        if not _same_meta(out, meta):
             shutil.rmtree(out)
 
 
