@@ -166,12 +166,28 @@ def _load_config(path: Path) -> dict[str, Any]:
     return out
 
 
-def _read_counts(path: Path) -> dict[str, TaskCounts] | None:
+def _read_counts(path: Path, first_only: bool = False) -> dict[str, TaskCounts] | None:
     if not path.is_file():
         return None
     from eta.prefer.records import read_records
 
-    return task_counts(read_records(path))
+    records = read_records(path)
+    return task_counts([r for r in records if r.get("sample_id", 0) == 0] if first_only else records)
+
+
+def repair_metric(name: str, feedback: str) -> str:
+    return f"repair {name} ({feedback})"
+
+
+def _repair_counts(root: Path) -> dict[str, dict[str, TaskCounts]]:
+    """Per repair metric, the per-program counts of the first attempt at each program (repair accuracy: fixed
+    in one attempt) under ``root/<set>/<feedback>/executions.jsonl`` (eta/repair/evaluate.py's layout)."""
+    out: dict[str, dict[str, TaskCounts]] = {}
+    for path in sorted(root.glob("*/*/executions.jsonl")) if root.is_dir() else []:
+        counts = _read_counts(path, first_only=True)
+        if counts:
+            out[repair_metric(path.parent.parent.name, path.parent.name)] = counts
+    return out
 
 
 @dataclass
@@ -182,6 +198,9 @@ class Evaluations:
     greedy: dict[str, dict[int, dict[str, TaskCounts]]] = field(default_factory=dict)
     seed_values: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)
     rounds: dict[str, dict[int, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    # repair metric -> label -> seed -> program -> counts of the first attempt: every policy of a seed repairs
+    # the same programs (QuixBugs; the shared base evaluation's failing samples), so they pair by program
+    repair: dict[str, dict[str, dict[int, dict[str, TaskCounts]]]] = field(default_factory=dict)
     ks: set[int] = field(default_factory=set)  # the pass@k that the jobs' metrics.json report
 
 
@@ -198,6 +217,10 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
                 counts = _read_counts(job.eval_dir(policy) / f"{kind}_executions.jsonl")
                 if counts:
                     store.setdefault(job.label, {})[job.seed] = counts
+        # the repair arm (inference only) keeps its attempts under train/repair/, every policy under eval/
+        repair_root = job.eval_dir(policy) / "repair" if policy is not None else job.path / "train" / "repair"
+        for metric, counts in _repair_counts(repair_root).items():
+            ev.repair.setdefault(metric, {}).setdefault(job.label, {})[job.seed] = counts
         values = {f"method/{k}": v for k, v in flatten_metrics(job.metrics.get("method", {})).items()}
         values.update({k: job.metrics["trained"][k] for k in SEED_METRICS
                        if isinstance(job.metrics.get("trained", {}).get(k), (int, float))})
@@ -213,6 +236,8 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
                 greedy = _read_counts(job.eval_dir(BASE) / "greedy_executions.jsonl")
                 if greedy:
                     ev.greedy.setdefault(BASE, {})[job.seed] = greedy
+        for metric, counts in _repair_counts(job.eval_dir(BASE) / "repair").items():
+            ev.repair.setdefault(metric, {}).setdefault(BASE, {}).setdefault(job.seed, counts)
     return ev
 
 
@@ -275,21 +300,30 @@ def comparisons(label: str, counterparts: Mapping[str, str]) -> list[str]:
     return out
 
 
+def _problem_rows(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], metric: str, inner: str,
+                  counterparts: Mapping[str, str], n_boot: int, seed: int) -> list[Row]:
+    """A per-problem metric's mean per method and its paired differences (bootstrap over seeds x problems)."""
+    rows: list[Row] = []
+    for label in ordered(store):
+        groups, _ = _groups(store, inner, label)
+        if not groups:
+            continue
+        rows.append(Row(metric, label, None, estimate(groups, n_boot, seed)))
+        for other in comparisons(label, counterparts):
+            a, b = _groups(store, inner, label, other)
+            if a:
+                rows.append(Row(metric, label, other, paired_difference(a, b, n_boot, seed)))
+    return rows
+
+
 def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS, n_boot: int = 2000,
                  seed: int = 0) -> list[Row]:
     rows: list[Row] = []
     for metric in policy_metrics(ev):
         kind, inner = _greedy_metric(metric)
-        store = ev.greedy if kind == "greedy" else ev.sampled
-        for label in ordered(store):
-            groups, _ = _groups(store, inner, label)
-            if not groups:
-                continue
-            rows.append(Row(metric, label, None, estimate(groups, n_boot, seed)))
-            for other in comparisons(label, counterparts):
-                a, b = _groups(store, inner, label, other)
-                if a:
-                    rows.append(Row(metric, label, other, paired_difference(a, b, n_boot, seed)))
+        rows += _problem_rows(ev.greedy if kind == "greedy" else ev.sampled, metric, inner, counterparts, n_boot, seed)
+    for metric in sorted(ev.repair):  # accuracy = pass@1 of the first attempt at each program
+        rows += _problem_rows(ev.repair[metric], metric, "pass@1", counterparts, n_boot, seed)
     names = sorted({k for by_seed in ev.seed_values.values() for v in by_seed.values() for k in v})
     for metric in names:
         for label in ordered(ev.seed_values):
@@ -309,7 +343,7 @@ def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS
 # ---------------------------------------------------------------- writing
 
 def _is_fraction(metric: str) -> bool:
-    return metric.startswith(("pass@", "greedy_pass@", "outcome/")) or metric in ("execution_rate",
+    return metric.startswith(("pass@", "greedy_pass@", "outcome/", "repair ")) or metric in ("execution_rate",
                                                                                     "mean_tests_passed_fraction")
 
 
@@ -411,19 +445,25 @@ def plot_outcome_stack(rows: Sequence[Row], path: Path) -> Path | None:
 
 
 def plot_rounds_by_method(rounds: Mapping[str, Mapping[int, Mapping[str, Mapping[str, Any]]]], path: Path) -> Path | None:
-    """Each round metric against the round, one line per method (the mean over its seeds of metrics.json)."""
-    from eta.report.plots import ROUND_METRICS, _new_figure, _save
+    """Each round metric (and repair accuracy) against the round, one line per method (the mean over its seeds
+    of metrics.json)."""
+    from eta.report.plots import _new_figure, _save, round_values
 
     if not rounds:
         return None
-    fig = _new_figure(3.4 * len(ROUND_METRICS), 3.4)
-    for ax, name in zip(fig.subplots(1, len(ROUND_METRICS), squeeze=False)[0], ROUND_METRICS):
-        for label in ordered(rounds):
+    values = {label: [{int(r): round_values(m) for r, m in per_round.items()} for per_round in by_seed.values()]
+              for label, by_seed in rounds.items()}
+    names = list(dict.fromkeys(k for runs in values.values() for run in runs for m in run.values() for k in m))
+    if not names:
+        return None
+    fig = _new_figure(3.4 * len(names), 3.4)
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        for label in ordered(values):
             by_round: dict[int, list[float]] = {}
-            for per_round in rounds[label].values():
-                for r, m in per_round.items():
-                    if isinstance(m.get(name), (int, float)):
-                        by_round.setdefault(int(r), []).append(float(m[name]))
+            for run in values[label]:
+                for r, m in run.items():
+                    if name in m:
+                        by_round.setdefault(r, []).append(m[name])
             xs = sorted(by_round)
             ax.plot(xs, [np.mean(by_round[x]) for x in xs], marker="o", label=label)
         ax.set_xlabel("round (0 = base)")
