@@ -321,3 +321,21 @@ def test_the_comparison_arms_compose_under_the_shared_budget(arm, label, reward,
     cfg = compose("experiment=comparison", f"arm={arm}")
     assert cfg.label == label and cfg.method.reward == reward and cfg.method.max_steps == cfg.compare.budget.max_steps
     assert load_method(cfg).needs == needs
+
+
+def test_mean_rewards_of_held_out_records_follow_the_verdict_functions():
+    from eta.execute.outcome import Outcome
+    from eta.rewards import SHAPED, mean_rewards
+
+    recs = [{"task_id": "a", "sample_id": 0, "completion": "x", "outcome": "passed", "passed": True, "tests_passed": 3, "tests_total": 3},
+            {"task_id": "a", "sample_id": 1, "completion": "x", "outcome": "wrong_answer", "passed": False, "tests_passed": 1,
+             "tests_total": 4},
+            {"task_id": "b", "sample_id": 0, "completion": "x", "outcome": "syntax_error", "passed": False, "tests_passed": 0,
+             "tests_total": 0},
+            {"task_id": "b", "sample_id": 1, "completion": "x", "outcome": "infra_error", "passed": False}]  # masked
+    got = mean_rewards(recs)
+    assert got["binary"] == pytest.approx(1 / 3)
+    assert got["shaped"] == pytest.approx((SHAPED[Outcome.PASSED] + SHAPED[Outcome.WRONG_ANSWER]
+                                           + SHAPED[Outcome.SYNTAX_ERROR]) / 3)
+    assert got["pass_rate"] == pytest.approx((1 + 0.25 + 0) / 3)
+    assert mean_rewards([recs[-1]]) == {}

@@ -79,7 +79,7 @@ def task_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, TaskCounts]:
 
 def metric_values(counts: Mapping[str, TaskCounts], metric: str, tasks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(numerator, denominator) per problem of ``tasks`` for a metric of ``sampled`` evaluations:
-    ``pass@k``, ``execution_rate``, ``mean_tests_passed_fraction`` or ``outcome/<name>``."""
+    ``pass@k``, ``execution_rate``, ``mean_tests_passed_fraction``, ``reward/shaped`` or ``outcome/<name>``."""
     from eta.metrics import pass_at_k
 
     rows = [counts[t] for t in tasks]
@@ -90,6 +90,12 @@ def metric_values(counts: Mapping[str, TaskCounts], metric: str, tasks: Sequence
         return np.array([t.executed for t in rows], float), np.array([t.n for t in rows], float)
     if metric == "mean_tests_passed_fraction":
         return np.array([t.tests_fraction for t in rows]), np.array([t.with_tests for t in rows], float)
+    if metric == "reward/shaped":  # the mean shaped reward a policy's held-out samples earn (eta.rewards.SHAPED)
+        from eta.execute.outcome import Outcome
+        from eta.rewards import SHAPED
+
+        return (np.array([sum(SHAPED[Outcome(o)] * c for o, c in t.outcomes.items()) for t in rows], float),
+                np.array([t.n for t in rows], float))
     if metric.startswith("outcome/"):
         name = metric.split("/", 1)[1]
         return np.array([t.outcomes[name] for t in rows], float), np.array([t.n for t in rows], float)
@@ -259,7 +265,7 @@ def policy_metrics(ev: Evaluations) -> list[str]:
     names = [f"pass@{k}" for k in sorted(ev.ks)]
     if ev.greedy:
         names.append("greedy_pass@1")
-    names += ["execution_rate", "mean_tests_passed_fraction"]
+    names += ["execution_rate", "mean_tests_passed_fraction", "reward/shaped"]
     outcomes = Counter()
     for by_seed in ev.sampled.values():
         for counts in by_seed.values():
