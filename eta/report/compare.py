@@ -227,7 +227,8 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
         repair_root = job.eval_dir(policy) / "repair" if policy is not None else job.path / "train" / "repair"
         for metric, counts in _repair_counts(repair_root).items():
             ev.repair.setdefault(metric, {}).setdefault(job.label, {})[job.seed] = counts
-        values = {f"method/{k}": v for k, v in flatten_metrics(job.metrics.get("method", {})).items()}
+        own = {k: v for k, v in job.metrics.get("method", {}).items() if k != "repair"}  # per program above
+        values = {f"method/{k}": v for k, v in flatten_metrics(own).items()}
         values.update({k: job.metrics["trained"][k] for k in SEED_METRICS
                        if isinstance(job.metrics.get("trained", {}).get(k), (int, float))})
         if values:
