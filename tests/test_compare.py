@@ -232,6 +232,10 @@ def test_compare_tables_means_and_intervals_match_independent_computations(sweep
         assert find(rows, "greedy_pass@1", label)["mean"] == pytest.approx(np.mean([x["greedy_pass@1"] for x in m]))
         assert find(rows, "pass@2", label)["mean"] == pytest.approx(np.mean([x["pass@2"] for x in m]))
     assert find(rows, "outcome/runtime_error", "base")["mean"] == pytest.approx(1 - base_p1)
+    # the held-out shaped reward: passing samples +1, the base's failures runtime errors (-0.6)
+    shaped = np.mean([(sum(BASE_PASSES[s].values()) * 1.0 + (N * len(TASKS) - sum(BASE_PASSES[s].values())) * -0.6)
+                      / (N * len(TASKS)) for s in (0, 1)])
+    assert find(rows, "reward/shaped", "base")["mean"] == pytest.approx(shaped)
     # a method's own metric, once per seed: bootstrap over seeds
     acc = find(rows, "method/heldout_pairs/accuracy", "ETA-DPO")
     assert acc["mean"] == pytest.approx(0.65) and 0.6 - 1e-9 <= acc["ci_low"] <= acc["ci_high"] <= 0.7 + 1e-9

@@ -355,3 +355,21 @@ def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_pa
     scores = scorer.score([prompts[r["task_id"]] for r in scored], [r["code"] for r in scored], executions)
     assert [r["rewards"]["rm"] for r in scored] == pytest.approx(scores, abs=1e-4)
     assert {"base", "trained", "method"} <= set(json.loads((run_dir / "metrics.json").read_text()))
+
+
+def test_mean_rewards_of_held_out_records_follow_the_verdict_functions():
+    from eta.execute.outcome import Outcome
+    from eta.rewards import SHAPED, mean_rewards
+
+    recs = [{"task_id": "a", "sample_id": 0, "completion": "x", "outcome": "passed", "passed": True, "tests_passed": 3, "tests_total": 3},
+            {"task_id": "a", "sample_id": 1, "completion": "x", "outcome": "wrong_answer", "passed": False, "tests_passed": 1,
+             "tests_total": 4},
+            {"task_id": "b", "sample_id": 0, "completion": "x", "outcome": "syntax_error", "passed": False, "tests_passed": 0,
+             "tests_total": 0},
+            {"task_id": "b", "sample_id": 1, "completion": "x", "outcome": "infra_error", "passed": False}]  # masked
+    got = mean_rewards(recs)
+    assert got["binary"] == pytest.approx(1 / 3)
+    assert got["shaped"] == pytest.approx((SHAPED[Outcome.PASSED] + SHAPED[Outcome.WRONG_ANSWER]
+                                           + SHAPED[Outcome.SYNTAX_ERROR]) / 3)
+    assert got["pass_rate"] == pytest.approx((1 + 0.25 + 0) / 3)
+    assert mean_rewards([recs[-1]]) == {}

@@ -85,7 +85,10 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
         if kind == "greedy":
             metrics["greedy_pass@1"] = summary.get("pass@1")
         else:
+            from eta.rewards import mean_rewards
+
             metrics.update(summary)
+            metrics["reward"] = mean_rewards(records)  # each verdict reward's mean on the held-out samples
             if policy != "base":  # how far training moved it, on its own held-out samples
                 from eta.train.drift import kl_to_reference
 

@@ -79,7 +79,7 @@ def task_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, TaskCounts]:
 
 def metric_values(counts: Mapping[str, TaskCounts], metric: str, tasks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(numerator, denominator) per problem of ``tasks`` for a metric of ``sampled`` evaluations:
-    ``pass@k``, ``execution_rate``, ``mean_tests_passed_fraction`` or ``outcome/<name>``."""
+    ``pass@k``, ``execution_rate``, ``mean_tests_passed_fraction``, ``reward/shaped`` or ``outcome/<name>``."""
     from eta.metrics import pass_at_k
 
     rows = [counts[t] for t in tasks]
@@ -90,6 +90,12 @@ def metric_values(counts: Mapping[str, TaskCounts], metric: str, tasks: Sequence
         return np.array([t.executed for t in rows], float), np.array([t.n for t in rows], float)
     if metric == "mean_tests_passed_fraction":
         return np.array([t.tests_fraction for t in rows]), np.array([t.with_tests for t in rows], float)
+    if metric == "reward/shaped":  # the mean shaped reward a policy's held-out samples earn (eta.rewards.SHAPED)
+        from eta.execute.outcome import Outcome
+        from eta.rewards import SHAPED
+
+        return (np.array([sum(SHAPED[Outcome(o)] * c for o, c in t.outcomes.items()) for t in rows], float),
+                np.array([t.n for t in rows], float))
     if metric.startswith("outcome/"):
         name = metric.split("/", 1)[1]
         return np.array([t.outcomes[name] for t in rows], float), np.array([t.n for t in rows], float)
@@ -166,12 +172,28 @@ def _load_config(path: Path) -> dict[str, Any]:
     return out
 
 
-def _read_counts(path: Path) -> dict[str, TaskCounts] | None:
+def _read_counts(path: Path, first_only: bool = False) -> dict[str, TaskCounts] | None:
     if not path.is_file():
         return None
     from eta.prefer.records import read_records
 
-    return task_counts(read_records(path))
+    records = read_records(path)
+    return task_counts([r for r in records if r.get("sample_id", 0) == 0] if first_only else records)
+
+
+def repair_metric(name: str, feedback: str) -> str:
+    return f"repair {name} ({feedback})"
+
+
+def _repair_counts(root: Path) -> dict[str, dict[str, TaskCounts]]:
+    """Per repair metric, the per-program counts of the first attempt at each program (repair accuracy: fixed
+    in one attempt) under ``root/<set>/<feedback>/executions.jsonl`` (eta/repair/evaluate.py's layout)."""
+    out: dict[str, dict[str, TaskCounts]] = {}
+    for path in sorted(root.glob("*/*/executions.jsonl")) if root.is_dir() else []:
+        counts = _read_counts(path, first_only=True)
+        if counts:
+            out[repair_metric(path.parent.parent.name, path.parent.name)] = counts
+    return out
 
 
 @dataclass
@@ -182,6 +204,9 @@ class Evaluations:
     greedy: dict[str, dict[int, dict[str, TaskCounts]]] = field(default_factory=dict)
     seed_values: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)
     rounds: dict[str, dict[int, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    # repair metric -> label -> seed -> program -> counts of the first attempt: every policy of a seed repairs
+    # the same programs (QuixBugs; the shared base evaluation's failing samples), so they pair by program
+    repair: dict[str, dict[str, dict[int, dict[str, TaskCounts]]]] = field(default_factory=dict)
     ks: set[int] = field(default_factory=set)  # the pass@k that the jobs' metrics.json report
 
 
@@ -198,7 +223,12 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
                 counts = _read_counts(job.eval_dir(policy) / f"{kind}_executions.jsonl")
                 if counts:
                     store.setdefault(job.label, {})[job.seed] = counts
-        values = {f"method/{k}": v for k, v in flatten_metrics(job.metrics.get("method", {})).items()}
+        # the repair arm (inference only) keeps its attempts under train/repair/, every policy under eval/
+        repair_root = job.eval_dir(policy) / "repair" if policy is not None else job.path / "train" / "repair"
+        for metric, counts in _repair_counts(repair_root).items():
+            ev.repair.setdefault(metric, {}).setdefault(job.label, {})[job.seed] = counts
+        own = {k: v for k, v in job.metrics.get("method", {}).items() if k != "repair"}  # per program above
+        values = {f"method/{k}": v for k, v in flatten_metrics(own).items()}
         values.update({k: job.metrics["trained"][k] for k in SEED_METRICS
                        if isinstance(job.metrics.get("trained", {}).get(k), (int, float))})
         if values:
@@ -213,6 +243,8 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
                 greedy = _read_counts(job.eval_dir(BASE) / "greedy_executions.jsonl")
                 if greedy:
                     ev.greedy.setdefault(BASE, {})[job.seed] = greedy
+        for metric, counts in _repair_counts(job.eval_dir(BASE) / "repair").items():
+            ev.repair.setdefault(metric, {}).setdefault(BASE, {}).setdefault(job.seed, counts)
     return ev
 
 
@@ -234,7 +266,7 @@ def policy_metrics(ev: Evaluations) -> list[str]:
     names = [f"pass@{k}" for k in sorted(ev.ks)]
     if ev.greedy:
         names.append("greedy_pass@1")
-    names += ["execution_rate", "mean_tests_passed_fraction"]
+    names += ["execution_rate", "mean_tests_passed_fraction", "reward/shaped"]
     outcomes = Counter()
     for by_seed in ev.sampled.values():
         for counts in by_seed.values():
@@ -275,21 +307,30 @@ def comparisons(label: str, counterparts: Mapping[str, str]) -> list[str]:
     return out
 
 
+def _problem_rows(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], metric: str, inner: str,
+                  counterparts: Mapping[str, str], n_boot: int, seed: int) -> list[Row]:
+    """A per-problem metric's mean per method and its paired differences (bootstrap over seeds x problems)."""
+    rows: list[Row] = []
+    for label in ordered(store):
+        groups, _ = _groups(store, inner, label)
+        if not groups:
+            continue
+        rows.append(Row(metric, label, None, estimate(groups, n_boot, seed)))
+        for other in comparisons(label, counterparts):
+            a, b = _groups(store, inner, label, other)
+            if a:
+                rows.append(Row(metric, label, other, paired_difference(a, b, n_boot, seed)))
+    return rows
+
+
 def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS, n_boot: int = 2000,
                  seed: int = 0) -> list[Row]:
     rows: list[Row] = []
     for metric in policy_metrics(ev):
         kind, inner = _greedy_metric(metric)
-        store = ev.greedy if kind == "greedy" else ev.sampled
-        for label in ordered(store):
-            groups, _ = _groups(store, inner, label)
-            if not groups:
-                continue
-            rows.append(Row(metric, label, None, estimate(groups, n_boot, seed)))
-            for other in comparisons(label, counterparts):
-                a, b = _groups(store, inner, label, other)
-                if a:
-                    rows.append(Row(metric, label, other, paired_difference(a, b, n_boot, seed)))
+        rows += _problem_rows(ev.greedy if kind == "greedy" else ev.sampled, metric, inner, counterparts, n_boot, seed)
+    for metric in sorted(ev.repair):  # accuracy = pass@1 of the first attempt at each program
+        rows += _problem_rows(ev.repair[metric], metric, "pass@1", counterparts, n_boot, seed)
     names = sorted({k for by_seed in ev.seed_values.values() for v in by_seed.values() for k in v})
     for metric in names:
         for label in ordered(ev.seed_values):
@@ -309,7 +350,7 @@ def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS
 # ---------------------------------------------------------------- writing
 
 def _is_fraction(metric: str) -> bool:
-    return metric.startswith(("pass@", "greedy_pass@", "outcome/")) or metric in ("execution_rate",
+    return metric.startswith(("pass@", "greedy_pass@", "outcome/", "repair ")) or metric in ("execution_rate",
                                                                                     "mean_tests_passed_fraction")
 
 
@@ -411,19 +452,25 @@ def plot_outcome_stack(rows: Sequence[Row], path: Path) -> Path | None:
 
 
 def plot_rounds_by_method(rounds: Mapping[str, Mapping[int, Mapping[str, Mapping[str, Any]]]], path: Path) -> Path | None:
-    """Each round metric against the round, one line per method (the mean over its seeds of metrics.json)."""
-    from eta.report.plots import ROUND_METRICS, _new_figure, _save
+    """Each round metric (and repair accuracy) against the round, one line per method (the mean over its seeds
+    of metrics.json)."""
+    from eta.report.plots import _new_figure, _save, round_values
 
     if not rounds:
         return None
-    fig = _new_figure(3.4 * len(ROUND_METRICS), 3.4)
-    for ax, name in zip(fig.subplots(1, len(ROUND_METRICS), squeeze=False)[0], ROUND_METRICS):
-        for label in ordered(rounds):
+    values = {label: [{int(r): round_values(m) for r, m in per_round.items()} for per_round in by_seed.values()]
+              for label, by_seed in rounds.items()}
+    names = list(dict.fromkeys(k for runs in values.values() for run in runs for m in run.values() for k in m))
+    if not names:
+        return None
+    fig = _new_figure(3.4 * len(names), 3.4)
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        for label in ordered(values):
             by_round: dict[int, list[float]] = {}
-            for per_round in rounds[label].values():
-                for r, m in per_round.items():
-                    if isinstance(m.get(name), (int, float)):
-                        by_round.setdefault(int(r), []).append(float(m[name]))
+            for run in values[label]:
+                for r, m in run.items():
+                    if name in m:
+                        by_round.setdefault(r, []).append(m[name])
             xs = sorted(by_round)
             ax.plot(xs, [np.mean(by_round[x]) for x in xs], marker="o", label=label)
         ax.set_xlabel("round (0 = base)")

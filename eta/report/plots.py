@@ -134,16 +134,27 @@ def plot_loss(log_history: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
 ROUND_METRICS = ("pass@1", "greedy_pass@1", "execution_rate", "mean_tests_passed_fraction")
 
 
+def round_values(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The plotted scalars of one round's (or the base's) metrics: ROUND_METRICS, then the repair accuracy
+    of each repair set and feedback kind (``repair <set> (<feedback>)``) where eval.repair ran."""
+    out = {k: float(metrics[k]) for k in ROUND_METRICS if isinstance(metrics.get(k), (int, float))}
+    for name, by_feedback in sorted((metrics.get("repair") or {}).items()):
+        for feedback, m in sorted((by_feedback or {}).items()):
+            if isinstance(m, Mapping) and isinstance(m.get("accuracy"), (int, float)):
+                out[f"repair {name} ({feedback})"] = float(m["accuracy"])
+    return out
+
+
 def plot_rounds(base: Mapping[str, Any] | None, rounds: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:
     """Every scalar evaluation metric against the round (round 0: the base policy), one panel each."""
-    names = [k for k in ROUND_METRICS if any(isinstance(m.get(k), (int, float)) for m in rounds.values())]
+    points = ([(0, round_values(base))] if base else []) + sorted((int(r), round_values(m)) for r, m in rounds.items())
+    names = list(dict.fromkeys(k for _, m in points[1 if base else 0:] for k in m))
     if not names:
-        raise ValueError("plot_rounds: no round has any of " + ", ".join(ROUND_METRICS))
-    points = ([(0, base)] if base else []) + sorted((int(r), m) for r, m in rounds.items())
+        raise ValueError("plot_rounds: no round has any of " + ", ".join(ROUND_METRICS) + " or a repair accuracy")
     fig = _new_figure(3.2 * len(names), 3.4)
     for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
-        xs = [r for r, m in points if isinstance(m.get(name), (int, float))]
-        ax.plot(xs, [float(m[name]) for r, m in points if isinstance(m.get(name), (int, float))], marker="o")
+        xs = [r for r, m in points if name in m]
+        ax.plot(xs, [m[name] for r, m in points if name in m], marker="o")
         ax.set_xticks(xs)
         ax.set_xlabel("round (0 = base)")
         ax.set_title(name)
