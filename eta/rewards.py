@@ -64,21 +64,18 @@ REWARDS = ("binary", "pass_rate", "rm", "shaped")  # every name `method.reward` 
 
 def mean_rewards(records: list[Mapping[str, Any]]) -> dict[str, float]:
     """The mean of every verdict reward over execution records (infra errors masked): what a policy's held-out
-    samples would have earned, so an RL run's reward is read before (base) and after (trained) training on
-    prompts it never trained on. ``rm`` needs the reward model and is not here."""
-    from eta.prefer.records import outcome_of, usable
+    samples would have earned from the very functions GRPO calls, so an RL run's reward is read before (base)
+    and after (trained) training on prompts it never trained on. ``rm`` needs the reward model and is not here."""
+    from eta.prefer.records import usable
 
     kept, _ = usable(list(records))
-    if not kept:
-        return {}
-    values: dict[str, list[float]] = {name: [] for name in VERDICTS}
-    for r in kept:
-        outcome = outcome_of(r)
-        values["binary"].append(1.0 if outcome is Outcome.PASSED else 0.0)
-        values["shaped"].append(SHAPED[outcome])
-        total = r.get("tests_total") or 0
-        values["pass_rate"].append((r.get("tests_passed") or 0) / total if total > 0 else 0.0)
-    return {name: sum(v) / len(v) for name, v in values.items()}
+    results = [ExecutionResult.from_dict(dict(r)) for r in kept]
+    out: dict[str, float] = {}
+    for name, verdict in VERDICTS.items():
+        values = [v for v in map(verdict, results) if v is not None]
+        if values:
+            out[name] = sum(values) / len(values)
+    return out
 
 
 def parse_reward(spec: Any, what: str = "method.reward") -> list[tuple[str, float]]:

@@ -361,9 +361,11 @@ def test_mean_rewards_of_held_out_records_follow_the_verdict_functions():
     from eta.execute.outcome import Outcome
     from eta.rewards import SHAPED, mean_rewards
 
-    recs = [{"task_id": "a", "sample_id": 0, "completion": "x", "outcome": "passed", "passed": True, "tests_passed": 3, "tests_total": 3},
+    recs = [{"task_id": "a", "sample_id": 0, "completion": "x", "outcome": "passed", "passed": True, "tests_passed": 3, "tests_total": 3,
+             "tests": [{"index": i, "outcome": "passed"} for i in range(3)]},
             {"task_id": "a", "sample_id": 1, "completion": "x", "outcome": "wrong_answer", "passed": False, "tests_passed": 1,
-             "tests_total": 4},
+             "tests_total": 4, "tests": [{"index": i, "outcome": "passed" if i == 0 else "wrong_answer"}
+                                         for i in range(4)]},
             {"task_id": "b", "sample_id": 0, "completion": "x", "outcome": "syntax_error", "passed": False, "tests_passed": 0,
              "tests_total": 0},
             {"task_id": "b", "sample_id": 1, "completion": "x", "outcome": "infra_error", "passed": False}]  # masked
