@@ -45,9 +45,9 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
         rows.append(("tests judged outside the program", [m.get("tests_checked_outside_fraction") for m in models], True))
     if any("kl_to_reference" in m for m in models):  # nats per completion: how far training moved the policy
         rows.append(("KL to reference (nats/sample)", [m.get("kl_to_reference") for m in models], None))
-    for name in ("shaped",):  # binary is pass@1's sample mean, pass_rate the tests passed: rows above already
-        if any(name in (m.get("reward") or {}) for m in models):
-            rows.append((f"mean {name} reward", [(m.get("reward") or {}).get(name) for m in models], None))
+    # the shaped reward only: binary is pass@1's sample mean and pass_rate the tests passed, rows above already
+    if any("shaped" in (m.get("reward") or {}) for m in models):
+        rows.append(("mean shaped reward", [(m.get("reward") or {}).get("shaped") for m in models], None))
     rows += _repair_rows(models)
     # The outcomes most frequent in any model, so that a class that appears only after training shows too.
     peak: dict[str, float] = {}
