@@ -25,7 +25,8 @@ from eta.train.distributed import (  # noqa: E402
 )
 from eta.train.losses import dpo_loss  # noqa: E402
 from eta.errors import ConfigError  # noqa: E402
-from eta.train.settings import lora_config, lora_settings  # noqa: E402
+import eta.train.settings as settings_mod  # noqa: E402
+from eta.train.settings import cpu_has_native_bf16, lora_config, lora_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
@@ -219,13 +220,35 @@ def test_full_fine_tuning_without_lora_changes_the_base_weights(tmp_path):
                        result.model.model.layers[0].self_attn.q_proj.weight)
 
 
-def test_precompute_in_bf16_matches_the_reference_at_step_one(tmp_path):
+def test_precompute_in_bf16_matches_the_reference_at_step_one(tmp_path, monkeypatch):
     """With precomputed reference log-probs the first step still sees policy == reference (loss log 2)."""
+    monkeypatch.setattr(settings_mod, "cpu_has_native_bf16", lambda *a: True)  # bf16 even where emulated
     model, tok = build_tiny_model()
     cfg = method(precompute_ref_log_probs=True, bf16=True, max_steps=1, per_device_train_batch_size=6)
     result = train(model, tok, pairs(tok), cfg, tmp_path / "pre", lora_cfg=LORA)
     first = next(h for h in result.log_history if "loss" in h)
     assert first["loss"] == pytest.approx(math.log(2.0), abs=1e-3)
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    x86 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 {}\n\n"
+    for extra, native in (("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True), ("avx512f avx512bw", False),
+                          ("", False)):
+        (tmp_path / "cpuinfo").write_text(x86.format(extra))
+        assert cpu_has_native_bf16(tmp_path / "cpuinfo") is native, extra
+
+
+def test_bf16_is_turned_off_with_a_note_on_a_cpu_without_native_bf16(tmp_path, monkeypatch, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("the fallback is for CPUs")
+    for native in (False, True):
+        monkeypatch.setattr(settings_mod, "cpu_has_native_bf16", lambda *a, n=native: n)
+        _, args = dpo_args(method(bf16=True), tmp_path)
+        assert args.bf16 is native
+        note = capsys.readouterr().out
+        assert ("method.bf16 off: this CPU has no native bf16" in note) is not native
+    _, args = dpo_args(method(bf16=False), tmp_path)  # asked off: off, silently
+    assert args.bf16 is False and "bf16" not in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- bad input

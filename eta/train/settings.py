@@ -11,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import re
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from eta.errors import ConfigError
@@ -113,13 +115,35 @@ def trl_args(trl_config: type, passed: Mapping[str, Any], output_dir: Any, *, di
 
     from eta.train.distributed import deepspeed_config
 
-    kwargs = {"use_cpu": not torch.cuda.is_available(), "report_to": report_to, "save_strategy": "steps",
+    on_cpu = not torch.cuda.is_available()
+    kwargs = {"use_cpu": on_cpu, "report_to": report_to, "save_strategy": "steps",
               **passed, "output_dir": str(output_dir), "deepspeed": deepspeed_config(dist_cfg)}
+    if on_cpu and kwargs.get("bf16") and not cpu_has_native_bf16():
+        # bf16 autocast only pays on CPUs that compute it natively; elsewhere oneDNN emulates it, and on an
+        # AVX2 EPYC a bf16 matmul ran at 0.8 GFLOPS against fp32's 46 (one thread): a GRPO step took 5 min.
+        print(f"note: {what}.bf16 off: this CPU has no native bf16 (avx512_bf16/amx_bf16), where bf16 "
+              f"autocast is many times slower than fp32; training in fp32", flush=True)
+        kwargs["bf16"] = False
     kwargs.setdefault("data_seed", kwargs.get("seed", 42))
     try:
         return trl_config(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{what}: trl.{trl_config.__name__} rejects the settings: {e}") from None
+
+
+def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16, as Linux names its flags).
+
+    Where there is no x86 ``flags`` line to read (another OS or architecture), oneDNN's own check decides."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        text = ""
+    if not re.search(r"^flags\s*:", text, re.M):
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(re.search(r"\b(?:avx512_bf16|amx_bf16)\b", text))
 
 
 def lora_settings(cfg: Any) -> dict[str, Any]:

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The sweep behind make run's DPO defaults (README "make run's DPO defaults, measured"): make run's job
+# (SmolLM2, ETA-DPO, synthetic suite, seed 0) at one point per setting, each changed alone from the
+# default: epochs, pairs per problem (heuristic.max_pairs_per_problem), samples per problem (sampler.n).
+# The learning rate was swept the same way before (README). Every point shares the base samples, their
+# executions and the base evaluation through shared_dir where its keys allow (sampler.n=8 samples anew), and
+# the table is the comparison's own aggregation: pass@1 with paired intervals against the base, KL, and
+# the held-out pair accuracy each DPO policy reaches.
+#   bash experiments/sweep_make_run.sh [OUT_DIR] [POINT ...]     # default: outputs/sweep-make-run, every point
+# A point already finished in OUT_DIR is not redone (each is a run directory that resumes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-outputs/sweep-make-run}
+shift || true
+python=${PYTHON:-.venv/bin/python}
+common=(logger=none eval.repair.enabled=false "shared_dir=$out/shared")
+
+declare -A points=(
+  [base]="method=none"
+  [e1-n4-cap8]=""                                   # make run's default: 1 epoch, 4 samples, <= 8 pairs a problem
+  [e2-n4-cap8]="method.num_train_epochs=2"
+  [e1-n4-cap2]="heuristic.max_pairs_per_problem=2"
+  [e1-n8-cap8]="sampler.n=8"
+)
+order=(base e1-n4-cap8 e2-n4-cap8 e1-n8-cap8 e1-n4-cap2)
+[ $# -gt 0 ] && order=("$@")
+
+for label in "${order[@]}"; do
+  [ -v "points[$label]" ] || { echo "sweep_make_run: no point '$label' (points: ${!points[*]})" >&2; exit 2; }
+  echo "== $label: ${points[$label]:-the defaults}"
+  # shellcheck disable=SC2086  # a point's overrides are words
+  "$python" run.py "${common[@]}" "label=$label" "hydra.run.dir=$out/$label" ${points[$label]}
+done
+"$python" -m eta.report.compare "$out"
