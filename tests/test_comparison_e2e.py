@@ -116,13 +116,23 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
     section = text[text.index("## pass@1 (seeds x problems)"):].split("\n## ")[0]
     header = next(line for line in section.splitlines() if line.startswith("| method"))
     assert "mean [95% CI]" in header and "vs base" in header and "vs DPO-binary" in header
+    # an inference-only arm (repair) has no policy of its own to sample: it has rows in the repair tables only
+    repair_labels = {label for arm, label in LABELS.items()
+                     if "override /method: repair" in (ROOT / "experiments" / "arm" / f"{arm}.yaml").read_text()}
+    repair = text[text.index("## repair failing (trace) (seeds x problems)"):].split("\n## ")[0]
     for label in LABELS.values():
-        row = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
-        assert row.startswith(f"| {label} | 2 | 8 |")  # 2 seeds, 4 held-out problems each
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        assert "[" in cells[3]  # its mean's interval
-        if label != "base":
-            assert "pp [" in cells[4]  # the paired difference against the base, with its interval
+        tables = [repair] if label in repair_labels else [section, repair]
+        if label in repair_labels:
+            assert not any(line.startswith(f"| {label} |") for line in section.splitlines()), label
+        for table in tables:
+            row = next((line for line in table.splitlines() if line.startswith(f"| {label} |")), None)
+            assert row is not None, (label, table.splitlines()[0])
+            # 2 seeds; pass@1 over 4 held-out problems each, repair over the base's failing ones among them
+            assert row.startswith(f"| {label} | 2 | 8 |" if table is section else f"| {label} | 2 |")
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert "[" in cells[3]  # its mean's interval
+            if label != "base":
+                assert "pp [" in cells[4]  # the paired difference against the base, with its interval
     eta_row = next(line for line in section.splitlines() if line.startswith("| ETA-DPO |"))
     assert eta_row.count("pp [") == 2  # against the base and against DPO-binary
     if "ETA-RM" in LABELS.values() and "GRPO-binary" in LABELS.values():
