@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.needs_torch, pytest.mark.slow]
+# the sweep takes 4-5 min on 2 cores, near pytest.ini's 300 s: its own limit, as long as the resumed run's
+pytestmark = [pytest.mark.needs_torch, pytest.mark.slow, pytest.mark.timeout(1200)]
 ROOT = Path(__file__).resolve().parents[1]
 
 def arm_labels() -> dict[str, str]:
@@ -27,6 +28,14 @@ def arm_labels() -> dict[str, str]:
     listed = value["hydra"]["sweeper"]["params"]["arm"][len("${eta_existing:arm,"):-1]
     arms = existing_options("arm", listed).split(",")
     return {a: yaml.safe_load((ROOT / "experiments" / "arm" / f"{a}.yaml").read_text())["label"] for a in arms}
+
+
+def arm_method(arm: str) -> str | None:
+    """The method an arm's file overrides (None: the comparison's default)."""
+    import yaml
+
+    defaults = yaml.safe_load((ROOT / "experiments" / "arm" / f"{arm}.yaml").read_text()).get("defaults", [])
+    return next((d["override /method"] for d in defaults if isinstance(d, dict) and "override /method" in d), None)
 
 
 LABELS = arm_labels()
@@ -117,8 +126,7 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
     header = next(line for line in section.splitlines() if line.startswith("| method"))
     assert "mean [95% CI]" in header and "vs base" in header and "vs DPO-binary" in header
     # an inference-only arm (repair) has no policy of its own to sample: it has rows in the repair tables only
-    repair_labels = {label for arm, label in LABELS.items()
-                     if "override /method: repair" in (ROOT / "experiments" / "arm" / f"{arm}.yaml").read_text()}
+    repair_labels = {label for arm, label in LABELS.items() if arm_method(arm) == "repair"}
     repair = text[text.index("## repair failing (trace) (seeds x problems)"):].split("\n## ")[0]
     for label in LABELS.values():
         tables = [repair] if label in repair_labels else [section, repair]
