@@ -23,12 +23,13 @@ def trained_eval_dir(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
 def paired_intervals(base_dir: Path, trained_dir: Path, ks: list[int], n_boot: int = 2000,
                      seed: int = 0) -> dict[str, Estimate]:
     """trained - base per metric (pass@k, greedy_pass@1, rates, outcome/<name>) with its 95% interval."""
-    from eta.report.compare import _read_counts, metric_values
+    from eta.report.estimates import metric_values
+    from eta.report.jobs import read_counts
 
     out: dict[str, Estimate] = {}
     for kind in ("sampled", "greedy"):
-        base = _read_counts(base_dir / f"{kind}_executions.jsonl")
-        trained = _read_counts(trained_dir / f"{kind}_executions.jsonl")
+        base = read_counts(base_dir / f"{kind}_executions.jsonl")
+        trained = read_counts(trained_dir / f"{kind}_executions.jsonl")
         if not base or not trained:
             continue
         if kind == "greedy":

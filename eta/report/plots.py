@@ -16,13 +16,13 @@ from eta.execute.outcome import Outcome
 _PASS_AT = re.compile(r"^pass@(\d+)$")
 
 
-def _new_figure(width: float = 7.0, height: float = 4.0):
+def new_figure(width: float = 7.0, height: float = 4.0):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=120)
@@ -55,14 +55,14 @@ def plot_pass_at_k(metrics_by_model: Mapping[str, Mapping[str, Any]], path: str 
         keys.append("greedy_pass@1")
     if not keys:
         raise ValueError("plot_pass_at_k: no 'pass@k' metrics in any model's metrics")
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     series = {model: [metrics.get(key) for key in keys] for model, metrics in metrics_by_model.items()}
     _grouped_bars(ax, [k.replace("_", " ") for k in keys], series)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("fraction of tasks solved")
     ax.set_title("pass@k")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _outcome_fractions(metrics: Mapping[str, Any], which: str) -> Mapping[str, float]:
@@ -85,14 +85,14 @@ def plot_outcomes(before: Mapping[str, Any], after: Mapping[str, Any], path: str
     shown = [o.value for o in Outcome if o is not Outcome.INFRA_ERROR and (fb.get(o.value) or fa.get(o.value))]
     if not shown:
         raise ValueError("plot_outcomes: no outcomes to plot")
-    fig = _new_figure(8.0, 4.0)
+    fig = new_figure(8.0, 4.0)
     ax = fig.add_subplot()
     series = {labels[0]: [fb.get(o, 0.0) for o in shown], labels[1]: [fa.get(o, 0.0) for o in shown]}
     _grouped_bars(ax, [o.replace("_", "\n") for o in shown], series)
     ax.set_ylim(0, max(max(v) for v in series.values()) * 1.15)
     ax.set_ylabel("fraction of samples")
     ax.set_title("outcomes of the samples")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _series(log_history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
@@ -111,7 +111,7 @@ def plot_loss(log_history: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
     if not loss:
         raise ValueError("plot_loss: no entry of log_history has a 'loss' (was logging_steps larger than the run?)")
     rewards = [k for k in ("rewards/margins", "rewards/accuracies") if _series(log_history, k)[1]]
-    fig = _new_figure(7.0 + 4.0 * bool(rewards), 4.0)
+    fig = new_figure(7.0 + 4.0 * bool(rewards), 4.0)
     axes = fig.subplots(1, 2) if rewards else [fig.add_subplot()]
     ax = axes[0]
     ax.plot(steps, loss, marker="o" if len(loss) < 30 else None, label="train loss")
@@ -128,7 +128,7 @@ def plot_loss(log_history: Sequence[Mapping[str, Any]], path: str | Path) -> Pat
         axes[1].set_xlabel("step")
         axes[1].set_title("DPO rewards")
         axes[1].legend(frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 ROUND_METRICS = ("pass@1", "greedy_pass@1", "execution_rate", "mean_tests_passed_fraction")
@@ -151,11 +151,11 @@ def plot_rounds(base: Mapping[str, Any] | None, rounds: Mapping[str, Mapping[str
     names = list(dict.fromkeys(k for _, m in points[1 if base else 0:] for k in m))
     if not names:
         raise ValueError("plot_rounds: no round has any of " + ", ".join(ROUND_METRICS) + " or a repair accuracy")
-    fig = _new_figure(3.2 * len(names), 3.4)
+    fig = new_figure(3.2 * len(names), 3.4)
     for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
         xs = [r for r, m in points if name in m]
         ax.plot(xs, [m[name] for r, m in points if name in m], marker="o")
         ax.set_xticks(xs)
         ax.set_xlabel("round (0 = base)")
         ax.set_title(name)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -1,0 +1,183 @@
+"""Writing the comparison: ``comparison.md`` (the tables), ``comparison.csv`` (one row per estimate), the
+plots (each metric by method with its interval, outcome frequencies stacked by method, the metrics by round)
+and a W&B run in the jobs' group; the last of the comparison's three steps, from the rows of
+``eta.report.estimates``."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eta.report.bootstrap import Estimate
+from eta.report.estimates import Row, ordered
+from eta.report.jobs import Evaluations
+
+
+def _is_fraction(metric: str) -> bool:
+    return metric.startswith(("pass@", "greedy_pass@", "outcome/", "repair ")) or metric in ("execution_rate",
+                                                                                    "mean_tests_passed_fraction")
+
+
+def _fmt(metric: str, e: Estimate, diff: bool) -> str:
+    if _is_fraction(metric):
+        unit, scale, sign = (" pp", 100, "+") if diff else ("%", 100, "")
+        text = f"{e.mean * scale:{sign}.1f}{unit} [{e.low * scale:{sign}.1f}, {e.high * scale:{sign}.1f}]"
+    else:
+        sign = "+" if diff else ""
+        text = f"{e.mean:{sign}.4g} [{e.low:{sign}.4g}, {e.high:{sign}.4g}]"
+    if diff and e.spans_zero:
+        text += " (spans 0)"
+    return text
+
+
+def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = ()) -> str:
+    out = [f"# {title}", "", "Mean and 95% interval per method (bootstrap over seeds, and over held-out problems "
+           "within each seed, where per-problem values exist), and the paired difference against the base and "
+           "against the method's binary counterpart (same seeds, same problems); \"spans 0\": the interval "
+           "includes no change.", ""]
+    out += [f"- {n}" for n in notes]
+    for metric in dict.fromkeys(r.metric for r in rows):
+        mine = [r for r in rows if r.metric == metric]
+        against = list(dict.fromkeys(r.against for r in mine if r.against))
+        source = "seeds only" if not any(r.est.n_problems > r.est.n_seeds for r in mine) else "seeds x problems"
+        out += ["", f"## {metric} ({source})", "",
+                "| method | seeds | problems | mean [95% CI] | " + " | ".join(f"vs {a}" for a in against) + " |",
+                "| --- | --- | --- | --- | " + " | ".join("---" for _ in against) + " |"]
+        for label in dict.fromkeys(r.method for r in mine):
+            own = next((r for r in mine if r.method == label and r.against is None), None)
+            if own is None:
+                continue
+            cells = [label, str(own.est.n_seeds), str(own.est.n_problems), _fmt(metric, own.est, False)]
+            for a in against:
+                d = next((r for r in mine if r.method == label and r.against == a), None)
+                cells.append(_fmt(metric, d.est, True) if d else "")
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+CSV_COLUMNS = ("metric", "method", "against", "estimate", "mean", "ci_low", "ci_high", "spans_zero", "seeds", "problems")
+
+
+def csv_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return [{"metric": r.metric, "method": r.method, "against": r.against or "",
+             "estimate": "difference" if r.against else "mean", "mean": r.est.mean, "ci_low": r.est.low,
+             "ci_high": r.est.high, "spans_zero": r.est.spans_zero if r.against else "",
+             "seeds": r.est.n_seeds, "problems": r.est.n_problems} for r in rows]
+
+
+def write_csv(rows: Sequence[Row], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(csv_rows(rows))
+
+
+def _slug(metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", metric.replace("@", "_at_"))
+
+
+def plot_metric(rows: Sequence[Row], metric: str, path: Path) -> Path:
+    """One metric by method, the bar at the mean, the error bar the interval."""
+    from eta.report.plots import new_figure, save_figure
+
+    own = [r for r in rows if r.metric == metric and r.against is None]
+    fig = new_figure(max(4.0, 1.1 * len(own) + 2), 3.6)
+    ax = fig.add_subplot()
+    means = [r.est.mean for r in own]
+    err = [[max(m - r.est.low, 0) for m, r in zip(means, own)], [max(r.est.high - m, 0) for m, r in zip(means, own)]]
+    ax.bar(range(len(own)), means, yerr=err, capsize=4, color="#4c72b0")
+    ax.set_xticks(range(len(own)), [r.method for r in own], rotation=20)
+    ax.set_title(f"{metric} (95% CI)")
+    ax.spines[["top", "right"]].set_visible(False)
+    return save_figure(fig, path)
+
+
+def plot_outcome_stack(rows: Sequence[Row], path: Path) -> Path | None:
+    from eta.report.plots import new_figure, save_figure
+
+    own = [r for r in rows if r.metric.startswith("outcome/") and r.against is None]
+    if not own:
+        return None
+    methods = list(dict.fromkeys(r.method for r in own))
+    outcomes = list(dict.fromkeys(r.metric.split("/", 1)[1] for r in own))
+    fig = new_figure(max(5.0, 1.1 * len(methods) + 3), 4.0)
+    ax = fig.add_subplot()
+    bottom = np.zeros(len(methods))
+    for outcome in outcomes:
+        heights = np.array([next((r.est.mean for r in own if r.method == m and r.metric == f"outcome/{outcome}"), 0.0)
+                            for m in methods])
+        ax.bar(range(len(methods)), heights, bottom=bottom, label=outcome)
+        bottom += heights
+    ax.set_xticks(range(len(methods)), methods, rotation=20)
+    ax.set_ylabel("fraction of samples (mean over seeds)")
+    ax.set_title("outcomes of the held-out samples")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    return save_figure(fig, path)
+
+
+def plot_rounds_by_method(rounds: Mapping[str, Mapping[int, Mapping[str, Mapping[str, Any]]]], path: Path) -> Path | None:
+    """Each round metric (and repair accuracy) against the round, one line per method (the mean over its seeds
+    of metrics.json)."""
+    from eta.report.plots import new_figure, round_values, save_figure
+
+    if not rounds:
+        return None
+    values = {label: [{int(r): round_values(m) for r, m in per_round.items()} for per_round in by_seed.values()]
+              for label, by_seed in rounds.items()}
+    names = list(dict.fromkeys(k for runs in values.values() for run in runs for m in run.values() for k in m))
+    if not names:
+        return None
+    fig = new_figure(3.4 * len(names), 3.4)
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names):
+        for label in ordered(values):
+            by_round: dict[int, list[float]] = {}
+            for run in values[label]:
+                for r, m in run.items():
+                    if name in m:
+                        by_round.setdefault(r, []).append(m[name])
+            xs = sorted(by_round)
+            ax.plot(xs, [np.mean(by_round[x]) for x in xs], marker="o", label=label)
+        ax.set_xlabel("round (0 = base)")
+        ax.set_title(name)
+    fig.axes[0].legend(frameon=False, fontsize=8)
+    return save_figure(fig, path)
+
+
+def write_plots(rows: Sequence[Row], ev: Evaluations, out_dir: Path) -> dict[str, Path]:
+    plots: dict[str, Path] = {}
+    for metric in dict.fromkeys(r.metric for r in rows if not r.metric.startswith("outcome/")):
+        plots[f"comparison/{metric}"] = plot_metric(rows, metric, out_dir / f"{_slug(metric)}.png")
+    if (stacked := plot_outcome_stack(rows, out_dir / "outcomes_by_method.png")) is not None:
+        plots["comparison/outcomes"] = stacked
+    if (by_round := plot_rounds_by_method(ev.rounds, out_dir / "rounds_by_method.png")) is not None:
+        plots["comparison/rounds"] = by_round
+    return plots
+
+
+def log_wandb(sweep_dir: Path, logger: Mapping[str, Any], rows: Sequence[Row], plots: Mapping[str, Path],
+              markdown_text: str) -> str | None:
+    """A W&B run named ``comparison`` in the jobs' group, holding the table, the plots and the means."""
+    import os
+
+    import wandb
+
+    from eta.report.wandb_log import log_to_wandb
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    run_id = "cmp-" + hashlib.sha1(str(sweep_dir.resolve()).encode()).hexdigest()[:12]
+    run = wandb.init(project=logger.get("project") or "eta", entity=logger.get("entity"), group=logger.get("group"),
+                     mode=str(logger.get("mode") or "offline"), dir=str(sweep_dir), id=run_id, resume="allow",
+                     name="comparison", job_type="comparison", tags=list(logger.get("tags") or []) + ["comparison"])
+    scalars = {f"comparison/{r.metric}/{r.method}" + (f"/vs_{r.against}" if r.against else ""):
+               {"mean": r.est.mean, "ci_low": r.est.low, "ci_high": r.est.high} for r in rows}
+    log_to_wandb(run, scalars, images={k: str(v) for k, v in plots.items()},
+                 tables={"comparison/table": csv_rows(rows)})
+    run.log({"comparison/markdown": wandb.Html(f"<pre>{markdown_text}</pre>")})
+    run.finish()
+    return run_id
