@@ -30,9 +30,14 @@ def test_unknown_dataset_and_unknown_option_are_clear_errors():
         load_tasks("synthetic", limit=-1)
 
 
-def test_limit_keeps_the_benchmark_order():
+def test_limit_takes_problems_round_robin_across_families_in_the_benchmark_order():
     all_tasks = load_tasks("synthetic", split="test")
-    assert [t.task_id for t in load_tasks("synthetic", split="test", limit=5)] == [t.task_id for t in all_tasks[:5]]
+    families = list(dict.fromkeys(t.metadata["family"] for t in all_tasks))
+    picked = load_tasks("synthetic", split="test", limit=len(families) + 2)
+    # every family's first problem, then the second problem of the first two families
+    want = {f"Synthetic/{f}/0" for f in families} | {f"Synthetic/{f}/1" for f in families[:2]}
+    assert {t.task_id for t in picked} == want
+    assert [t.task_id for t in picked] == [t.task_id for t in all_tasks if t.task_id in want]  # benchmark order
     assert get_task(all_tasks, all_tasks[3].task_id) is all_tasks[3]
     with pytest.raises(TaskLoadError, match="no task 'Synthetic/none/0'"):
         get_task(all_tasks, "Synthetic/none/0")

@@ -26,6 +26,7 @@ from eta.pipeline.runlock import lock_run_dir, release_run_dir
 from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
 from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
 from eta.errors import ConfigError
+from eta.tasks.families import n_families
 from eta.train.distributed import is_main_process, world_size
 from eta.train.settings import plain_dict
 
@@ -52,7 +53,8 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
     stages = {enum_text(s) for s in cfg.stages}
     ctx.train_tasks, ctx.eval_tasks = load_splits(cfg)
     say(f"run directory {run_dir}")
-    say(f"{enum_text(cfg.dataset.name)}: {len(ctx.train_tasks)} training problems, {len(ctx.eval_tasks)} held-out; "
+    say(f"{enum_text(cfg.dataset.name)}: {len(ctx.train_tasks)} training problems ({n_families(ctx.train_tasks)} "
+        f"families), {len(ctx.eval_tasks)} held-out ({n_families(ctx.eval_tasks)} families); "
         f"method={cfg.method.name}, model={cfg.model.name}")
     from eta.models import load_model
 

@@ -107,6 +107,7 @@ def holdout_split(tasks: list[Task], fraction: float, seed: int) -> tuple[list[T
 
 def load_splits(cfg: Any) -> tuple[list[Task], list[Task]]:
     from eta.tasks import load_tasks
+    from eta.tasks.families import stratified
 
     d = cfg.dataset
     common = dict(data_dir=d.data_dir, source=d.source, **dict(d.options or {}))
@@ -115,6 +116,6 @@ def load_splits(cfg: Any) -> tuple[list[Task], list[Task]]:
         train_tasks, eval_tasks = holdout_split(eval_tasks, d.holdout_fraction, cfg.seed)
     else:
         train_tasks = load_tasks(str(enum_text(d.name)), split=d.train_split, **common)
-    if d.limit is not None:
-        train_tasks, eval_tasks = train_tasks[: d.limit], eval_tasks[: d.limit]
+    if d.limit is not None:  # round-robin across families: a prefix would be the first two or three families
+        train_tasks, eval_tasks = stratified(train_tasks, d.limit), stratified(eval_tasks, d.limit)
     return train_tasks, eval_tasks

@@ -72,6 +72,7 @@ def _reference_records(tasks: list[Task], start: int) -> list[dict[str, Any]]:
 def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) -> dict[str, Any]:
     """pass@k from n samples, greedy pass@1, execution rate and outcome frequencies on the held-out problems."""
     from eta.metrics import summarize
+    from eta.tasks.families import n_families
 
     cfg, tasks = ctx.cfg, ctx.eval_tasks
     metrics: dict[str, Any] = {}
@@ -82,6 +83,7 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
                                seed=cfg.seed + 1)
         records = execute_stage(ctx, samples, tasks, ctx.path("eval", policy, f"{kind}_executions.jsonl"))
         summary = summarize(records, ks=[k for k in cfg.eval.ks if k <= n] or [1])
+        summary["n_families"] = n_families({str(r["task_id"]) for r in records})  # beside n_tasks: the clusters
         if kind == "greedy":
             metrics["greedy_pass@1"] = summary.get("pass@1")
         else:

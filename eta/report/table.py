@@ -56,8 +56,10 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
             peak[outcome] = max(peak.get(outcome, 0.0), fraction)
     for outcome in sorted(peak, key=lambda o: (-peak[o], o))[:top_outcomes]:
         rows.append((row_label(f"outcome/{outcome}"), [m.get("outcomes", {}).get(outcome, 0.0) for m in models], True))
-    for key, label in (("n_tasks", "tasks"), ("n_samples", "samples"), ("n_infra_error", "infra errors (masked)")):
-        rows.append((label, [m.get(key) for m in models], False))
+    for key, label in (("n_tasks", "tasks"), ("n_families", "families"), ("n_samples", "samples"),
+                       ("n_infra_error", "infra errors (masked)")):
+        if key != "n_families" or any(key in m for m in models):  # metrics.json written before families counted
+            rows.append((label, [m.get(key) for m in models], False))
     return rows
 
 

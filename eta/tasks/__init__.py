@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from eta.tasks import apps, humaneval, mbpp, quixbugs, synthetic
 from eta.tasks.errors import TaskLoadError
+from eta.tasks.families import stratified
 from eta.tasks.schema import CompletionMode, Task, TestCase, TestKind
 
 LOADERS: dict[str, Callable[..., list[Task]]] = {
@@ -38,7 +39,8 @@ DATASETS: tuple[str, ...] = tuple(LOADERS)
 
 def load_tasks(name: str, *, split: str | None = None, limit: int | None = None,
                data_dir: str | os.PathLike | None = None, source: str = "local", **options: Any) -> list[Task]:
-    """The tasks of one benchmark, in the benchmark's own order, at most ``limit`` of them.
+    """The tasks of one benchmark, in the benchmark's own order, at most ``limit`` of them, taken round-robin
+    across the benchmark's families (``eta.tasks.families``; without families, the first ``limit``).
 
     ``options`` go to the benchmark's loader (e.g. ``difficulty`` for apps, ``seed`` for synthetic);
     an option a loader does not know is an error, not silently ignored.
@@ -54,7 +56,7 @@ def load_tasks(name: str, *, split: str | None = None, limit: int | None = None,
         if "unexpected keyword argument" not in str(exc):
             raise
         raise TaskLoadError(f"{key}: {exc.args[0].split('() ', 1)[-1]}") from None
-    return tasks if limit is None else tasks[:limit]
+    return stratified(tasks, limit)
 
 
 def load_from_config(cfg: Mapping[str, Any], *, split: str | None = None) -> list[Task]:
