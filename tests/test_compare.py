@@ -18,24 +18,47 @@ from eta.report.compare import compare, main
 # ---------------------------------------------------------------- the estimators
 
 
-def naive_replicates(groups, n_boot, seed):
-    """The two-level bootstrap written out with lists, drawing in the documented order."""
+def naive_replicates(groups, n_boot, seed, problems=None, families=None):
+    """The cluster bootstrap written out with lists, drawing in the documented order: families, then the
+    problems within each drawn family, then (crossed) the seeds; each drawn seed scored on the drawn problems."""
+    problems = problems or [[str(i) for i in range(len(num))] for num, _ in groups]
+    family = (families or {}).get
+    blocks = {}
+    for p in sorted({p for seed in problems for p in seed}, key=lambda p: (family(p, p), p)):
+        blocks.setdefault(family(p, p), []).append(p)
+    names = list(blocks)
     rng = np.random.default_rng(seed)
+    fam = rng.integers(0, len(names), (n_boot, len(names)))
+    u = rng.random((n_boot, len(names), max(len(b) for b in blocks.values())))
+    seeds = rng.integers(0, len(groups), (n_boot, len(groups)))
     reps = []
-    for _ in range(n_boot):
-        drawn = rng.integers(0, len(groups), len(groups))
+    for b in range(n_boot):
+        drawn = []
+        for j, f in enumerate(fam[b]):
+            block = blocks[names[f]]
+            drawn += [block[math.floor(u[b][j][k] * len(block))] for k in range(len(block))]
         per_seed = []
-        for j in drawn:
-            num, den = groups[j]
-            idx = rng.integers(0, len(num), len(num))
+        for s in seeds[b]:
+            num, den = groups[s]
+            row = {p: i for i, p in enumerate(problems[s])}
+            mine = [row[p] for p in drawn if p in row]
+            if not mine:
+                continue
             series = []
-            for s in range(len(num[0])):
-                top = sum(num[i][s] for i in idx)
-                bottom = sum(den[i][s] for i in idx)
+            for k in range(len(num[0])):
+                top = sum(num[i][k] for i in mine)
+                bottom = sum(den[i][k] for i in mine)
                 series.append(top / bottom if bottom else 0.0)
             per_seed.append(series)
-        reps.append([sum(v[s] for v in per_seed) / len(per_seed) for s in range(len(per_seed[0]))])
+        reps.append([sum(v[k] for v in per_seed) / len(per_seed) for k in range(len(per_seed[0]))])
     return reps
+
+
+def naive_interval(reps, center, n_families):
+    """The 95% percentile interval, its distance from the point estimate widened for few families."""
+    scale = bootstrap.widening(n_families, 0.95)
+    low, high = naive_percentile(reps, 2.5), naive_percentile(reps, 97.5)
+    return center - scale * (center - low), center + scale * (high - center)
 
 
 def naive_percentile(values, q):
@@ -72,8 +95,8 @@ def test_paired_difference_matches_the_naive_loop_and_closed_form_mean():
     assert est.mean == pytest.approx(sum(per_seed) / 2, abs=1e-12)
     slow = naive_replicates([(n.tolist(), d.tolist()) for n, d in groups], 400, 5)
     diffs = [r[0] - r[1] for r in slow]
-    assert (est.low, est.high) == pytest.approx((naive_percentile(diffs, 2.5), naive_percentile(diffs, 97.5)))
-    assert est.n_seeds == 2 and est.n_problems == 12
+    assert (est.low, est.high) == pytest.approx(naive_interval(diffs, est.mean, 6))  # rows: 6 problems, own family
+    assert est.n_seeds == 2 and est.n_problems == 12 and est.n_families == 6
 
 
 def binomial_quantile(n, p, q):
@@ -110,7 +133,7 @@ def test_seed_only_estimates():
     e = bootstrap.seed_estimate([0.5, 0.7, 0.9], n_boot=500, seed=2)
     assert e.mean == pytest.approx(0.7) and 0.5 <= e.low <= e.high <= 0.9
     slow = naive_replicates([([[v]], [[1.0]]) for v in (0.5, 0.7, 0.9)], 500, 2)
-    assert e.low == pytest.approx(naive_percentile([r[0] for r in slow], 2.5))
+    assert e.low == pytest.approx(naive_percentile([r[0] for r in slow], 2.5))  # one problem: nothing widened
 
 
 def test_bad_shapes_fail_with_a_message():
@@ -212,16 +235,18 @@ def test_compare_tables_means_and_intervals_match_independent_computations(sweep
     assert find(rows, "pass@1", "base")["mean"] == pytest.approx(base_p1)
     assert find(rows, "pass@1", "ETA-DPO")["mean"] == pytest.approx(1.0)
     # the interval of DPO-binary's pass@1, rebuilt by the naive loop with the same seed and replicates
+    # problems t0..t5 are each their own family (no <dataset>/<family>/<n> id); the same problems every seed
     groups = [([[BIN_PASSES[s][t] / N] for t in TASKS], [[1.0]] * len(TASKS)) for s in (0, 1)]
-    slow = [r[0] for r in naive_replicates(groups, 500, 0)]
+    slow = [r[0] for r in naive_replicates(groups, 500, 0, [TASKS, TASKS])]
     got = find(rows, "pass@1", "DPO-binary")
-    assert (got["ci_low"], got["ci_high"]) == pytest.approx((naive_percentile(slow, 2.5), naive_percentile(slow, 97.5)))
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(naive_interval(slow, bin_p1, len(TASKS)))
+    assert got["families"] == str(len(TASKS))
     # paired difference vs its binary counterpart, same draws for both series
     pairs = [([[1.0, BIN_PASSES[s][t] / N] for t in TASKS], [[1.0, 1.0]] * len(TASKS)) for s in (0, 1)]
-    diffs = [a - b for a, b in naive_replicates(pairs, 500, 0)]
+    diffs = [a - b for a, b in naive_replicates(pairs, 500, 0, [TASKS, TASKS])]
     d = find(rows, "pass@1", "ETA-DPO", "DPO-binary")
     assert d["mean"] == pytest.approx(1.0 - bin_p1)
-    assert (d["ci_low"], d["ci_high"]) == pytest.approx((naive_percentile(diffs, 2.5), naive_percentile(diffs, 97.5)))
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx(naive_interval(diffs, 1.0 - bin_p1, len(TASKS)))
     assert d["spans_zero"] == "False"
     assert find(rows, "pass@1", "DPO-binary", "base")["mean"] == pytest.approx(bin_p1 - base_p1)
     # sample-level rates: the same numbers as summarize() wrote in metrics.json

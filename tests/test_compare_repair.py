@@ -13,7 +13,7 @@ import yaml
 
 from eta.report.compare import compare
 from eta.report.plots import plot_rounds, round_values
-from test_compare import find, naive_percentile, naive_replicates, read_csv
+from test_compare import find, naive_interval, naive_replicates, read_csv
 
 PROGRAMS = [f"Synthetic/f/{i}#0@0" for i in range(5)]
 METRIC = "repair failing (trace)"
@@ -75,17 +75,20 @@ def test_repair_accuracy_rows_match_an_independent_bootstrap(sweep):
         got = find(rows, METRIC, label)
         assert got["mean"] == pytest.approx(np.mean([np.mean(v) for v in by_seed.values()]))  # first attempts only
         assert got["seeds"] == "2" and got["problems"] == str(2 * len(PROGRAMS))
+    # every program is a sample of a problem of the one family Synthetic/f: one cluster, nothing widened
     groups = [([[x] for x in FIXED["ETA-DPO"][s]], [[1.0]] * len(PROGRAMS)) for s in (0, 1)]
-    slow = [r[0] for r in naive_replicates(groups, 400, 0)]
+    one_family = ([PROGRAMS, PROGRAMS], {p: "Synthetic/f" for p in PROGRAMS})
+    slow = [r[0] for r in naive_replicates(groups, 400, 0, *one_family)]
     own = find(rows, METRIC, "ETA-DPO")
-    assert (own["ci_low"], own["ci_high"]) == pytest.approx((naive_percentile(slow, 2.5), naive_percentile(slow, 97.5)))
+    assert (own["ci_low"], own["ci_high"]) == pytest.approx(naive_interval(slow, 0.7, 1))
+    assert own["families"] == "1"
     # paired by program against the base, the same draws for both series
     pairs = [([[a, b] for a, b in zip(FIXED["ETA-DPO"][s], FIXED["base"][s])], [[1.0, 1.0]] * len(PROGRAMS))
              for s in (0, 1)]
-    diffs = [a - b for a, b in naive_replicates(pairs, 400, 0)]
+    diffs = [a - b for a, b in naive_replicates(pairs, 400, 0, *one_family)]
     d = find(rows, METRIC, "ETA-DPO", "base")
     assert d["mean"] == pytest.approx(0.7 - 0.2)
-    assert (d["ci_low"], d["ci_high"]) == pytest.approx((naive_percentile(diffs, 2.5), naive_percentile(diffs, 97.5)))
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx(naive_interval(diffs, 0.5, 1))
     assert find(rows, METRIC, "repair-trace", "base")["mean"] == pytest.approx(0.2 - 0.2)
     text = (sweep / "comparison.md").read_text()
     assert f"## {METRIC} (seeds x problems)" in text

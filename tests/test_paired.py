@@ -42,14 +42,16 @@ def write(eval_dir: Path, passes: dict[str, int]) -> list[dict]:
 
 
 def naive_interval(diffs: list[float], n_boot: int, seed: int) -> tuple[float, float]:
-    """The documented draws written out: per replicate the (single) seed, then the problems with replacement;
-    the mean over drawn problems; numpy's linear percentile by hand."""
+    """The documented draws written out for one seed of problems that are each their own family: per replicate
+    the families (here: the problems), one problem within each, then the (single) seed; the mean over the
+    drawn problems; numpy's linear percentile by hand, widened around the mean for few families."""
+    from eta.report.bootstrap import widening
+
     rng = np.random.default_rng(seed)
-    reps = []
-    for _ in range(n_boot):
-        rng.integers(0, 1, 1)
-        idx = rng.integers(0, len(diffs), len(diffs))
-        reps.append(sum(diffs[i] for i in idx) / len(idx))
+    fams = rng.integers(0, len(diffs), (n_boot, len(diffs)))
+    rng.random((n_boot, len(diffs), 1))  # the draw within each family: a family of one problem has one choice
+    rng.integers(0, 1, (n_boot, 1))
+    reps = [sum(diffs[i] for i in row) / len(row) for row in fams]
     xs = sorted(reps)
 
     def pct(q):
@@ -57,7 +59,8 @@ def naive_interval(diffs: list[float], n_boot: int, seed: int) -> tuple[float, f
         lo, hi = math.floor(pos), math.ceil(pos)
         return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
-    return pct(2.5), pct(97.5)
+    center, scale = sum(diffs) / len(diffs), widening(len(diffs), 0.95)
+    return center - scale * (center - pct(2.5)), center + scale * (pct(97.5) - center)
 
 
 def test_pass_at_1_change_and_interval_match_an_independent_bootstrap(tmp_path):

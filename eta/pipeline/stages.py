@@ -127,8 +127,9 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
     table = format_table(policies, intervals=intervals) if policies else ""
     if intervals:
         n = max((e.n_problems for e in intervals.values()), default=0)
-        table += (f"\n95% CI: paired bootstrap over the {n} held-out problems (base and trained on the same problems); "
-                  "'spans 0': the interval includes no change")
+        f = max((e.n_families for e in intervals.values()), default=0)
+        table += (f"\n95% CI: paired bootstrap over the {n} held-out problems in {f} families (families, then problems "
+                  "within them; base and trained on the same problems); 'spans 0': the interval includes no change")
     from eta.report.wandb_log import flatten_metrics  # nested ones (held-out pairs) as heldout_pairs/accuracy
 
     own = metrics.get("method", {})

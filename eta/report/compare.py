@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eta.errors import ConfigError
-from eta.report.estimates import COUNTERPARTS, estimate_all, ordered
+from eta.report.estimates import COUNTERPARTS, ENDPOINT, estimate_all, ordered, primary_analysis
 from eta.report.jobs import Job, collect, find_jobs
 from eta.report.writing import log_wandb, markdown, write_csv, write_plots
 
@@ -31,7 +31,7 @@ __all__ = ["CompareCallback", "compare", "main", "ordered"]
 
 
 def _settings(jobs: Sequence[Job]) -> dict[str, Any]:
-    """``compare:`` of the jobs' config (counterparts, n_boot, seed), else the defaults."""
+    """``compare:`` of the jobs' config (counterparts, primary, n_boot, seed), else the defaults."""
     for job in jobs:
         if isinstance(job.cfg.get("compare"), Mapping):
             return dict(job.cfg["compare"])
@@ -50,17 +50,21 @@ def compare(sweep_dir: str | Path, wandb: bool | None = None, n_boot: int | None
     settings = _settings(jobs)
     counterparts = {**COUNTERPARTS, **dict(settings.get("counterparts") or {})}
     n_boot = int(n_boot or settings.get("n_boot", 2000))
+    primary_cfg = dict(settings.get("primary") or {})
+    endpoint = str(primary_cfg.get("endpoint") or ENDPOINT)
+    contrasts = dict(primary_cfg.get("contrasts") or counterparts)  # each trace arm vs its no-trace counterpart
     ev = collect(jobs)
     rows = estimate_all(ev, counterparts, n_boot=n_boot, seed=int(settings.get("seed", 0)))
+    primary = primary_analysis(ev, contrasts, endpoint, n_boot=n_boot, seed=int(settings.get("seed", 0)))
     seeds = sorted({j.seed for j in jobs})
     notes = [f"{len(jobs)} finished jobs, seeds {seeds}, methods {', '.join(ordered(j.label for j in jobs))}; "
              f"{n_boot} bootstrap replicates"]
     if unfinished:
         notes.append(f"{len(unfinished)} job(s) without metrics.json left out: "
                      + ", ".join(str(p.relative_to(sweep_dir)) for p in unfinished))
-    text = markdown(rows, f"Comparison: {sweep_dir.name}", notes)
+    text = markdown(rows, f"Comparison: {sweep_dir.name}", notes, primary, endpoint)
     (sweep_dir / "comparison.md").write_text(text)
-    write_csv(rows, sweep_dir / "comparison.csv")
+    write_csv(rows, sweep_dir / "comparison.csv", primary, endpoint)
     plots = write_plots(rows, ev, sweep_dir / "plots")
     logger = next((j.cfg.get("logger") for j in jobs if isinstance(j.cfg.get("logger"), Mapping)), {}) or {}
     if wandb if wandb is not None else str(logger.get("name", "none")) == "wandb":

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from eta.report.bootstrap import Estimate, estimate, paired_difference, seed_difference, seed_estimate
 from eta.report.jobs import BASE, PASS_AT, Evaluations, TaskCounts
+from eta.report.power import Components, Design, components, detectable_difference, families_needed, holm
+from eta.tasks.families import family_of
 
 COUNTERPARTS = {"ETA-DPO": "DPO-binary", "ETA-RM": "GRPO-binary"}
 ORDER = ("base", "SFT", "DPO-binary", "ETA-DPO", "GRPO-binary", "GRPO-shaped", "ETA-RM", "repair")
@@ -69,12 +71,27 @@ def policy_metrics(ev: Evaluations) -> list[str]:
     return names
 
 
+@dataclass
+class Series:
+    """Per seed, the (num, den) of each problem and the problems' ids (of ``label``, and of ``other`` on the
+    same seeds and problems)."""
+
+    a: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    b: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    problems: list[list[str]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+
+    @property
+    def families(self) -> dict[str, str]:
+        return {p: family_of(p) for seed in self.problems for p in seed}
+
+
 def _groups(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], metric: str, label: str,
-            other: str | None = None) -> tuple[list, list]:
-    """(num, den) per seed for ``label`` (and ``other`` on the same seeds and problems)."""
+            other: str | None = None) -> Series:
+    """The values of ``label`` (and ``other`` on the same seeds and problems) per seed."""
     mine = store.get(label, {})
     theirs = store.get(other, {}) if other else None
-    a, b = [], []
+    out = Series()
     for seed in sorted(mine):
         if theirs is not None and seed not in theirs:
             continue
@@ -83,10 +100,12 @@ def _groups(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], metric:
         tasks = [t for t in tasks if mine[seed][t].n >= need and (theirs is None or theirs[seed][t].n >= need)]
         if not tasks:
             continue
-        a.append(metric_values(mine[seed], metric, tasks))
+        out.a.append(metric_values(mine[seed], metric, tasks))
         if theirs is not None:
-            b.append(metric_values(theirs[seed], metric, tasks))
-    return a, b
+            out.b.append(metric_values(theirs[seed], metric, tasks))
+        out.problems.append(tasks)
+        out.seeds.append(seed)
+    return out
 
 
 def _greedy_metric(metric: str) -> tuple[str, str]:
@@ -102,17 +121,21 @@ def comparisons(label: str, counterparts: Mapping[str, str]) -> list[str]:
 
 def _problem_rows(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], metric: str, inner: str,
                   counterparts: Mapping[str, str], n_boot: int, seed: int) -> list[Row]:
-    """A per-problem metric's mean per method and its paired differences (bootstrap over seeds x problems)."""
+    """A per-problem metric's mean per method and its paired differences (the cluster bootstrap over families,
+    problems and seeds)."""
     rows: list[Row] = []
     for label in ordered(store):
-        groups, _ = _groups(store, inner, label)
-        if not groups:
+        own = _groups(store, inner, label)
+        if not own.a:
             continue
-        rows.append(Row(metric, label, None, estimate(groups, n_boot, seed)))
+        rows.append(Row(metric, label, None, estimate(own.a, n_boot, seed, problems=own.problems,
+                                                      families=own.families)))
         for other in comparisons(label, counterparts):
-            a, b = _groups(store, inner, label, other)
-            if a:
-                rows.append(Row(metric, label, other, paired_difference(a, b, n_boot, seed)))
+            both = _groups(store, inner, label, other)
+            if both.a:
+                rows.append(Row(metric, label, other, paired_difference(both.a, both.b, n_boot, seed,
+                                                                        problems=both.problems,
+                                                                        families=both.families)))
     return rows
 
 
@@ -144,3 +167,68 @@ def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS
     for metric in sorted(ev.repair):  # accuracy = pass@1 of the first attempt at each program
         rows += _problem_rows(ev.repair[metric], metric, "pass@1", counterparts, n_boot, seed)
     return rows + _seed_rows(ev, counterparts, n_boot, seed)
+
+
+# ---------------------------------------------------------------- the primary analysis
+
+ENDPOINT = "pass@1"
+ALPHA = 0.05
+POWER = 0.8
+TARGET = 0.10  # the difference the design should detect (issue 26: at most 10 pp); families_needed says how
+
+
+@dataclass(frozen=True)
+class Primary:
+    """One primary contrast: its difference with the Holm-adjusted interval, and what the design detects."""
+
+    method: str
+    against: str
+    est: Estimate  # interval at ``1 - ALPHA * step``, Holm's level for this contrast's rank
+    p_holm: float
+    step: float  # this contrast's Holm level as a fraction of ALPHA: 1/m for the smallest p, ..., 1
+    components: Components | None  # None: no problem that every seed has
+    design: Design | None
+    detectable: float | None  # at POWER and Holm's strictest level ALPHA/m
+    families_for_target: int | None  # families (of this size, at these seeds) to detect TARGET
+
+
+def crossed(series: Series) -> tuple[np.ndarray, list[str]]:
+    """The per-problem differences ``a - b`` as a seeds x problems table over the problems every seed has."""
+    common = sorted(set.intersection(*(set(p) for p in series.problems)))
+    rows = []
+    for (na, da), (nb, db), problems in zip(series.a, series.b, series.problems):
+        at = {p: i for i, p in enumerate(problems)}
+        idx = [at[p] for p in common]
+        per_a = np.divide(na[idx], da[idx], out=np.zeros(len(idx)), where=da[idx] != 0)
+        per_b = np.divide(nb[idx], db[idx], out=np.zeros(len(idx)), where=db[idx] != 0)
+        rows.append(per_a - per_b)
+    return np.array(rows).reshape(len(rows), len(common)), common
+
+
+def primary_analysis(ev: Evaluations, contrasts: Mapping[str, str], endpoint: str = ENDPOINT, n_boot: int = 2000,
+                     seed: int = 0, alpha: float = ALPHA, power: float = POWER) -> list[Primary]:
+    """Holm over the declared contrasts that have data (each trace arm minus its no-trace counterpart on the
+    endpoint); the power of each from its own measured variance components."""
+    kind, inner = _greedy_metric(endpoint)
+    store = ev.greedy if kind == "greedy" else ev.sampled
+    found = [(m, o, s) for m, o in contrasts.items() if (s := _groups(store, inner, m, o)).a]
+    if not found:
+        return []
+    first = [paired_difference(s.a, s.b, n_boot, seed, problems=s.problems, families=s.families) for _, _, s in found]
+    adjusted, steps = holm([e.p_value if e.p_value is not None else 1.0 for e in first])
+    out = []
+    for (method, against, series), p_holm, step in zip(found, adjusted, steps):
+        est = paired_difference(series.a, series.b, n_boot, seed, level=1 - alpha * step, problems=series.problems,
+                                families=series.families)
+        table, common = crossed(series)
+        if not common:
+            out.append(Primary(method, against, est, p_holm, step, None, None, None, None))
+            continue
+        fams = [family_of(p) for p in common]
+        design = Design(len(set(fams)), len(common) / len(set(fams)), len(series.a))
+        comp = components(table, fams)
+        strictest = alpha / len(found)
+        out.append(Primary(method, against, est, p_holm, step, comp, design,
+                           detectable_difference(comp, design, strictest, power),
+                           families_needed(comp, design, TARGET, strictest, power)))
+    return out

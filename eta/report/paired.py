@@ -1,6 +1,6 @@
 """The paired interval of each before/after difference of one run: base and trained policy on the same
-held-out problems, a bootstrap over those problems (``eta.report.bootstrap``, one seed), from the
-per-problem evaluation files (``eval/<policy>/{sampled,greedy}_executions.jsonl``). The point estimate is
+held-out problems, a bootstrap over their families and the problems within them (``eta.report.bootstrap``,
+one seed), from the per-problem evaluation files (``eval/<policy>/{sampled,greedy}_executions.jsonl``). The point estimate is
 the difference of the numbers in ``metrics.json``; the interval says whether the run's problems could
 give that difference by chance of which problems were drawn (not by chance of the samples alone)."""
 
@@ -25,6 +25,7 @@ def paired_intervals(base_dir: Path, trained_dir: Path, ks: list[int], n_boot: i
     """trained - base per metric (pass@k, greedy_pass@1, rates, outcome/<name>) with its 95% interval."""
     from eta.report.estimates import metric_values
     from eta.report.jobs import read_counts
+    from eta.tasks.families import family_of
 
     out: dict[str, Estimate] = {}
     for kind in ("sampled", "greedy"):
@@ -44,7 +45,7 @@ def paired_intervals(base_dir: Path, trained_dir: Path, ks: list[int], n_boot: i
             if not tasks:
                 continue
             est = paired_difference([metric_values(trained, inner, tasks)], [metric_values(base, inner, tasks)],
-                                    n_boot, seed)
+                                    n_boot, seed, problems=[tasks], families={t: family_of(t) for t in tasks})
             out[name] = est
     return out
 

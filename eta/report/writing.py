@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from eta.report.bootstrap import Estimate
-from eta.report.estimates import Row, ordered
+from eta.report.estimates import ALPHA, ENDPOINT, POWER, TARGET, Primary, Row, ordered
 from eta.report.jobs import Evaluations
 
 
@@ -36,24 +37,69 @@ def _fmt(metric: str, e: Estimate, diff: bool) -> str:
     return text
 
 
-def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = ()) -> str:
-    out = [f"# {title}", "", "Mean and 95% interval per method (bootstrap over seeds, and over held-out problems "
-           "within each seed, where per-problem values exist), and the paired difference against the base and "
-           "against the method's binary counterpart (same seeds, same problems); \"spans 0\": the interval "
-           "includes no change.", ""]
+def _pp(x: float) -> str:
+    return f"{x * 100:+.1f}"
+
+
+def primary_markdown(primary: Sequence[Primary], endpoint: str) -> list[str]:
+    """The primary analysis: each declared contrast with its Holm-adjusted interval, and the smallest
+    difference the design detects at 80% power, from the contrast's measured variance components."""
+    if not primary:
+        return []
+    m = len(primary)
+    out = ["", f"## Primary analysis: {endpoint}, {m} contrast(s), Holm-adjusted", "",
+           f"Each trace arm against its no-trace counterpart (the experiment's `compare.primary`). The interval of "
+           f"the contrast with the k-th smallest p-value is at level 1 - {ALPHA}/(m - k + 1) (Holm's step; "
+           f"m = {m}); \"significant\": its Holm-adjusted p-value is below {ALPHA}. \"detectable\": the smallest "
+           f"true difference this design would find with {POWER:.0%} probability at Holm's strictest level "
+           f"({ALPHA}/{m}), from the contrast's variance components (per-problem differences: between families, "
+           f"problems within a family, seeds, and the rest; eta/report/power.py).", "",
+           "| contrast | seeds | problems | families | difference [Holm CI] | level | p (Holm) | detectable at "
+           f"{POWER:.0%} power | families for {TARGET * 100:.0f} pp | SD family / problem / seed / rest (pp) |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for p in primary:
+        e = p.est
+        verdict = "significant" if p.p_holm < ALPHA else "not significant"
+        sds = ("n/a" if p.components is None else " / ".join(
+            f"{math.sqrt(v) * 100:.1f}" for v in (p.components.family, p.components.problem, p.components.seed,
+                                                  p.components.residual)))
+        detect = "n/a" if p.detectable is None else f"{p.detectable * 100:.1f} pp"
+        need = "n/a" if p.design is None else (f"{p.families_for_target}" if p.families_for_target else "> 10000")
+        out.append(f"| {p.method} vs {p.against} | {e.n_seeds} | {e.n_problems} | {e.n_families} | "
+                   f"{_pp(e.mean)} pp [{_pp(e.low)}, {_pp(e.high)}] | {e.level:.4g} | {p.p_holm:.3g} ({verdict}) | "
+                   f"{detect} | {need} | {sds} |")
+    if any(p.design is not None and p.design.n_seeds == 1 for p in primary):
+        out += ["", "One seed: the seed-to-seed variance is not measured (counted as 0), so the detectable "
+                "difference is a lower bound."]
+    return out
+
+
+def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = (), primary: Sequence[Primary] = (),
+             endpoint: str = ENDPOINT) -> str:
+    out = [f"# {title}", "", "Mean and 95% interval per method (a cluster bootstrap: families of problems, problems "
+           "within them and, crossed with them, seeds; eta/report/bootstrap.py), and the paired difference against "
+           "the base and against the method's binary counterpart (same seeds, same problems); \"spans 0\": the "
+           "interval includes no change. \"problems\" counts each seed's problems; \"families\" the distinct "
+           "families of problems.", ""]
     out += [f"- {n}" for n in notes]
+    out += primary_markdown(primary, endpoint)
+    if primary:
+        out += ["", f"## Exploratory: everything below ({len(rows)} intervals)", "",
+                "Unadjusted 95% intervals, not corrected for their number: read them as exploratory; only the "
+                "primary analysis above is confirmatory."]
     for metric in dict.fromkeys(r.metric for r in rows):
         mine = [r for r in rows if r.metric == metric]
         against = list(dict.fromkeys(r.against for r in mine if r.against))
         source = "seeds only" if not any(r.est.n_problems > r.est.n_seeds for r in mine) else "seeds x problems"
         out += ["", f"## {metric} ({source})", "",
-                "| method | seeds | problems | mean [95% CI] | " + " | ".join(f"vs {a}" for a in against) + " |",
-                "| --- | --- | --- | --- | " + " | ".join("---" for _ in against) + " |"]
+                "| method | seeds | problems | families | mean [95% CI] | " + " | ".join(f"vs {a}" for a in against) + " |",
+                "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in against) + " |"]
         for label in dict.fromkeys(r.method for r in mine):
             own = next((r for r in mine if r.method == label and r.against is None), None)
             if own is None:
                 continue
-            cells = [label, str(own.est.n_seeds), str(own.est.n_problems), _fmt(metric, own.est, False)]
+            cells = [label, str(own.est.n_seeds), str(own.est.n_problems), str(own.est.n_families),
+                     _fmt(metric, own.est, False)]
             for a in against:
                 d = next((r for r in mine if r.method == label and r.against == a), None)
                 cells.append(_fmt(metric, d.est, True) if d else "")
@@ -61,21 +107,34 @@ def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = ()) -> str:
     return "\n".join(out) + "\n"
 
 
-CSV_COLUMNS = ("metric", "method", "against", "estimate", "mean", "ci_low", "ci_high", "spans_zero", "seeds", "problems")
+CSV_COLUMNS = ("metric", "method", "against", "estimate", "mean", "ci_low", "ci_high", "spans_zero", "seeds", "problems",
+               "families", "p_value", "analysis", "holm_level", "holm_low", "holm_high", "p_holm", "detectable_80")
 
 
-def csv_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    return [{"metric": r.metric, "method": r.method, "against": r.against or "",
-             "estimate": "difference" if r.against else "mean", "mean": r.est.mean, "ci_low": r.est.low,
-             "ci_high": r.est.high, "spans_zero": r.est.spans_zero if r.against else "",
-             "seeds": r.est.n_seeds, "problems": r.est.n_problems} for r in rows]
+def csv_rows(rows: Sequence[Row], primary: Sequence[Primary] = (), endpoint: str = ENDPOINT) -> list[dict[str, Any]]:
+    """One row per estimate; the primary contrasts' rows carry their Holm-adjusted interval and power."""
+    main = {(endpoint, p.method, p.against): p for p in primary}
+    out = []
+    for r in rows:
+        p = main.get((r.metric, r.method, r.against))
+        row = {"metric": r.metric, "method": r.method, "against": r.against or "",
+               "estimate": "difference" if r.against else "mean", "mean": r.est.mean, "ci_low": r.est.low,
+               "ci_high": r.est.high, "spans_zero": r.est.spans_zero if r.against else "",
+               "seeds": r.est.n_seeds, "problems": r.est.n_problems, "families": r.est.n_families,
+               "p_value": "" if r.est.p_value is None else r.est.p_value,
+               "analysis": "primary" if p else "exploratory"}
+        if p:
+            row.update(holm_level=p.est.level, holm_low=p.est.low, holm_high=p.est.high, p_holm=p.p_holm,
+                       detectable_80="" if p.detectable is None else p.detectable)
+        out.append(row)
+    return out
 
 
-def write_csv(rows: Sequence[Row], path: Path) -> None:
+def write_csv(rows: Sequence[Row], path: Path, primary: Sequence[Primary] = (), endpoint: str = ENDPOINT) -> None:
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, restval="")
         writer.writeheader()
-        writer.writerows(csv_rows(rows))
+        writer.writerows(csv_rows(rows, primary, endpoint))
 
 
 def _slug(metric: str) -> str:
