@@ -58,7 +58,7 @@ def naive_interval(reps, center, n_families):
     """The 95% percentile interval, its distance from the point estimate widened for few families."""
     scale = bootstrap.widening(n_families, 0.95)
     low, high = naive_percentile(reps, 2.5), naive_percentile(reps, 97.5)
-    return center - scale * (center - low), center + scale * (high - center)
+    return max(center - scale * (center - low), min(reps)), min(center + scale * (high - center), max(reps))
 
 
 def naive_percentile(values, q):
@@ -280,6 +280,28 @@ def test_compare_writes_markdown_notes_and_plots(sweep):
     plots = sweep / "plots"
     assert (plots / "pass_at_1.png").stat().st_size > 1000 and (plots / "outcomes_by_method.png").is_file()
     assert not (plots / "rounds_by_method.png").exists()  # one round
+
+
+def test_compare_writes_the_primary_analysis_with_holm_and_power(sweep):
+    two = {"primary": {"endpoint": "pass@1", "contrasts": {"ETA-DPO": "DPO-binary", "DPO-binary": "base"}}}
+    for config in sweep.glob("*/.hydra/config.yaml"):
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "compare": two}))
+    compare(sweep, wandb=False, n_boot=400)
+    text = (sweep / "comparison.md").read_text()
+    assert "## Primary analysis: pass@1, 2 contrast(s), Holm-adjusted" in text
+    assert "| ETA-DPO vs DPO-binary | 2 | 12 | 6 |" in text and "| DPO-binary vs base | 2 | 12 | 6 |" in text
+    assert text.index("## Primary analysis") < text.index("## Exploratory") < text.index("## pass@1 (")
+    rows = read_csv(sweep / "comparison.csv")
+    primary = {(r["method"], r["against"]): r for r in rows if r["analysis"] == "primary"}
+    assert set(primary) == {("ETA-DPO", "DPO-binary"), ("DPO-binary", "base")}
+    assert all(r["analysis"] == "exploratory" for r in rows if (r["method"], r["against"]) not in primary
+               or r["metric"] != "pass@1")
+    first = primary[("ETA-DPO", "DPO-binary")]  # every problem solved against few: the smaller p, Holm's 1/2 step
+    assert float(first["holm_level"]) == pytest.approx(0.975)
+    assert float(first["holm_low"]) <= float(first["ci_low"]) and float(first["holm_high"]) >= float(first["ci_high"])
+    assert float(first["p_holm"]) < 0.05 and float(first["detectable_80"]) > 0
+    second = primary[("DPO-binary", "base")]
+    assert float(second["holm_level"]) == pytest.approx(0.95) and float(second["p_holm"]) >= float(first["p_holm"])
 
 
 def test_compare_cli_and_bad_folder(sweep, tmp_path, capsys):

@@ -60,7 +60,7 @@ def naive_interval(diffs: list[float], n_boot: int, seed: int) -> tuple[float, f
         return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
     center, scale = sum(diffs) / len(diffs), widening(len(diffs), 0.95)
-    return center - scale * (center - pct(2.5)), center + scale * (pct(97.5) - center)
+    return max(center - scale * (center - pct(2.5)), xs[0]), min(center + scale * (pct(97.5) - center), xs[-1])
 
 
 def test_pass_at_1_change_and_interval_match_an_independent_bootstrap(tmp_path):

@@ -172,13 +172,15 @@ def widening(n_clusters: int, level: float) -> float:
 
 def interval(values: np.ndarray, level: float = LEVEL, center: float | None = None,
              n_clusters: int = 0) -> tuple[float, float]:
-    """The percentile interval of the replicates, its distance from ``center`` scaled by :func:`widening`."""
+    """The percentile interval of the replicates, its distance from ``center`` scaled by :func:`widening`, never
+    past the replicates' own range (a pass rate's interval stays within 0 and 1)."""
     tail = (1.0 - level) / 2 * 100
     low, high = (float(x) for x in np.nanpercentile(values, [tail, 100 - tail]))
     scale = widening(n_clusters, level)
     if center is None or scale == 1.0:
         return low, high
-    return center - scale * (center - low), center + scale * (high - center)
+    return (max(center - scale * (center - low), float(np.nanmin(values))),
+            min(center + scale * (high - center), float(np.nanmax(values))))
 
 
 def p_value(diffs: np.ndarray, center: float, n_clusters: int = 0) -> float:
