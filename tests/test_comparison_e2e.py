@@ -137,10 +137,10 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
             assert row is not None, (label, table.splitlines()[0])
             # 2 seeds; pass@1 over 4 held-out problems each, repair over the base's failing ones among them
             assert row.startswith(f"| {label} | 2 | 8 |" if table is section else f"| {label} | 2 |")
-            cells = [c.strip() for c in row.strip("|").split("|")]
-            assert "[" in cells[3]  # its mean's interval
+            cells = [c.strip() for c in row.strip("|").split("|")]  # method, seeds, problems, families, mean, ...
+            assert cells[3].isdigit() and "[" in cells[4]  # its families, its mean's interval
             if label != "base":
-                assert "pp [" in cells[4]  # the paired difference against the base, with its interval
+                assert "pp [" in cells[5]  # the paired difference against the base, with its interval
     eta_row = next(line for line in section.splitlines() if line.startswith("| ETA-DPO |"))
     assert eta_row.count("pp [") == 2  # against the base and against DPO-binary
     if "ETA-RM" in LABELS.values() and "GRPO-binary" in LABELS.values():
