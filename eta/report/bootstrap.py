@@ -18,7 +18,8 @@ The draws, all replicates at once (tests rebuild them): ``rng = numpy.random.def
 problems, the ``k``-th problem of drawn family ``f`` being ``floor(u * size_f)`` for ``k < size_f``;
 ``rng.integers(0, S, (B, S))`` the seeds. Families are ordered by name, problems by id within them. Several
 series (a method and the base, on the same problems of the same seeds) share every draw, so that their
-difference is paired. The interval is the percentile interval (numpy's default linear interpolation).
+difference is paired. The interval is the percentile interval (numpy's default linear interpolation),
+widened around the point estimate for few families (:func:`widening`) and kept within the replicates' range.
 Resampling at two nested levels counts the within-family variance about twice and the seed-by-problem
 variance about three times, so the interval errs wide (``eta.report.power`` quantifies it); with few
 seeds the seed variance is under-counted by (S-1)/S.
