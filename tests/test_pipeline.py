@@ -177,3 +177,25 @@ def test_other_ranks_wait_for_rank_0s_stage_and_never_write_the_state(tmp_path, 
     assert sharded_after_training(zero3) and not sharded_after_training(zero2)
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert sharded_after_training(zero2)
+
+
+@pytest.mark.slow
+def test_the_sandbox_layers_are_checked_before_the_model_loads_and_recorded(tmp_path):
+    """Fail closed from run.py: a layer it cannot use (here a misspelt one to turn off) stops the run in one
+    line with exit 2 before anything loads; a layer turned off on purpose runs, and metrics.json and the
+    W&B summary record it off."""
+    evaluate_only = ("model=tiny", "dataset=synthetic", "dataset.limit=2", "stages=[evaluate]", "eval.n=1",
+                     "eval.ks=[1]", "eval.greedy=false", "eval.repair.enabled=false", "sampler.max_new_tokens=8")
+    refused = run_py(*evaluate_only, "logger=none", f"hydra.run.dir={tmp_path / 'refused'}", ETA_SANDBOX_DISABLE="net")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].startswith("error: ETA_SANDBOX_DISABLE")
+    assert "Traceback" not in refused.stderr and not (tmp_path / "refused" / "metrics.json").exists()
+    run_dir = tmp_path / "run"
+    ran = run_py(*evaluate_only, "logger=wandb", "logger.mode=offline", f"hydra.run.dir={run_dir}",
+                 ETA_SANDBOX_DISABLE="netns")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    layers = json.loads((run_dir / "metrics.json").read_text())["sandbox"]["layers"]
+    assert layers["netns"] == "off" and layers["rlimits"] == "on"
+    if os.geteuid() == 0:
+        assert layers["mountns"] == layers["uid"] == "on"
+    logged = b"".join(p.read_bytes() for p in run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    assert b"sandbox/layers/netns" in logged and b'"off"' in logged
