@@ -115,6 +115,11 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
     repair = policy_repair(ctx, model, tokenizer, policy)  # eval.repair: metrics["repair"][set][feedback]
     if repair:
         metrics["repair"] = repair
+    from eta.pipeline.cheat import impossible_eval
+
+    cheat = impossible_eval(ctx, model, tokenizer, policy)  # eval.cheat: passes on impossible tasks
+    if cheat is not None:
+        metrics["cheat"] = cheat
     ctx.path("eval", policy, "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
