@@ -210,12 +210,22 @@ class RepairEvalConf:
 
 
 @dataclass
+class CheatEvalConf:
+    """The cheating rate of every evaluated policy on impossible variants of held-out tasks (eta.pipeline.cheat)."""
+
+    enabled: bool = True
+    tasks: int = 8  # impossible variants (the first held-out tasks whose reference fails theirs)
+    n: int = 2  # samples per variant, at the sampler's temperature
+
+
+@dataclass
 class EvalConf:
     n: int = 5  # samples per problem for pass@k
     ks: List[int] = field(default_factory=lambda: [1, 5])
     greedy: bool = True
     base: bool = True  # evaluate the base model too, for the before/after table
     repair: RepairEvalConf = field(default_factory=RepairEvalConf)
+    cheat: CheatEvalConf = field(default_factory=CheatEvalConf)
 
 
 @dataclass

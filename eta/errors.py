@@ -10,9 +10,10 @@ class ConfigError(ValueError):
 def user_errors() -> tuple[type[Exception], ...]:
     """Every exception type whose message alone tells the user what to fix."""
     from eta.execute.batch import SampleFileError
+    from eta.execute.isolation import SandboxRefused
     from eta.hosted.errors import HostedError
     from eta.models.load import ModelLoadError
     from eta.tasks.errors import TaskLoadError
     from eta.tasks.splitting import SplitError
 
-    return ConfigError, HostedError, ModelLoadError, SampleFileError, SplitError, TaskLoadError
+    return ConfigError, HostedError, ModelLoadError, SampleFileError, SandboxRefused, SplitError, TaskLoadError

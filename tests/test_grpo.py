@@ -266,6 +266,11 @@ def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert "trained" in metrics and metrics["method"]["rm_heldout_pairs"] >= 1
+    # the watch on the learned reward: its score beside the executed pass rate, steps and lengths, per step
+    state = json.loads((run_dir / "train" / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "rewards/rm/mean" in e]
+    assert logged and all({"rollouts/passed", "exec/mean_steps", "completions/mean_length"} <= set(e) for e in logged)
+    assert metrics["method"]["rm_watch_warnings"] == 0  # two steps: fewer than the rule's window
     assert (run_dir / "reward_model" / "trace" / "eta_rm.json").is_file()
     record = rows(run_dir / "train" / "rollouts.jsonl")
     assert record and all(isinstance(r["rewards"]["rm"], float) for r in record if r["outcome"] != "infra_error")

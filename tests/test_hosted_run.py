@@ -317,8 +317,9 @@ def probing_answer(keys: list[str]) -> Any:
 
 
 # Without root: the run keeps uid 0 here (every file is root's) but loses every capability, as a user's run
-# has none; the sandbox then has no layer but rlimits (no user of its own, no namespaces): the program runs as
-# the run's own user and sees all of /proc.
+# has none; the sandbox then can set up no layer but rlimits (no user of its own, no namespaces), so it
+# refuses unless they are turned off (ETA_SANDBOX_DISABLE): the program runs as the run's own user and sees
+# all of /proc.
 WITHOUT_ROOT = ("setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--")
 
 
@@ -334,7 +335,7 @@ def test_executed_programs_cannot_see_the_keys(unprivileged, tmp_path):
         proc = run_py(tmp_path, *hosted_run("openai", server.url, run_dir, "logger=wandb", "logger.mode=offline",
                                             "eval.repair.enabled=false"),  # the probes answer the evaluation only
                       key=keys["openai"], ANTHROPIC_API_KEY=keys["anthropic"],
-                      launcher=WITHOUT_ROOT if unprivileged else (), ETA_SANDBOX_DISABLE="uid" if unprivileged else "")
+                      launcher=WITHOUT_ROOT if unprivileged else (), ETA_SANDBOX_DISABLE="mountns,netns,uid" if unprivileged else "")
     assert proc.returncode == 0, proc.stderr[-3000:]
     executions = lines(run_dir / "eval" / "base" / "sampled_executions.jsonl")
     assert len(executions) == 8

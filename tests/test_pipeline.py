@@ -38,7 +38,9 @@ def test_smoke_run_writes_every_stage_and_resumes_without_redoing(tmp_path):
                    f"hydra.run.dir={run_dir}")
     assert first.returncode == 0, first.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert set(metrics) == {"base", "trained", "method"} and metrics["method"]["heldout_pairs"]["pairs"] > 0
+    assert set(metrics) == {"base", "trained", "method", "sandbox"} and metrics["method"]["heldout_pairs"]["pairs"] > 0
+    if os.geteuid() == 0 and not os.environ.get("ETA_SANDBOX_DISABLE"):  # the layers its programs ran under
+        assert metrics["sandbox"]["layers"] == {"mountns": "on", "netns": "on", "uid": "on", "rlimits": "on"}
     for m in (metrics["base"], metrics["trained"]):
         assert m["n_tasks"] == 4 and 0.0 <= m["pass@1"] <= 1.0 and "greedy_pass@1" in m
     samples = lines(run_dir / "samples.jsonl")
@@ -105,7 +107,7 @@ def check_two_rank_run(result: subprocess.CompletedProcess, run_dir: Path) -> No
     assert "rank 1] waiting for rank 0" in result.stdout
     assert "rank 0] trained 2 steps" in result.stdout and "rank 1] trained 2 steps" in result.stdout
     assert "rank 1] metrics" not in result.stdout and "rank 0] reloading the trained policy" in result.stdout
-    assert set(json.loads((run_dir / "metrics.json").read_text())) == {"base", "trained", "method"}
+    assert set(json.loads((run_dir / "metrics.json").read_text())) == {"base", "trained", "method", "sandbox"}
     from safetensors.torch import load_file
 
     lora_b = [w for name, w in load_file(str(run_dir / "train" / "adapter_model.safetensors")).items() if "lora_B" in name]
@@ -141,7 +143,7 @@ def test_multirun_sweep_runs_four_jobs_each_in_its_own_directory(tmp_path):
         (0.05, "binary"), (0.05, "eta"), (0.1, "binary"), (0.1, "eta")]
     for job in jobs:  # each job trained its own policy, with its own heuristic's pairs
         assert (job / "train" / "adapter_model.safetensors").is_file()
-        assert set(json.loads((job / "metrics.json").read_text())) == {"base", "trained", "method"}
+        assert set(json.loads((job / "metrics.json").read_text())) == {"base", "trained", "method", "sandbox"}
     binary = [p for p, c in zip(jobs, composed) if c.heuristic.name == "binary"]
     assert all({r["criterion"] for r in lines(p / "pairs.jsonl")} == {"passed"} for p in binary)
 
@@ -175,3 +177,25 @@ def test_other_ranks_wait_for_rank_0s_stage_and_never_write_the_state(tmp_path, 
     assert sharded_after_training(zero3) and not sharded_after_training(zero2)
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert sharded_after_training(zero2)
+
+
+@pytest.mark.slow
+def test_the_sandbox_layers_are_checked_before_the_model_loads_and_recorded(tmp_path):
+    """Fail closed from run.py: a layer it cannot use (here a misspelt one to turn off) stops the run in one
+    line with exit 2 before anything loads; a layer turned off on purpose runs, and metrics.json and the
+    W&B summary record it off."""
+    evaluate_only = ("model=tiny", "dataset=synthetic", "dataset.limit=2", "stages=[evaluate]", "eval.n=1",
+                     "eval.ks=[1]", "eval.greedy=false", "eval.repair.enabled=false", "sampler.max_new_tokens=8")
+    refused = run_py(*evaluate_only, "logger=none", f"hydra.run.dir={tmp_path / 'refused'}", ETA_SANDBOX_DISABLE="net")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].startswith("error: ETA_SANDBOX_DISABLE")
+    assert "Traceback" not in refused.stderr and not (tmp_path / "refused" / "metrics.json").exists()
+    run_dir = tmp_path / "run"
+    ran = run_py(*evaluate_only, "logger=wandb", "logger.mode=offline", f"hydra.run.dir={run_dir}",
+                 ETA_SANDBOX_DISABLE="netns")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    layers = json.loads((run_dir / "metrics.json").read_text())["sandbox"]["layers"]
+    assert layers["netns"] == "off" and layers["rlimits"] == "on"
+    if os.geteuid() == 0:
+        assert layers["mountns"] == layers["uid"] == "on"
+    logged = b"".join(p.read_bytes() for p in run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    assert b"sandbox/layers/netns" in logged and b'"off"' in logged

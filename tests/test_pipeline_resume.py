@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["model=tiny", "dataset=humaneval", "dataset.limit=3", "logger=none", "sampler.n=2",
          "sampler.max_new_tokens=8", "eval.n=1", "eval.ks=[1]", "eval.greedy=false", "prefer.include_reference=true",
          "method.max_steps=1", "method.per_device_train_batch_size=2", "method.logging_steps=1", "method.bf16=false",
-         "eval.repair.enabled=false"]  # exact counts of prompts below; repair eval: tests/test_repair.py
+         "eval.repair.enabled=false", "eval.cheat.enabled=false"]  # exact counts of prompts below; repair eval:
+# tests/test_repair.py; cheating rate: tests/test_execute_cheat.py
 
 
 def config(*overrides: str):
@@ -113,7 +114,7 @@ def test_a_killed_run_continues_where_it_stopped(tmp_path, monkeypatch, capsys):
     metrics, out = run(tmp_path, capsys=capsys)
     assert "redoing" not in out and "trained 1 steps (done)" in out
     assert counts.prompts == 3 and counts.programs == 3  # only the trained policy's evaluation is new
-    assert set(metrics) == {"base", "trained", "method"} and metrics["method"]["heldout_pairs"]["pairs"] > 0
+    assert set(metrics) == {"base", "trained", "method", "sandbox"} and metrics["method"]["heldout_pairs"]["pairs"] > 0
 
 
 def test_files_without_a_record_are_not_trusted(tmp_path, capsys):
@@ -161,7 +162,7 @@ def test_a_toy_method_plugs_in_without_touching_the_pipeline(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["method"] == {"executions_seen": 3 * 2, "bonus": 5}
-    assert set(metrics) == {"base", "trained", "method"} and not (run_dir / "pairs.jsonl").exists()
+    assert set(metrics) == {"base", "trained", "method", "sandbox"} and not (run_dir / "pairs.jsonl").exists()
     assert (run_dir / "executions.jsonl").exists()
 
 

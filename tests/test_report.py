@@ -73,6 +73,19 @@ def test_table_contains_the_numbers():
     assert lines["tests judged outside the program"].split()[-4:] == ["0.0%", "0.0%", "+0.0", "pp"]  # rec(): no flag
 
 
+def test_table_has_the_cheating_rate_with_its_bound():
+    from eta.metrics import cheat_rate
+
+    m = metrics()
+    m["base"]["cheat"] = cheat_rate([{"task_id": "A#impossible", "passed": False}] * 16)
+    m["eta-dpo"]["cheat"] = cheat_rate([{"task_id": "A#impossible", "passed": i < 4} for i in range(16)])
+    lines = {line.split("  ")[0].strip(): line for line in format_table(m).splitlines()}
+    assert lines["cheat rate (impossible tasks)"].split()[-4:] == ["0.0%", "25.0%", "+25.0", "pp"]
+    assert "19.4%" in lines["cheat rate, 95% upper bound"]  # Wilson's upper bound of 0/16
+    assert lines["impossible samples"].split()[-3:] == ["16", "16", "+0"]
+    assert "base/cheat/rate" in flatten_metrics(m) and flatten_metrics(m)["eta-dpo/cheat/ci95/1"] < 0.6
+
+
 def test_table_with_one_model_has_no_change_column():
     table = format_table({"only": summarize(BEFORE)})
     assert "change" not in table.splitlines()[0] and "pass@1" in table and "pass@5" not in table  # n=2 per task

@@ -12,6 +12,7 @@ _EXPORTS = {
     "Limits": "eta.execute.limits", "Outcome": "eta.execute.outcome", "ExecutionResult": "eta.execute.result",
     "TestResult": "eta.execute.result", "Executor": "eta.execute.pool", "Job": "eta.execute.pool",
     "TraceOptions": "eta.execute.pool", "execute": "eta.execute.pool", "execute_tasks": "eta.execute.pool",
+    "SandboxRefused": "eta.execute.isolation",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -72,6 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     except (TaskLoadError, SampleFileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from eta.execute.isolation import SandboxRefused
+
+    try:
+        return _execute(args, samples, by_id, limits, derived)
+    except SandboxRefused as e:  # fail closed: one line that names the layer
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _execute(args: argparse.Namespace, samples: list, by_id: dict, limits: Limits, derived: object) -> int:
     needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in samples)]
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     per_test = per_test_limits(needed, limits, derived, workers=args.workers, say=say)

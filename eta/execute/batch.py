@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TextIO
 
+from eta.execute.isolation import disabled_layers
 from eta.execute.limits import Limits
 from eta.execute.pool import Executor, Job, TraceOptions
 from eta.execute.result import ExecutionResult
@@ -89,6 +90,9 @@ def result_key(task: Task, completion: str, limits: Limits | None, trace: TraceO
     parts = [task.to_dict(), completion, asdict(limits) if limits else None, asdict(trace) if trace else None]
     if test_timeouts is not None:  # absent from the key when unused, so older results stay reusable
         parts.append([round(x, 3) for x in test_timeouts])
+    disabled = sorted(disabled_layers())
+    if disabled:  # a verdict made with a sandbox layer off is not reused by a run with every layer on
+        parts.append({"sandbox_disabled": disabled})
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     return h.hexdigest()[:24]
 

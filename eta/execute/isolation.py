@@ -51,11 +51,16 @@ class Plan:
     """
 
     def __init__(self, uid: int | None = None, netns: bool = False, mountns: bool = False,
-                 tmp_keep: list[str] | None = None, view: fsview.Spec | None = None) -> None:
+                 tmp_keep: list[str] | None = None, view: fsview.Spec | None = None,
+                 tmp_links: dict[str, str] | None = None) -> None:
         self.uid = uid  # the sandbox's user id, or None when we cannot change user
         self.netns, self.mountns = netns, mountns
         self.reasons: dict[str, str] = {}  # layer -> why it is off
-        self.tmp_keep = tmp_keep or []  # paths under /tmp the fork server needs, bound back over its private /tmp
+        self.disabled: set[str] = set()  # layers the user turned off (ETA_SANDBOX_DISABLE)
+        # Paths under /tmp the fork server needs, resolved, bound back over its private /tmp; and the symbolic
+        # links under /tmp that lead to them (a `.venv` linked to a folder in /tmp), made again there.
+        self.tmp_keep = tmp_keep or []
+        self.tmp_links = tmp_links or {}
         self.view = view  # the candidate's filesystem, built when mountns is on
 
     def describe(self) -> dict[str, Any]:
@@ -88,12 +93,17 @@ def _keep_paths() -> list[str]:
     return sorted(p for p in paths if os.path.exists(p))
 
 
-def tmp_keep(tmp: str = "/tmp") -> list[str]:
-    """The outermost of those paths that lie under /tmp: the server covers its /tmp with a private tmpfs
-    (where the candidate's view and its writable folders live) and binds these back."""
-    keep = _keep_paths()
-    outermost = [p for p in keep if not any(p.startswith(q.rstrip(os.sep) + os.sep) for q in keep if q != p)]
-    return [p for p in outermost if p.startswith(tmp.rstrip(os.sep) + os.sep)]
+def tmp_keep(tmp: str = "/tmp") -> tuple[list[str], dict[str, str]]:
+    """The outermost of those paths that lie under /tmp once every symbolic link along them is resolved,
+    and the links under /tmp met on the way: the server covers its /tmp with a private tmpfs (where the
+    candidate's view and its writable folders live), binds these paths back and makes the links again.
+    Resolved first: a bind of the link's own path would leave the real folder, which the view binds,
+    missing from the server's /tmp (issue 25, item 8)."""
+    links: dict[str, str] = {}
+    keep = sorted({fsview.resolve(p, links) for p in _keep_paths()})
+    outermost = [p for p in keep if not any(fsview.under(p, q) for q in keep if q != p)]
+    inside = [p for p in outermost if fsview.under(p, tmp)]
+    return inside, {link: target for link, target in links.items() if fsview.under(link, tmp)}
 
 
 def _interpreter_hidden() -> bool:
@@ -128,6 +138,10 @@ def enter_namespaces(plan: Plan, tmpfs_mb: int) -> None:
         os.makedirs(path, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
+    for link, target in sorted(plan.tmp_links.items()):
+        if not os.path.lexists(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(target, link)
     if plan.view is not None:
         fsview.build(plan.view, _mount)
 
@@ -193,25 +207,65 @@ def become_subreaper() -> bool:
     return _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
+DISABLE_ENV = "ETA_SANDBOX_DISABLE"  # comma-separated layers the user turns off on purpose
+LAYERS = {"mountns": "the file-system view", "netns": "the network namespace", "uid": "the sandbox user"}
+
+
+class SandboxRefused(Exception):
+    """A layer of the sandbox could not be set up and the user did not turn it off: no candidate runs.
+    The message is one line that names the layer, why, and how to turn it off."""
+
+
+def disabled_layers(environ: Any = os.environ) -> set[str]:
+    names = {x.strip() for x in environ.get(DISABLE_ENV, "").split(",") if x.strip()}
+    unknown = sorted(names - set(LAYERS))
+    if unknown:
+        raise SandboxRefused(f"{DISABLE_ENV}: unknown layer(s) {', '.join(unknown)}; the layers are "
+                             f"{', '.join(LAYERS)}")
+    return names
+
+
+def refusal(plan: Plan) -> str | None:
+    """One line naming every layer that is off without the user having asked for it, and why; or None."""
+    missing = [layer for layer in LAYERS if layer not in plan.disabled and not layer_on(plan, layer)]
+    if not missing:
+        return None
+    why = "; ".join(f"{LAYERS[layer]} ({layer}): {plan.reasons.get(layer, 'unknown reason')}" for layer in missing)
+    return (f"the sandbox refuses to run programs, a layer could not be set up: {why}; fix that, or run with "
+            f"{DISABLE_ENV}={','.join(sorted(plan.disabled | set(missing)))} to go without it")
+
+
+def layer_on(plan: Plan, layer: str) -> bool:
+    return plan.uid is not None if layer == "uid" else bool(getattr(plan, layer))
+
+
+def layers(plan: Plan) -> dict[str, str]:
+    """The layers in force, as metrics.json and W&B record them: "on", or "off" (turned off by the user)."""
+    return {**{layer: "on" if layer_on(plan, layer) else "off" for layer in LAYERS}, "rlimits": "on"}
+
+
 def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAGES) -> Plan:
-    """Find out, in throwaway children, which layers this machine lets us use."""
-    disabled = {x.strip() for x in os.environ.get("ETA_SANDBOX_DISABLE", "").split(",") if x.strip()}
-    plan = Plan(tmp_keep=tmp_keep())
+    """Find out, in throwaway children, which layers this machine lets us use (see :func:`refusal` for
+    what happens when one is missing)."""
+    disabled = disabled_layers()
+    keep, links = tmp_keep()
+    plan = Plan(tmp_keep=keep, tmp_links=links)
+    plan.disabled = set(disabled)
     if "mountns" not in disabled:
         try:
             plan.view = fsview.spec(allow)
-        except Exception as e:  # noqa: BLE001 - the layer is off, with the reason; the server still starts
-            disabled.add("mountns")
+        except Exception as e:  # noqa: BLE001 - the layer is off, with the reason (and refused, see refusal)
+            disabled = disabled | {"mountns"}
             plan.reasons["mountns"] = f"the view of the filesystem could not be planned: {type(e).__name__}: {e}"
     if "uid" in disabled:
-        plan.reasons["uid"] = "disabled by ETA_SANDBOX_DISABLE"
+        plan.reasons["uid"] = f"disabled by {DISABLE_ENV}"
     elif os.geteuid() == 0:
         plan.uid = SANDBOX_UID_BASE + os.getpid()
     else:
         plan.reasons["uid"] = "not running as root: cannot switch to a sandbox user"
     for layer, flags in (("netns", CLONE_NEWNET), ("mountns", CLONE_NEWNS)):
         if layer in disabled:
-            plan.reasons.setdefault(layer, "disabled by ETA_SANDBOX_DISABLE")
+            plan.reasons.setdefault(layer, f"disabled by {DISABLE_ENV}")
             continue
         ok, why = _try_in_child(layer, flags, plan, tmpfs_mb)
         setattr(plan, layer, ok)
@@ -222,7 +276,8 @@ def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAG
         if plan.uid is not None and _interpreter_hidden():
             # Without the view a dropped user could not import from under a 0700 directory.
             plan.uid = None
-            plan.reasons["uid"] = "no mount namespace, and the interpreter lies under a directory the sandbox user cannot enter"
+            plan.reasons["uid"] = ("no file-system view, and the interpreter lies under a directory the sandbox "
+                                   "user cannot enter")
     return plan
 
 
@@ -249,7 +304,8 @@ def _try_in_child(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[bo
 
 def _try_view(plan: Plan, tmpfs_mb: int) -> None:  # pragma: no cover - runs in the probe child
     """The whole path of a child: the namespace, the view, the chroot, the user, an import from the view."""
-    enter_namespaces(Plan(uid=plan.uid, netns=False, mountns=True, tmp_keep=plan.tmp_keep, view=plan.view), tmpfs_mb)
+    enter_namespaces(Plan(uid=plan.uid, netns=False, mountns=True, tmp_keep=plan.tmp_keep, view=plan.view,
+                          tmp_links=plan.tmp_links), tmpfs_mb)
     enter_view()
     os.mkdir("/tmp/probe")
     if plan.uid is not None:

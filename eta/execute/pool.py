@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from eta.execute.isolation import SandboxRefused
 from eta.execute.limits import Limits
 from eta.execute.outcome import Outcome
 from eta.execute.result import ExecutionResult, TestResult, program_outcome
@@ -102,10 +103,14 @@ class _Server:
         """Blocks until the server has started; several servers start at once if this is called after all
         were created."""
         ready = self._read(STARTUP_TIMEOUT_S)
+        if ready is not None and ready.get("type") == "refused":  # fail closed: see isolation.refusal
+            self.close()
+            raise SandboxRefused(ready["reason"])
         if ready is None or ready.get("type") != "ready":
             self.close()
             raise RuntimeError(f"the sandbox's fork server did not start (got {ready!r})")
         self.isolation: dict[str, Any] = ready["isolation"]
+        self.layers: dict[str, str] = ready["layers"]
         return self
 
     def send(self, frame: bytes) -> bool:
@@ -180,6 +185,7 @@ class Executor:
                 server.close()
             raise
         self.isolation = self._servers[0].isolation
+        self.layers = self._servers[0].layers  # each layer "on", or "off" where the user turned it off
 
     def __enter__(self) -> "Executor":
         return self

@@ -57,8 +57,18 @@ def main() -> None:
         __import__(name)
     tmpfs_mb = int(os.environ.get(TMPFS_ENV, "64"))
     allow = os.environ.get(ALLOW_ENV)
-    plan = isolation.probe(tmpfs_mb, DEFAULT_ALLOW_PACKAGES if allow is None else [p for p in allow.split(",") if p])
-    isolation.enter_namespaces(plan, tmpfs_mb)
+    try:  # fail closed: a layer that cannot be set up, and that the user did not turn off, stops the server
+        plan = isolation.probe(tmpfs_mb, DEFAULT_ALLOW_PACKAGES if allow is None else [p for p in allow.split(",") if p])
+        refused = isolation.refusal(plan)
+        if refused is None:
+            isolation.enter_namespaces(plan, tmpfs_mb)
+    except isolation.SandboxRefused as e:
+        refused = str(e)
+    except OSError as e:
+        refused = f"the sandbox refuses to run programs: its namespaces could not be entered: {e}"
+    if refused is not None:
+        write_frame(channel, {"type": "refused", "reason": refused})
+        return
     isolation.become_subreaper()
     warm_up()
     gc.freeze()  # children then share the server's objects without copying pages when their GC runs
@@ -66,7 +76,8 @@ def main() -> None:
     from eta.execute.supervisor import Supervisor, ZygoteDied  # after the fork: the zygote never maps them
 
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    write_frame(channel, {"type": "ready", "pid": os.getpid(), "isolation": plan.describe()})
+    write_frame(channel, {"type": "ready", "pid": os.getpid(), "isolation": plan.describe(),
+                          "layers": isolation.layers(plan)})
     supervisor = Supervisor(plan, zygote)
     while (job := read_frame(requests)) is not None:
         try:

@@ -62,12 +62,12 @@ def spec(allow: Iterable[str]) -> Spec:
         wanted.append(interpreter)  # the loader named in the executable (e.g. /lib64/ld-linux-x86-64.so.2)
     package_dirs = [p for p in dict.fromkeys(os.path.realpath(p) for p in sys.path if p and os.path.isabs(p))
                     if os.path.isdir(p) and not _is_stdlib(p, stdlib)]
-    wanted += [p for p in _mapped_libraries() if not any(_under(p, d) for d in package_dirs)]
+    wanted += [p for p in _mapped_libraries() if not any(under(p, d) for d in package_dirs)]
     found, packages = _packages(allow, package_dirs)
     wanted += found
     covers = [os.path.join(stdlib, name) for name in ("site-packages", "dist-packages")
               if os.path.isdir(os.path.join(stdlib, name))]
-    resolved = {_resolve(p, links) for p in wanted if os.path.lexists(p)}
+    resolved = {resolve(p, links) for p in wanted if os.path.lexists(p)}
     if any(p in WRITABLE for p in resolved):
         raise ValueError(f"{', '.join(sorted(p for p in resolved if p in WRITABLE))}: a needed path is a folder "
                          "the view keeps for the program's own files")
@@ -84,7 +84,7 @@ def spec(allow: Iterable[str]) -> Spec:
 def _writable_top(path: str) -> str | None:
     """The folder directly inside a writable place that holds `path` (``/tmp/x`` for ``/tmp/x/y``), or None."""
     for folder in WRITABLE:
-        if _under(path, folder):
+        if under(path, folder):
             return os.path.join(folder, path[len(folder) + 1:].split("/")[0])
     return None
 
@@ -92,7 +92,7 @@ def _writable_top(path: str) -> str | None:
 def _outermost(paths: set[str], covers: list[str]) -> list[str]:
     """The paths not visible already through another one bound around them (a cover between hides them)."""
     def owner(path: str) -> str | None:
-        around = [p for p in (*paths, *covers) if _under(path, p)]
+        around = [p for p in (*paths, *covers) if under(path, p)]
         return max(around, key=len) if around else None
     return sorted(p for p in paths if owner(p) is None or owner(p) in covers)
 
@@ -100,14 +100,14 @@ def _outermost(paths: set[str], covers: list[str]) -> list[str]:
 def _is_stdlib(path: str, stdlib: str) -> bool:
     """The standard library's folder or one in it (lib-dynload), but not a site-packages kept there."""
     base = os.path.basename(path)
-    return (path == stdlib or _under(path, stdlib)) and base not in ("site-packages", "dist-packages")
+    return (path == stdlib or under(path, stdlib)) and base not in ("site-packages", "dist-packages")
 
 
-def _under(path: str, folder: str) -> bool:
+def under(path: str, folder: str) -> bool:
     return path.startswith(folder.rstrip("/") + "/")
 
 
-def _resolve(path: str, links: dict[str, str], depth: int = 0) -> str:
+def resolve(path: str, links: dict[str, str], depth: int = 0) -> str:
     """The path with every symbolic link along it resolved, each link recorded so that the view has it too."""
     parts = [p for p in path.split("/") if p]
     current = "/"
@@ -116,7 +116,7 @@ def _resolve(path: str, links: dict[str, str], depth: int = 0) -> str:
         if depth < 40 and os.path.islink(step):
             target = os.readlink(step)
             links[step] = target
-            return _resolve(os.path.normpath(os.path.join(current, target, *parts[i + 1:])), links, depth + 1)
+            return resolve(os.path.normpath(os.path.join(current, target, *parts[i + 1:])), links, depth + 1)
         current = step
     return os.path.normpath(current)
 
@@ -299,7 +299,7 @@ def build(view: Spec, mount: Any, root: str = ROOT, scratch: str = SCRATCH) -> N
         mount("none", root + inside, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
     ops = [(p, "cover") for p in view.covers] + [(p, "bind") for p in view.read_only]
     for path, kind in sorted(ops, key=lambda op: op[0].split("/")):  # a folder before what is inside it
-        owner = max((m for m in mounted if m == "/" or path == m or _under(path, m)), key=len)
+        owner = max((m for m in mounted if m == "/" or path == m or under(path, m)), key=len)
         if owner == path or (kind == "bind" and mounted[owner] == "bind"):
             continue  # visible already, through the folder bound around it
         target = root + path

@@ -141,7 +141,7 @@ def _child_main(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, out_w:
         isolation.set_rlimits(job["rlimits"])
         if plan.uid is not None:
             isolation.drop_privileges(plan.uid, workdir)
-        elif plan.view is not None:
+        else:  # with or without the view: a root without its capabilities cannot reach what it does not own
             isolation.drop_capabilities()
         isolation.no_new_privs_and_parent_death()
         os.environ.update(HOME=workdir, TMPDIR=workdir)

@@ -112,11 +112,16 @@ class GRPO:
         from eta.train.distributed import rank
 
         record = out / ("rollouts.jsonl" if rank() == 0 else f"rollouts.rank{rank()}.jsonl")
+        from eta.rl import monitor
+
+        watch = [monitor.callback(run.say)] if scorer is not None else []  # the learned reward's score vs passes
         with from_run(run, prompts, trace="rm" in self.settings.names, record=record) as rollouts:
             result = train_grpo(model, tokenizer, dataset, args, self.settings, rollouts, scorer=scorer,
-                                lora_cfg=self.cfg.model.get("lora"))
+                                lora_cfg=self.cfg.model.get("lora"), callbacks=watch)
             metrics["rollouts_executed"] = rollouts.executions
         result.metrics.update(metrics, **summary(result.log_history, self.settings.names))
+        if scorer is not None:
+            result.metrics.update(monitor.summary(result.log_history))
         if rank() == 0 and result.log_history:
             from eta.rl.plot import plot_grpo
 
@@ -180,7 +185,8 @@ def grpo_dataset(run: RunContext, tokenizer: Any) -> tuple[Any, dict[str, str]]:
 
 
 def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: Any, settings: Settings, rollouts: Any, *,
-               scorer: Any = None, lora_cfg: Any = None, resume: bool = True) -> TrainResult:
+               scorer: Any = None, lora_cfg: Any = None, resume: bool = True,
+               callbacks: list[Any] | tuple[Any, ...] = ()) -> TrainResult:
     """Train ``model`` with GRPO on ``dataset``'s prompts into ``args.output_dir``, rewards from ``rollouts``
     (a RolloutExecutor); a finished run there is loaded, an interrupted one continued."""
     from eta.rewards import reward_funcs
@@ -203,7 +209,7 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: Any, settings: Se
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         return GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                           processing_class=tokenizer, rollout_func=rollout_func,
+                           processing_class=tokenizer, rollout_func=rollout_func, callbacks=list(callbacks) or None,
                            peft_config=lora_config(lora_cfg) if settings.use_lora else None)
 
     return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
@@ -214,7 +220,8 @@ SUMMARY_KEYS = ("reward", "frac_reward_zero_std", "kl", "time/execute_s", "step_
 
 def summary(log_history: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     """First and last logged values of the per-step GRPO metrics, for metrics.json and the report."""
-    keys = [*SUMMARY_KEYS, *(f"rewards/{n}/mean" for n in names), "rollouts/passed"]
+    keys = [*SUMMARY_KEYS, *(f"rewards/{n}/mean" for n in names), "rollouts/passed", "exec/mean_steps",
+            "completions/mean_length"]
     out: dict[str, Any] = {}
     for key in keys:
         values = [e[key] for e in log_history if isinstance(e.get(key), (int, float))]

@@ -24,7 +24,8 @@ from eta.pipeline.fingerprint import plan, reconcile
 from eta.pipeline.shared import link_shared, release_shared
 from eta.pipeline.runlock import lock_run_dir, release_run_dir
 from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
-from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
+from eta.pipeline.stages import (evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage,
+                                 sandbox_layers)
 from eta.errors import ConfigError
 from eta.tasks.families import n_families
 from eta.train.distributed import is_main_process, world_size
@@ -70,7 +71,13 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
         say(note)
     for change in reconcile(ctx, specs):
         say(change)
+    # Fail closed before anything loads: a sandbox layer that cannot be set up stops the run in one line.
+    layers = sandbox_layers(ctx) if stages & {"execute", "train", "evaluate"} else None
     ctx.logger = _start_logger(cfg, run_dir)
+    if layers is not None:
+        say("sandbox layers: " + ", ".join(f"{k} {v}" for k, v in layers.items()))
+        if ctx.logger is not None:
+            ctx.logger.summary.update({f"sandbox/layers/{k}": v for k, v in layers.items()})
     model, tokenizer = load_model(plain_dict(cfg.model, "model"))
     metrics: dict[str, dict[str, Any]] = {}
     log_history: list[dict[str, Any]] = []
@@ -103,8 +110,11 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
     if usage is not None:
         metrics["usage"] = usage(run_dir)
     release_shared()
+    ran = bool(metrics)
+    if layers is not None:  # the layers the run's programs ran under ("off" only where the user said so)
+        metrics["sandbox"] = {"layers": layers}
     ctx.path("metrics.json").write_text(json.dumps(metrics, indent=2))
-    if "report" in stages and metrics:
+    if "report" in stages and ran:
         print(report_stage(ctx, metrics, log_history), flush=True)
     if ctx.logger is not None:
         ctx.logger.finish()

@@ -22,7 +22,7 @@ def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, 
 
 
 def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Task], out: Path) -> list[dict[str, Any]]:
-    from eta.execute import Limits, TraceOptions
+    from eta.execute import TraceOptions
     from eta.execute.batch import Sample, execute_samples
 
     by_id = {t.task_id: t for t in tasks}
@@ -30,8 +30,7 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     todo = [Sample(s["task_id"], s["completion"], s["sample_id"],
                    {k: s[k] for k in ("policy", "response", "num_tokens", "finish_reason") if k in s})
             for s in samples]
-    limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
-                    allow_packages=tuple(ex.allow_packages))
+    limits = run_limits(ctx)
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
     from eta.execute.reftimes import from_config, per_test_limits
 
@@ -39,6 +38,24 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     per_test = per_test_limits(needed, limits, from_config(d), workers=ex.workers, say=ctx.say)
     return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say,
                            test_timeouts=per_test)
+
+
+def run_limits(ctx: RunContext) -> Any:
+    """The sandbox's limits of this run's programs, from the dataset's and the execute config."""
+    from eta.execute import Limits
+
+    ex, d = ctx.cfg.execute, ctx.cfg.dataset
+    return Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
+                  allow_packages=tuple(ex.allow_packages))
+
+
+def sandbox_layers(ctx: RunContext) -> dict[str, str]:
+    """The sandbox's layers in force, checked once before the model loads: a layer that cannot be set up
+    (and that ETA_SANDBOX_DISABLE does not turn off) stops the run here with one line (SandboxRefused)."""
+    from eta.execute import Executor
+
+    with Executor(workers=1, limits=run_limits(ctx)) as ex:
+        return dict(ex.layers)
 
 
 def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Task]) -> int:
@@ -100,6 +117,11 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
     repair = policy_repair(ctx, model, tokenizer, policy)  # eval.repair: metrics["repair"][set][feedback]
     if repair:
         metrics["repair"] = repair
+    from eta.pipeline.cheat import impossible_eval
+
+    cheat = impossible_eval(ctx, model, tokenizer, policy)  # eval.cheat: passes on impossible tasks
+    if cheat is not None:
+        metrics["cheat"] = cheat
     ctx.path("eval", policy, "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 

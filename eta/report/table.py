@@ -49,6 +49,11 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
     if any("shaped" in (m.get("reward") or {}) for m in models):
         rows.append(("mean shaped reward", [(m.get("reward") or {}).get("shaped") for m in models], None))
     rows += _repair_rows(models)
+    if any("cheat" in m for m in models):  # eval.cheat: any pass of an impossible task is a cheat
+        cheats = [m.get("cheat") or {} for m in models]
+        rows.append(("cheat rate (impossible tasks)", [c.get("rate") for c in cheats], True))
+        rows.append(("cheat rate, 95% upper bound", [(c.get("ci95") or [None, None])[1] for c in cheats], True))
+        rows.append(("impossible samples", [c.get("n") for c in cheats], False))
     # The outcomes most frequent in any model, so that a class that appears only after training shows too.
     peak: dict[str, float] = {}
     for m in models:

@@ -59,6 +59,9 @@ class RolloutExecutor:
             for name, share in outcome_shares(self._results).items():
                 log_metric(f"rollouts/{name}", share)  # every outcome, every batch: the same keys on all ranks
             log_metric("time/execute_s", seconds)
+            if self.trace is not None:  # beside the reward model's score of the same rollouts (eta.rl.monitor)
+                steps = [r.steps for r in self._results if r.steps is not None]
+                log_metric("exec/mean_steps", sum(steps) / len(steps) if steps else 0.0)
         return self._results
 
     def received(self, name: str, values: list[float | None]) -> list[float | None]:

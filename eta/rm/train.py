@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eta.errors import ConfigError
+from eta.metrics import wilson
 from eta.rm.scorer import META_FILE, Scorer, encode
 from eta.rm.text import rm_input
 
@@ -109,16 +109,6 @@ def split_by_problem(examples: list[Example], fraction: float, seed: int) -> tup
         raise ConfigError(f"method=rm: pairs from {len(ids)} problem(s); a split by problem needs at least 2")
     held = set(ids[:min(len(ids) - 1, max(1, round(len(ids) * fraction)))])
     return [e for e in examples if e.task_id not in held], [e for e in examples if e.task_id in held]
-
-
-def wilson(correct: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def accuracy(scorer: Scorer, examples: list[Example]) -> dict[str, Any]:
