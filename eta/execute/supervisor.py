@@ -193,7 +193,7 @@ class Supervisor:
                 results[index] = frame
                 index += 1
                 if frame["outcome"] == Outcome.TIMEOUT.value and job.get("test_timeouts"):
-                    return _not_run(results, index, total, NOT_RUN_AFTER_TIMEOUT)
+                    return _not_run(results, index, total, NOT_RUN_AFTER_TIMEOUT, traced)
             if index >= total:
                 break
             if log.tamper is not None:
@@ -207,9 +207,9 @@ class Supervisor:
             results[index] = _verdict(index, verdict)
             start = index + 1
             if verdict[0] is Outcome.TIMEOUT and job.get("test_timeouts"):  # see child.NOT_RUN_AFTER_TIMEOUT
-                return _not_run(results, start, total, NOT_RUN_AFTER_TIMEOUT)
+                return _not_run(results, start, total, NOT_RUN_AFTER_TIMEOUT, traced)
             if start < total and time.monotonic() >= deadline:
-                return _not_run(results, start, total, "not run: the program's time budget was spent")
+                return _not_run(results, start, total, "not run: the program's time budget was spent", False)
         return results
 
     def _run_child(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, start: int,
@@ -315,9 +315,9 @@ def _verdict(index: int, verdict: tuple[Outcome, str, str]) -> dict[str, Any]:
     return {"index": index, "outcome": verdict[0].value, "error_type": verdict[1], "error_message": verdict[2]}
 
 
-def _not_run(results: dict[Any, Any], start: int, total: int, why: str) -> dict[Any, Any]:
+def _not_run(results: dict[Any, Any], start: int, total: int, why: str, traced: bool) -> dict[Any, Any]:
     for rest in range(start, total):
-        results[rest] = _verdict(rest, (Outcome.TIMEOUT, "Timeout", why))
+        results[rest] = dict(_verdict(rest, (Outcome.TIMEOUT, "Timeout", why)), steps=0 if traced else None)
     return results
 
 

@@ -253,21 +253,18 @@ def test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | None
     the child's raw data, its assertions' operands (`sites`: a whole test's) and the supervisor's clock;
     None when this child has nothing on it."""
     out_of_time = log.out_of_time(index)
-    failed = _failed_assertion(log, index, sites) if sites else None
-    if failed is not None:  # the test stopped there, as it would have in-process, before any later event
-        return {"index": index, "outcome": failed[0].value, "error_type": failed[1], "error_message": failed[2],
-                "duration_s": log.measured(index, None), "steps": _steps(log.results.get(index))}
     if log.load_error is not None:
         outcome, etype, msg = classify(log.load_error, out_of_time)
         return {"index": index, "outcome": outcome.value, "error_type": etype, "error_message": msg,
                 "steps": 0 if traced else None}
     frame = log.results.get(index)
-    if frame is None:
+    failed = _failed_assertion(log, index, sites) if sites else None
+    if frame is None and failed is None:
         if out_of_time and index == log.current_test():
             return {"index": index, "outcome": Outcome.TIMEOUT.value, "error_type": "Timeout",
                     "error_message": "the test ran past its time limit"}
         return None
-    status = frame.get("status")
+    frame = frame or {}
     result: dict[str, Any] = {"index": index, "duration_s": log.measured(index, frame.get("duration_s")),
                               "steps": _steps(frame)}
     for key, kind in (("stdout", str), ("events", list), ("trace", dict)):
@@ -275,7 +272,10 @@ def test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | None
             result[key] = frame[key]
     if "value" in frame:
         result["value"] = frame["value"]
-    if status == "ok":
+    status = frame.get("status")
+    if failed is not None:  # the test stopped there, as it would have in-process, before any later event
+        outcome, etype, msg = failed
+    elif status == "ok":
         outcome, etype, msg = (Outcome.TIMEOUT, "Timeout", "the test ran past its time limit") if out_of_time \
             else (Outcome.PASSED, None, None)
         if outcome is Outcome.PASSED and sites:
