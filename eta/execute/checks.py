@@ -286,6 +286,7 @@ def transform(code: str) -> tuple[str, list[Site]] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     sites: list[Site] = []
+    _inline_expected(tree)
     required = _required_statements(tree)
     tree = _Rewriter(sites, required).visit(tree)
     ast.fix_missing_locations(tree)
@@ -323,6 +324,55 @@ class _Rewriter(ast.NodeTransformer):
         return [ast.Expr(call)]
 
 
+def _inline_expected(tree: ast.Module) -> None:
+    """`expected = [...]` then `assert result == expected`: a name bound once, to a constant, and read only
+    as an operand of assertions, is replaced there by its value and its binding dropped, so that the
+    constant stays in the supervisor like a literal one (QuixBugs' graph tests spell theirs so)."""
+    bound: dict[str, list[ast.Assign]] = {}
+    stores: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            bound.setdefault(node.targets[0].id, []).append(node)
+    operands: dict[str, list[tuple[ast.Compare, int]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            for test in ast.walk(node.test):
+                if isinstance(test, ast.Compare):
+                    for k, expr in enumerate([test.left, *test.comparators]):
+                        if isinstance(expr, ast.Name):
+                            operands.setdefault(expr.id, []).append((test, k))
+    loads: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
+    for name, assigns in bound.items():
+        uses = operands.get(name, [])
+        if len(assigns) != 1 or stores.get(name) != 1 or not uses or loads.get(name) != len(uses):
+            continue
+        found, _ = _constant(assigns[0].value)
+        if not found:
+            continue
+        for compare, k in uses:
+            if k == 0:
+                compare.left = assigns[0].value
+            else:
+                compare.comparators[k - 1] = assigns[0].value
+        _drop(tree, assigns[0])
+
+
+def _drop(tree: ast.Module, statement: ast.stmt) -> None:
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and statement in block:
+                block.remove(statement)
+                if not block:
+                    block.append(ast.Pass())
+                return
+
+
 def _required_statements(tree: ast.Module) -> set[int]:
     """ids of the assert statements on every path: at the test's top level, or at the top level of a
     function the test defines and then calls at its own top level (QuixBugs' ``_check_case()``)."""
@@ -350,7 +400,7 @@ def final_result(frame: dict[str, Any], check: Check | None, test: dict[str, Any
     result.update((k, frame[k]) for k, kind in _FIELDS.items() if type(frame.get(k)) is kind)
     steps, duration = frame.get("steps"), frame.get("duration_s")
     result["steps"] = steps if type(steps) is int and steps >= 0 else None
-    result["duration_s"] = float(duration) if type(duration) in (int, float) else 0.0
+    result["duration_s"] = duration if type(duration) is float and math.isfinite(duration) else 0.0
     outcome = frame.get("outcome")
     if outcome not in _FROM_CHILD:  # infra_error is the harness's to say, never the program's: it is masked
         verdict = _tampered(f"a test reported the outcome {str(outcome)[:40]!r}")

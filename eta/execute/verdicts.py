@@ -130,7 +130,7 @@ class ChildLog:
         self.last_look = now
 
     def _take(self, frame: dict[str, Any], now: float) -> None:
-        kind = frame.get("type")
+        kind = frame.pop("type", None)
         self.frames += 1
         if self.done:
             raise Tampered("a frame after the harness's last one")
@@ -218,7 +218,7 @@ class ChildLog:
     def measured(self, index: int, claimed: Any) -> float:
         """The test's duration: the child's figure, held within what the supervisor's clock allows."""
         phase = self.phase_of(index)
-        value = float(claimed) if type(claimed) in (int, float) and math.isfinite(claimed) and claimed >= 0 else 0.0
+        value = float(claimed) if type(claimed) is float and math.isfinite(claimed) and claimed >= 0 else 0.0
         if phase is None or phase.seen is None:
             return value
         return min(max(value, phase.before_seen - phase.hi), phase.seen - phase.lo)
@@ -251,7 +251,17 @@ def classify(raw: dict[str, Any], out_of_time: bool) -> tuple[Outcome, str, str]
 def test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | None = None) -> dict[str, Any] | None:
     """Test `index`'s frame as :func:`eta.execute.checks.final_result` takes it, its outcome decided from
     the child's raw data, its assertions' operands (`sites`: a whole test's) and the supervisor's clock;
-    None when this child has nothing on it."""
+    None when this child has nothing on it. Whatever the child's data makes fail here is the program's."""
+    try:
+        return _test_frame(log, index, traced, sites)
+    except Tampered as e:
+        verdict = tampered(str(e))
+    except Exception as e:  # noqa: BLE001 - never the harness's failure: the data came from the program
+        verdict = tampered(f"a result that could not be judged ({type(e).__name__})")
+    return {"index": index, "outcome": verdict[0].value, "error_type": verdict[1], "error_message": verdict[2]}
+
+
+def _test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | None) -> dict[str, Any] | None:
     out_of_time = log.out_of_time(index)
     if log.load_error is not None:
         outcome, etype, msg = classify(log.load_error, out_of_time)
@@ -265,10 +275,11 @@ def test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | None
                     "error_message": "the test ran past its time limit"}
         return None
     frame = frame or {}
+    _check_fields(frame)
     result: dict[str, Any] = {"index": index, "duration_s": log.measured(index, frame.get("duration_s")),
                               "steps": _steps(frame)}
-    for key, kind in (("stdout", str), ("events", list), ("trace", dict)):
-        if type(frame.get(key)) is kind:
+    for key in ("stdout", "events", "trace"):
+        if key in frame:
             result[key] = frame[key]
     if "value" in frame:
         result["value"] = frame["value"]
@@ -282,12 +293,29 @@ def test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | None
             reported = {r["site"] for r in log.site_records.get(index, ())}
             if any(site.required and k not in reported for k, site in enumerate(sites)):
                 outcome, etype, msg = tampered("an assertion of the test was never reported")
-    elif status == "error":
-        outcome, etype, msg = classify(_raw_error(frame), out_of_time)
     else:
-        outcome, etype, msg = tampered(f"a test reported the status {str(status)[:40]!r}")
+        outcome, etype, msg = classify(_raw_error(frame), out_of_time)
     result.update(outcome=outcome.value, error_type=etype, error_message=msg)
     return result
+
+
+# Every field a test's frame may carry, with the check its value must pass; any other field is forged.
+_TEST_FIELDS: dict[str, Any] = {
+    "index": lambda v: type(v) is int, "status": lambda v: v in ("ok", "error"),
+    "duration_s": lambda v: type(v) is float and math.isfinite(v) and v >= 0,
+    "steps": lambda v: type(v) is int and 0 <= v < 2 ** 62, "stdout": lambda v: type(v) is str,
+    "trace": lambda v: type(v) is dict, "events": lambda v: type(v) is list and all(type(e) is dict for e in v),
+    "value": lambda v: True,  # decoded, and checked so, by the test's check
+    "error_type": lambda v: type(v) is str, "error_message": lambda v: type(v) is str,
+    "builtin": lambda v: type(v) is bool, "compile": lambda v: type(v) is bool,
+}
+
+
+def _check_fields(frame: dict[str, Any]) -> None:
+    for key, value in frame.items():
+        check = _TEST_FIELDS.get(key)
+        if check is None or not check(value):
+            raise Tampered(f"a test's report has a malformed field {str(key)[:40]!r}")
 
 
 def _steps(frame: dict[str, Any] | None) -> int | None:
