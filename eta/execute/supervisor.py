@@ -20,7 +20,7 @@ import warnings
 from types import CodeType
 from typing import Any
 
-from eta.execute import isolation, view
+from eta.execute import hacks, isolation, view
 from eta.execute.checks import Check, final_result, split_test, transform
 from eta.execute.child import (COMPILE_ERRORS, FRAMES_AT, HEADER, NOT_RUN_AFTER_TIMEOUT, compile_program,
                              compile_setup, compile_test, compile_value)
@@ -162,22 +162,25 @@ class Supervisor:
         output = Output(limits.output_bytes)
         codes, printed, error = self.compiler.codes(job)
         output.add(printed.encode())
+        observed: set[str] = set()
         if error is not None:  # the child would report exactly this for every test; no need to start one
             etype, msg = type(error).__name__, str(error)[:500]
             results = {i: {"index": i, "outcome": Outcome.SYNTAX_ERROR.value, "error_type": etype,
                            "error_message": msg, "steps": 0 if job.get("trace") else None} for i in range(total)}
         else:
-            results = self._run_tests(job, codes, limits, t0 + limits.timeout_s, output, sites)
+            results = self._run_tests(job, codes, limits, t0 + limits.timeout_s, output, sites, observed)
             if "infra_error" in results:
                 return results
         budget = (job.get("trace") or {}).get("budget_lines")
         tests = [final_result(results[i], checks[i], given[i], job["tests"][i], program=job["program"],
                               budget_lines=budget) for i in range(total) if i in results]
+        stdio = bool(given) and all(t.get("kind") == "stdio" for t in given)
         return {"tests": tests, "duration_s": time.monotonic() - t0,
-                "output": output.kept.decode("utf-8", "replace"), "output_bytes": output.total}
+                "output": output.kept.decode("utf-8", "replace"), "output_bytes": output.total,
+                "hacks": hacks.detect(job["program"], tests, stdio=stdio, observed=observed)}
 
     def _run_tests(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, deadline: float,
-                   output: Output, sites: list[list[Site] | None]) -> dict[Any, Any]:
+                   output: Output, sites: list[list[Site] | None], observed: set[str]) -> dict[Any, Any]:
         """Each test's frame, by index: children are forked until every test has one (a child that dies
         takes only its running test with it), or the program's time is spent. A child's frames count only
         for the tests from the one it started at, each decided once."""
@@ -188,6 +191,8 @@ class Supervisor:
             log, ending = self._run_child(job, codes, limits, start, deadline, output, sites)
             if ending is not None and ending[0] is Outcome.INFRA_ERROR:
                 return {"infra_error": ending[2]}
+            if log.timeout_caught():
+                observed.add(hacks.TIMEOUT_CAUGHT)
             index = start
             while index < total and (frame := test_frame(log, index, traced, sites[index])) is not None:
                 results[index] = frame
@@ -232,6 +237,7 @@ class Supervisor:
                        [len(s) if s is not None else None for s in sites[start:]], t_start, time.monotonic())
         try:
             status, killed_for = self._watch(pid, log, deadline, output)
+            log.killed = killed_for
         except ZygoteDied:
             kill_group(pid)
             raise

@@ -108,6 +108,7 @@ class ChildLog:
         self.load_error: dict[str, Any] | None = None
         self.done = False
         self.tamper: str | None = None
+        self.killed: str | None = None  # why the supervisor killed the child ("test", "program", "tamper")
         self.offset = 0  # bytes of the shared area read
 
     # -- reading ----------------------------------------------------------------------------------
@@ -214,6 +215,16 @@ class ChildLog:
         return any(k in self.alarms for k in keys) or any(
             (p := self.phase_of(k) if k != LOAD else self.phases[0] if self.phases and self.phases[0].key == LOAD else None)
             is not None and p.ran_out is not None for k in keys)
+
+    def timeout_caught(self) -> bool:
+        """Whether the program caught the harness's timeout and went on: a test whose alarm went off ended
+        in anything but that timeout, or had to be killed."""
+        for key in self.alarms:
+            frame = self.results.get(self.start if key == LOAD else key)
+            if frame is not None and (frame.get("status") == "ok" or frame.get("error_type") != "SoftTimeout"):
+                return True
+        phase = self.running()
+        return self.killed == "test" and phase is not None and phase.key in self.alarms
 
     def measured(self, index: int, claimed: Any) -> float:
         """The test's duration: the child's figure, held within what the supervisor's clock allows."""
