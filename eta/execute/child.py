@@ -38,9 +38,10 @@ class SoftTimeout(BaseException):
 
 
 # The report area shared with the supervisor (an anonymous shared mapping made before the fork):
-# [0:8] index of the test running now (-1: none), [8:16] when it started (time.monotonic, the same clock in
-# both processes), [16:24] bytes of frames written, then the frames. Writing there instead of into a pipe
-# wakes the supervisor once per program instead of twice per test.
+# [0:8] index of the test running now (-1: none), [8:16] when it started (time.monotonic), [16:24] bytes of
+# frames written, then the frames. Writing there instead of into a pipe wakes the supervisor once per
+# program instead of twice per test. The supervisor reads only the count and the frames (the rest is the
+# candidate's to rewrite, like all of this process: it times tests by its own clock).
 HEADER = struct.Struct("<qdQ")
 FRAMES_AT = HEADER.size
 

