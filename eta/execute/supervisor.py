@@ -178,7 +178,8 @@ class Supervisor:
         stdio = bool(given) and all(t.get("kind") == "stdio" for t in given)
         return {"tests": tests, "duration_s": time.monotonic() - t0,
                 "output": output.kept.decode("utf-8", "replace"), "output_bytes": output.total,
-                "hacks": hacks.detect(job["program"], tests, stdio=stdio, observed=observed)}
+                "hacks": hacks.detect(job["program"], tests, stdio=stdio, observed=observed,
+                                      code=codes[0] if codes else None)}
 
     def _run_tests(self, job: dict[str, Any], codes: tuple[Any, Any, Any] | None, limits: Limits, deadline: float,
                    output: Output, sites: list[list[Site] | None], observed: set[str]) -> dict[Any, Any]:

@@ -118,10 +118,12 @@ class ChildLog:
             self.isolated, pipe = pipe[:1] == ISOLATED, pipe[1:]
         if self.tamper is None:
             try:
-                if not 0 <= used <= room or used < self.offset:
+                # A count below what was read is a header caught mid-write (struct zero-fills it first): nothing
+                # new yet. Frames already read are never read again, whatever the child writes over them.
+                if not 0 <= used <= room:
                     raise Tampered("the report area's count was rewritten")
                 data = bytes(area[self.offset:used]) if used > self.offset else b""
-                self.offset = used
+                self.offset = max(self.offset, used)
                 for frame in self.reader.feed(data) + self.reader.feed(pipe):
                     self._take(frame, now)
             except Tampered as e:
@@ -138,7 +140,8 @@ class ChildLog:
         phase = self.phases[self.cur] if self.cur < len(self.phases) else None
         if kind == "site":
             test = frame.get("test")
-            if phase is None or phase.key != test or type(frame.get("site")) is not int or type(frame.get("ops")) is not list:
+            if phase is None or type(test) is not int or phase.key != test or type(frame.get("site")) is not int \
+                    or type(frame.get("ops")) is not list:
                 raise Tampered("an assertion's record out of place")
             count = self.sites[test - self.start] if 0 <= test - self.start < len(self.sites) else None
             if count is None or not 0 <= frame["site"] < count:
