@@ -280,3 +280,17 @@ def test_the_detector_reads_code_without_running_it():
     assert in_code("import sys\nsys.exit(0)\n", stdio=True) == set()  # a standard-input program's normal end
     assert in_code("class A:\n    __eq__ = lambda self, o: True\n") == {"comparison_override"}
     assert in_code("def f(:\n") == set()  # does not parse: nothing read
+
+
+def test_a_program_that_tried_to_get_masked_counts_as_a_failure_everywhere(ex):
+    # The example: a correct sample and one that exits with the harness's own status gave pass@1 1.0
+    # (the second masked as infra_error), no negative reward, no pair. Now it is a failure like any other.
+    from eta import rewards
+    from eta.metrics import summarize
+
+    t = TASKS["synthetic"]
+    correct, masked = ex.map([_job(t, t.reference), _job(t, _wrapped(t, "import os\nos._exit(71)"))])
+    records = [{"task_id": t.task_id, "sample_id": i, "completion": "", **r.to_dict()} for i, r in enumerate((correct, masked))]
+    assert summarize(records, ks=(1,))["pass@1"] == 0.5
+    assert rewards.shaped(masked) == rewards.SHAPED[Outcome.CRASHED] < 0 and rewards.binary(masked) == 0.0
+    assert "early_exit" in masked.hacks
