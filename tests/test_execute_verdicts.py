@@ -294,3 +294,69 @@ def test_a_program_that_tried_to_get_masked_counts_as_a_failure_everywhere(ex):
     assert summarize(records, ks=(1,))["pass@1"] == 0.5
     assert rewards.shaped(masked) == rewards.SHAPED[Outcome.CRASHED] < 0 and rewards.binary(masked) == 0.0
     assert "early_exit" in masked.hacks
+
+
+# -- the supervisor's reading of a child, frame by frame (no executor) ---------------------------------------
+
+def _log(start: int = 0, total: int = 3):
+    from eta.execute.verdicts import ChildLog
+
+    return ChildLog("tok", start, total, True, lambda i: 1.0, [None] * (total - start), 100.0, 100.0)
+
+
+def _frames(*frames: dict) -> tuple[bytes, int]:
+    import json
+    import struct
+
+    data = b"".join(struct.pack(">I", len(b)) + b for b in (json.dumps(dict(f, token="tok")).encode() for f in frames))
+    return data, len(data)
+
+
+def _look(log, now: float, *frames: dict) -> None:
+    data, size = _frames(*frames)
+    area = bytearray(log.offset) + data
+    log.look(now, log.offset + size, area, 1 << 20, b"I" if not log.isolated else b"")
+
+
+def test_a_child_reports_only_its_own_tests_in_order():
+    from eta.execute.verdicts import test_frame
+
+    log = _log(start=1)
+    _look(log, 100.01, {"type": "loaded"}, {"type": "test", "index": 0, "status": "ok", "duration_s": 0.0})
+    assert log.tamper and "not this child's" in log.tamper  # test 0 belongs to an earlier child
+    log = _log()
+    _look(log, 100.01, {"type": "loaded"}, {"type": "test", "index": 0, "status": "ok", "duration_s": 0.0},
+          {"type": "test", "index": 0, "status": "ok", "duration_s": 0.0})
+    assert log.tamper  # the same test twice
+    log = _log()
+    _look(log, 100.01, {"type": "loaded"}, {"type": "test", "index": 0, "status": "ok", "duration_s": 0.0})
+    assert log.tamper is None and test_frame(log, 0, False)["outcome"] == "passed"
+
+
+def test_a_test_whose_frame_came_after_its_limit_is_a_timeout_whatever_it_says():
+    from eta.execute.verdicts import test_frame
+
+    log = _log()
+    _look(log, 100.01, {"type": "loaded"})  # test 0 started by 100.01 at the latest
+    assert log.check(100.5) == (False, 100.55)
+    kill, _ = log.check(101.02)  # its limit (1 s) has passed without its frame
+    assert not kill and log.phases[1].ran_out == 101.02
+    _look(log, 101.2, {"type": "test", "index": 0, "status": "ok", "duration_s": 0.2})
+    assert test_frame(log, 0, False)["outcome"] == "timeout"
+    assert log.check(101.2)[0] is False and log.check(102.3)[0] is True  # test 1's limit and grace, from the last look before test 0's frame
+    # the control: the same frame before the limit is a pass, and its duration is held to the clock's bounds
+    log = _log()
+    _look(log, 100.01, {"type": "loaded"})
+    log.check(100.9)
+    _look(log, 100.95, {"type": "test", "index": 0, "status": "ok", "duration_s": 5.0})
+    frame = test_frame(log, 0, False)
+    assert frame["outcome"] == "passed" and frame["duration_s"] <= 100.95 - 100.0
+
+
+def test_an_announced_alarm_is_a_timeout_even_if_the_test_then_passes():
+    from eta.execute.verdicts import test_frame
+
+    log = _log()
+    _look(log, 100.01, {"type": "loaded"}, {"type": "alarm", "index": 0},
+          {"type": "test", "index": 0, "status": "ok", "duration_s": 1.0})
+    assert test_frame(log, 0, False)["outcome"] == "timeout" and log.timeout_caught()

@@ -198,7 +198,7 @@ class ChildLog:
             due.append(phase.hi + phase.limit)
         return False, min(due)
 
-    def phase_of(self, index: int) -> Phase | None:
+    def phase_of(self, index: Any) -> Phase | None:
         for phase in self.phases:
             if phase.key == index:
                 return phase
@@ -214,16 +214,18 @@ class ChildLog:
     def out_of_time(self, index: int) -> bool:
         """Whether test `index` (or the load before it) ran past its limit by the supervisor's clock, or
         its alarm went off."""
-        keys = [index] + ([LOAD] if index == self.start else [])
-        return any(k in self.alarms for k in keys) or any(
-            (p := self.phase_of(k) if k != LOAD else self.phases[0] if self.phases and self.phases[0].key == LOAD else None)
-            is not None and p.ran_out is not None for k in keys)
+        keys = [index, LOAD] if index == self.start else [index]
+        return any(k in self.alarms or ((p := self.phase_of(k)) is not None and p.ran_out is not None) for k in keys)
 
     def timeout_caught(self) -> bool:
-        """Whether the program caught the harness's timeout and went on: a test whose alarm went off ended
-        in anything but that timeout, or had to be killed."""
+        """Whether the program caught the harness's timeout and went on: a test (or the load) whose alarm
+        went off ended in anything but that timeout, or had to be killed."""
         for key in self.alarms:
-            frame = self.results.get(self.start if key == LOAD else key)
+            if key == LOAD:
+                if self.phases[0].seen is not None:  # it loaded after all
+                    return True
+                continue
+            frame = self.results.get(key)
             if frame is not None and (frame.get("status") == "ok" or frame.get("error_type") != "SoftTimeout"):
                 return True
         phase = self.running()
