@@ -294,9 +294,13 @@ def _test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | Non
     _check_fields(frame)
     result: dict[str, Any] = {"index": index, "duration_s": log.measured(index, frame.get("duration_s")),
                               "steps": _steps(frame)}
-    for key in ("stdout", "events", "trace"):
+    for key in ("stdout", "trace"):
         if key in frame:
             result[key] = frame[key]
+    if "events" in frame:  # rebuilt field by field: a malformed event raises, and is the program's doing
+        from eta.trace.record import TraceEvent
+
+        result["events"] = [TraceEvent.from_dict(e).to_dict() for e in frame["events"]]
     if "value" in frame:
         result["value"] = frame["value"]
     status = frame.get("status")

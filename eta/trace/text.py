@@ -57,7 +57,7 @@ def format_trace(record: TraceRecord, source: str, test_display: str, passed: bo
     # A name the program chose (a class made by type(), a code object's co_name) may hold a line break;
     # one event stays one line, so that no program can write a line of its own into the trace.
     lines = [one_line(line) for line in lines]
-    out = [f"Test Case: {one_line(test_display)}", "Execution Trace:", *lines]
+    out = [f"Test Case: {test_display}", "Execution Trace:", *lines]
     out.append(f"Test Result: {'PASS' if passed else 'FAIL'}")
     return "\n".join(out)
 
