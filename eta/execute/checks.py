@@ -405,7 +405,10 @@ def final_result(frame: dict[str, Any], check: Check | None, test: dict[str, Any
     if outcome not in _FROM_CHILD:  # infra_error is the harness's to say, never the program's: it is masked
         verdict = _tampered(f"a test reported the outcome {str(outcome)[:40]!r}")
     elif outcome == Outcome.PASSED.value and check is not None:
-        verdict = check.judge(frame)
+        try:
+            verdict = check.judge(frame)
+        except Exception as e:  # noqa: BLE001 - a value that breaks the comparison is the program's doing
+            verdict = _tampered(f"a value that could not be judged ({type(e).__name__})")
     else:
         verdict = (Outcome(outcome), result.get("error_type"), result.get("error_message"))
     result["outcome"], result["error_type"], result["error_message"] = verdict[0].value, verdict[1], verdict[2]
@@ -417,7 +420,7 @@ def final_result(frame: dict[str, Any], check: Check | None, test: dict[str, Any
         try:
             result["trace"] = format_trace(SentRecord(trace), program, display, verdict[0] is Outcome.PASSED,
                                            budget_lines=budget_lines)
-        except (ValueError, TypeError, KeyError, RecursionError):  # not a trace the harness made
+        except Exception:  # noqa: BLE001 - not a trace the harness made: dropped, the verdict stands
             pass
     elif type(trace) is str and check is not None:  # a text trace made before the verdict was known
         from eta.trace.text import restate

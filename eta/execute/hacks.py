@@ -76,7 +76,11 @@ def detect(program: str, tests: Iterable[dict[str, Any]], *, stdio: bool, observ
            code: CodeType | None = None) -> list[str]:
     """The kinds of attempt this program made, sorted: from its code and from its tests' results (dicts
     as :func:`eta.execute.checks.final_result` makes them), plus what the supervisor saw (`observed`)."""
-    found = set(observed) | (in_code(program, stdio=stdio, code=code) if code is not None else set())
+    found = set(observed)
+    try:
+        found |= in_code(program, stdio=stdio, code=code) if code is not None else set()
+    except Exception:  # noqa: BLE001 - a code the walk cannot read: the verdict stands, the observations count
+        pass
     for test in tests:
         etype = test.get("error_type")
         if etype in _OBSERVED:
