@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from eta.execute.hacks import rates as hacking_rates
 from eta.execute.outcome import Outcome
 from eta.prefer.records import Record, outcome_of, usable
 
@@ -96,6 +97,8 @@ def summarize(records: Iterable[Record], ks: Sequence[int] = (1, 5, 10), top_err
     summary["outcomes"] = {o: _ratio(c, n_samples) for o, c in summary["outcome_counts"].items()}
     ranked = sorted(error_types.items(), key=lambda item: (-item[1], item[0]))  # ties: by name, stably
     summary["error_types"] = dict(ranked[:top_errors])
+    # Attempts on the harness it contained (eta.execute.hacks), over the judged samples: what to watch in RL.
+    summary.update(hacking_rates(kept))
     return summary
 
 

@@ -433,7 +433,10 @@ def test_the_expected_value_never_enters_the_child(ex):
     assert split.tests[0].checked_outside and not split.passed and split.tests[0].error_message == "got 'not found'"
     whole = run1(ex, program, [T("x = f()\nassert x == 'zq-expected-9'")])
     assert not whole.tests[0].checked_outside
-    assert whole.passed  # the control: run whole in the child, the test's own source gives its answer away
+    assert not whole.passed and whole.tests[0].error_message == "got 'not found'"  # the constant stayed outside
+    # The control: data the test uses for more than its assertions runs in the child, and can be read there.
+    leaky = run1(ex, program, [T("expected = 'zq-expected-9'\nlabel = expected[:2]\nx = f()\nassert x == expected")])
+    assert leaky.passed
 
 
 def test_stdio_output_is_compared_outside_the_child(ex):
@@ -444,9 +447,8 @@ def test_stdio_output_is_compared_outside_the_child(ex):
     assert r.outcome is Outcome.WRONG_ANSWER and r.tests[0].checked_outside and r.tests[0].stdout.strip() == "nothing"
 
 
-# The limit that remains, kept as a strict xfail so that it fails loudly (XPASS) the day it is closed: a
-# test run whole in the child is judged by the harness in the candidate's process, which it can reach.
-@pytest.mark.xfail(strict=True, reason="known limit: a test run whole in the child can be forged through gc")
+# Once the known limit (a strict xfail): a whole test's assertions now send their operands out, and its
+# constants never enter the child (eta.execute.sites).
 def test_a_program_aimed_at_the_harness_cannot_pass_a_whole_test(ex):
     r = run1(ex, HARNESS_ATTACKS["report passes through the harness"], TEST_SHAPES["whole"])
     assert not r.passed, f"faked a pass: {r}"

@@ -247,3 +247,16 @@ def test_a_traced_split_test_names_the_test_and_its_real_verdict():
     assert r["trace"].splitlines()[0] == "Test Case: f()" and r["trace"].endswith("Test Result: FAIL")
     r = final_result({"index": 0, "outcome": "passed", "value": 2, "trace": "forged"}, split_test(test), test, {})
     assert "trace" not in r
+
+
+def test_a_value_or_trace_that_breaks_the_supervisor_is_the_programs_failure():
+    test = {"kind": "assert", "code": "assert f() == [1]"}
+    deep = {"t": [1]}
+    for _ in range(5000):  # deeper than the comparison can recurse
+        deep = [deep]
+    r = final_result({"index": 0, "outcome": "passed", "value": deep}, split_test(test), test, {})
+    assert r["outcome"] == "crashed" and r["error_type"] == "HarnessTampering"
+    forged = {"steps": 1, "dropped": 0, "max_events": 10, "incomplete": None, "skeleton": [[1, "line", "f", 0, "", 0]],
+              "events": [[0, {"line_number": 1, "event_type": "line", "function": "f", "variable_states": 7}]]}
+    r = final_result({"index": 0, "outcome": "passed", "value": [1], "trace": forged}, split_test(test), test, {})
+    assert r["outcome"] == "passed" and "trace" not in r  # the trace is dropped, the verdict stands

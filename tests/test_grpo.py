@@ -67,7 +67,7 @@ def test_every_function_reads_one_execution_of_the_batch_and_infra_errors_are_ma
     verdicts = {"ok": ExecutionResult(outcome=Outcome.PASSED, tests_total=2, tests=[TestResult(i, Outcome.PASSED)
                                                                                      for i in range(2)]),
                 "half": ExecutionResult(outcome=Outcome.WRONG_ANSWER, tests_total=2, tests=half),
-                "bad": ExecutionResult(outcome=Outcome.SYNTAX_ERROR, tests_total=2),
+                "bad": ExecutionResult(outcome=Outcome.SYNTAX_ERROR, tests_total=2, hacks=["early_exit"]),
                 "infra": ExecutionResult(outcome=Outcome.INFRA_ERROR, tests_total=2)}
     ex = FakeExecutor(verdicts)
     funcs, weights = rewards.reward_funcs({"shaped": 1.0, "binary": 0.5, "pass_rate": 1.0}, ex)
@@ -78,6 +78,8 @@ def test_every_function_reads_one_execution_of_the_batch_and_infra_errors_are_ma
     assert ex.calls == 1  # three functions, one execution
     assert got == [[1.0, -0.3, -1.0, None], [1.0, 0.0, 0.0, None], [1.0, 0.5, 0.0, None]]
     assert logged["rollouts/passed"] == 0.25 and logged["rollouts/infra_error"] == 0.25
+    # attempts on the harness, per step, over the judged rollouts (eta.execute.hacks)
+    assert logged["hacking/attempt_rate"] == pytest.approx(1 / 3) and logged["hacking/early_exit"] == pytest.approx(1 / 3)
     funcs[0](**dict(batch, completions=["bad", "ok", "ok"]))
     assert ex.calls == 2  # a new batch is executed again
 
@@ -200,7 +202,8 @@ def test_grpo_moves_lora_and_the_trainer_gets_the_executed_verdicts_rewards(grpo
     for entry, step in zip(logged, range(3)):
         values = [r["rewards"]["shaped"] for r in record if r["step"] == step]
         assert entry["rewards/shaped/mean"] == pytest.approx(sum(values) / len(values), abs=1e-6)
-        assert {"frac_reward_zero_std", "kl", "rollouts/passed", "rollouts/syntax_error", "time/execute_s"} <= set(entry)
+        assert {"frac_reward_zero_std", "kl", "rollouts/passed", "rollouts/syntax_error", "time/execute_s",
+                "hacking/attempt_rate"} <= set(entry)
         shares = sum(v for k, v in entry.items() if k.startswith("rollouts/"))
         assert shares == pytest.approx(1.0)
     assert len({r["outcome"] for r in record}) > 1  # the lottery gave the groups a signal

@@ -99,3 +99,20 @@ def test_greedy_and_repair_helpers_are_pass_at_1():
 def test_summarize_rejects_bad_records():
     with pytest.raises(ValueError, match="record 1: task 'A' sample 1: field 'outcome'"):
         summarize([rec("A", 0, "passed", 4), {**rec("A", 1, "passed", 4), "outcome": "ok"}])
+
+
+def test_hacking_attempts_are_counted_per_policy_and_shown_in_the_report():
+    from eta.report.table import format_table
+
+    records = [dict(rec("a", 0, "crashed", 0), hacks=["early_exit"]),
+               dict(rec("a", 1, "wrong_answer", 0), hacks=["comparison_override", "introspection"]),
+               dict(rec("b", 0, "passed", 1), hacks=[]),
+               dict(rec("b", 1, "infra_error", 0), hacks=["early_exit"])]  # masked
+    s = summarize(records, ks=(1,))
+    assert s["hacking/attempt_rate"] == pytest.approx(2 / 3)
+    assert s["hacking/early_exit"] == pytest.approx(1 / 3) and s["hacking/timeout_caught"] == 0.0
+    clean = summarize([dict(r, hacks=[]) for r in records], ks=(1,))
+    assert clean["hacking/attempt_rate"] == 0.0
+    table = format_table({"before": clean, "after": s})
+    assert "hacking attempts (any kind)" in table and "hacking: early exit" in table
+    assert "hacking: timeout caught" not in table  # a kind no policy attempted gets no row

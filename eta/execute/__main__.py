@@ -128,9 +128,14 @@ def print_summary(records: list[dict], output: Path) -> None:
     if tests:
         print(f"{outside} of {len(tests)} tests compared outside the candidate's process ({100 * outside / len(tests):.1f}%); "
               "the rest ran whole in it")
+    hacks = Counter(k for r in records for k in r.get("hacks") or ())
+    if hacks:
+        tried = sum(bool(r.get("hacks")) for r in records)
+        print(f"{tried} programs attempted to hack the harness (contained): "
+              + ", ".join(f"{k} {v}" for k, v in hacks.most_common()))
     print(f"results: {output}")
     summary = {"programs": len(records), "passed": passed, "outcomes": dict(outcomes),
-               "tests": len(tests), "tests_checked_outside": outside}
+               "tests": len(tests), "tests_checked_outside": outside, "hacks": dict(hacks)}
     print(json.dumps(summary))
 
 

@@ -82,12 +82,19 @@ def result_record(sample: Sample, result: ExecutionResult, *, keep_traces: bool)
     return record
 
 
+# Bumped when the same program and task may get another verdict or record (2: verdicts decided in the
+# supervisor, whole tests' assertions compared outside, the hacks field), so that no stored result of an
+# older harness is reused.
+VERDICTS_VERSION = 2
+
+
 def result_key(task: Task, completion: str, limits: Limits | None, trace: TraceOptions | None,
                test_timeouts: list[float] | None = None) -> str:
     """What a verdict depends on: the task (its tests and data), the completion, the limits (the per-test
     ones too), the tracing. A stored result is reused only under the same key."""
     h = hashlib.sha256()
-    parts = [task.to_dict(), completion, asdict(limits) if limits else None, asdict(trace) if trace else None]
+    parts = [task.to_dict(), completion, asdict(limits) if limits else None, asdict(trace) if trace else None,
+             VERDICTS_VERSION]
     if test_timeouts is not None:  # absent from the key when unused, so older results stay reusable
         parts.append([round(x, 3) for x in test_timeouts])
     disabled = sorted(disabled_layers())

@@ -22,6 +22,7 @@ from typing import Any
 
 from eta.execute.equality import apps_equal, outputs_match
 from eta.execute.outcome import Outcome
+from eta.execute.sites import SITE_FN, Site
 from eta.execute.values import decode, encode
 
 Verdict = tuple[Outcome, "str | None", "str | None"]
@@ -271,35 +272,161 @@ def _arithmetic(op: type, a: Any, b: Any) -> Any:
     raise _NotConstant()
 
 
-# What a child's test frame may carry into a result, with its type; the rest of a frame is dropped.
-_FIELDS = {"error_type": str, "error_message": str, "stdout": str, "trace": str, "events": list}
+# -- whole tests: each assertion a site whose operands go out (see eta.execute.sites) ------------------
+
+_SITE_OPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge",
+             ast.In: "in", ast.NotIn: "not_in"}
+
+
+def transform(code: str) -> tuple[str, list[Site]] | None:
+    """The test with each ``assert`` made a site call, and its sites; None when it does not parse (the
+    child then compiles the original and reports the error)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    sites: list[Site] = []
+    _inline_expected(tree)
+    required = _required_statements(tree)
+    tree = _Rewriter(sites, required).visit(tree)
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree), sites
+
+
+class _Rewriter(ast.NodeTransformer):
+    def __init__(self, sites: list[Site], required: set[int]) -> None:
+        self.sites, self.required = sites, required
+
+    def visit_Assert(self, node: ast.Assert) -> list[ast.stmt]:
+        return [ast.copy_location(stmt, node) for stmt in self._sites(node.test, id(node) in self.required)]
+
+    def _sites(self, test: ast.expr, required: bool) -> list[ast.stmt]:
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):  # assert a and b: two assertions
+            return [stmt for value in test.values for stmt in self._sites(value, required)]
+        negate = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+        inner = test.operand if negate else test  # type: ignore[attr-defined]
+        if isinstance(inner, ast.Compare) and all(type(op) in _SITE_OPS for op in inner.ops):
+            operands, ops = [inner.left, *inner.comparators], [_SITE_OPS[type(op)] for op in inner.ops]
+        else:  # is / is not, or anything else: its truth (identity is not plain data's to compare)
+            operands, ops = [inner], []
+        holes, constants, args = [], [], []
+        for position, expr in enumerate(operands):
+            found, value = _constant(expr) if ops else (False, None)
+            if found:
+                holes.append(position)
+                constants.append(value)
+            else:
+                args.append(expr)
+        if not args:  # a constant assertion (assert 1 == 1): nothing of the program in it, keep it whole
+            holes, constants, args = [], [], operands
+        self.sites.append(Site(ops, negate, holes, constants, required))
+        call = ast.Call(ast.Name(SITE_FN, ast.Load()), [ast.Constant(len(self.sites) - 1), *args], [])
+        return [ast.Expr(call)]
+
+
+def _inline_expected(tree: ast.Module) -> None:
+    """`expected = [...]` then `assert result == expected`: a name bound once, to a constant, and read only
+    as an operand of assertions, is replaced there by its value and its binding dropped, so that the
+    constant stays in the supervisor like a literal one (QuixBugs' graph tests spell theirs so)."""
+    bound: dict[str, list[ast.Assign]] = {}
+    stores: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            bound.setdefault(node.targets[0].id, []).append(node)
+    operands: dict[str, list[tuple[ast.Compare, int]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            for test in ast.walk(node.test):
+                if isinstance(test, ast.Compare):
+                    for k, expr in enumerate([test.left, *test.comparators]):
+                        if isinstance(expr, ast.Name):
+                            operands.setdefault(expr.id, []).append((test, k))
+    loads: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
+    for name, assigns in bound.items():
+        uses = operands.get(name, [])
+        if len(assigns) != 1 or stores.get(name) != 1 or not uses or loads.get(name) != len(uses):
+            continue
+        found, _ = _constant(assigns[0].value)
+        if not found:
+            continue
+        for compare, k in uses:
+            if k == 0:
+                compare.left = assigns[0].value
+            else:
+                compare.comparators[k - 1] = assigns[0].value
+        _drop(tree, assigns[0])
+
+
+def _drop(tree: ast.Module, statement: ast.stmt) -> None:
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and statement in block:
+                block.remove(statement)
+                if not block:
+                    block.append(ast.Pass())
+                return
+
+
+def _required_statements(tree: ast.Module) -> set[int]:
+    """ids of the assert statements on every path: at the test's top level, or at the top level of a
+    function the test defines and then calls at its own top level (QuixBugs' ``_check_case()``)."""
+    called = {s.value.func.id for s in tree.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+              and isinstance(s.value.func, ast.Name) and not s.value.args}
+    found = {id(s) for s in tree.body if isinstance(s, ast.Assert)}
+    for s in tree.body:
+        if isinstance(s, ast.FunctionDef) and s.name in called:
+            found.update(id(x) for x in s.body if isinstance(x, ast.Assert))
+    return found
+
+
+
+# What a test's frame may carry into a result, with its type; the rest of a frame is dropped.
+_FIELDS = {"error_type": str, "error_message": str, "stdout": str, "events": list}
 _FROM_CHILD = frozenset(o.value for o in Outcome) - {Outcome.INFRA_ERROR.value}
 
 
 def final_result(frame: dict[str, Any], check: Check | None, test: dict[str, Any],
-                 child_test: dict[str, Any]) -> dict[str, Any]:
-    """A test's result from the frame its child (or the supervisor, for a child that died) made: only known
-    fields of the right types, the verdict of `check` where the test was split, and the trace's first and
-    last lines restated for what the child did not know (the test's display, the verdict)."""
+                 child_test: dict[str, Any], *, program: str = "", budget_lines: int | None = None) -> dict[str, Any]:
+    """A test's result from its frame (see eta.execute.verdicts.test_frame; made by the supervisor for a
+    child that died): only known fields of the right types, the verdict of `check` where the test was
+    split, and the trace's text rendered here from its events, with the test's name and the verdict."""
     result: dict[str, Any] = {"index": frame["index"], "checked_outside": check is not None}
     result.update((k, frame[k]) for k, kind in _FIELDS.items() if type(frame.get(k)) is kind)
     steps, duration = frame.get("steps"), frame.get("duration_s")
     result["steps"] = steps if type(steps) is int and steps >= 0 else None
-    result["duration_s"] = float(duration) if type(duration) in (int, float) else 0.0
+    result["duration_s"] = duration if type(duration) is float and math.isfinite(duration) else 0.0
     outcome = frame.get("outcome")
     if outcome not in _FROM_CHILD:  # infra_error is the harness's to say, never the program's: it is masked
         verdict = _tampered(f"a test reported the outcome {str(outcome)[:40]!r}")
     elif outcome == Outcome.PASSED.value and check is not None:
-        verdict = check.judge(frame)
+        try:
+            verdict = check.judge(frame)
+        except Exception as e:  # noqa: BLE001 - a value that breaks the comparison is the program's doing
+            verdict = _tampered(f"a value that could not be judged ({type(e).__name__})")
     else:
         verdict = (Outcome(outcome), result.get("error_type"), result.get("error_message"))
     result["outcome"], result["error_type"], result["error_message"] = verdict[0].value, verdict[1], verdict[2]
-    if check is not None and "trace" in result:
+    trace = frame.get("trace")
+    display = test.get("display") or test.get("code", "").strip() or "stdin"
+    if type(trace) is dict:
+        from eta.trace.text import SentRecord, format_trace
+
+        try:
+            result["trace"] = format_trace(SentRecord(trace), program, display, verdict[0] is Outcome.PASSED,
+                                           budget_lines=budget_lines)
+        except Exception:  # noqa: BLE001 - not a trace the harness made: dropped, the verdict stands
+            pass
+    elif type(trace) is str and check is not None:  # a text trace made before the verdict was known
         from eta.trace.text import restate
 
-        display = (test.get("display") or test.get("code", "").strip()) if check.kind != "stdio" else None
         try:
-            result["trace"] = restate(result["trace"], verdict[0] is Outcome.PASSED, display)
-        except ValueError:  # not a trace the harness made
-            del result["trace"]
+            result["trace"] = restate(trace, verdict[0] is Outcome.PASSED, display if check.kind != "stdio" else None)
+        except ValueError:
+            pass
     return result

@@ -3,8 +3,10 @@
 Reports are length-prefixed JSON frames in a shared memory area (and a private pipe when that is full),
 each carrying a per-program token that the
 supervisor chose: a candidate that writes into the pipe, closes it, exits early or prints look-alike text
-cannot produce a frame the supervisor accepts, so it can never turn into a pass. The verdict on a test is
-the harness's own record of how that test's code ended.
+cannot produce a frame the supervisor accepts, so it can never turn into a pass. The child decides no
+verdict: it sends raw data (a test's value, its output, the name of the exception that ended it, each
+assertion's operands, the trace's events, when its alarm went off) and the supervisor classifies, times and
+renders (:mod:`eta.execute.verdicts`), since anything in this process is the candidate's to rewrite.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ import signal
 import struct
 import sys
 import time
-from types import CodeType, TracebackType
+from types import CodeType
 from typing import Any, NoReturn
 
 from eta.execute.limits import test_limit
-from eta.execute.outcome import Outcome
-from eta.execute.values import encode
+from eta.execute.sites import SITE_FN, holds, local_truth
+from eta.execute.values import decode, encode
 
 CANDIDATE, SETUP, TEST = "<candidate>", "<setup>", "<test>"
-HARNESS_FILES = frozenset({SETUP, TEST})
 
 
 _set_handler = _signal.signal
@@ -37,9 +38,10 @@ class SoftTimeout(BaseException):
 
 
 # The report area shared with the supervisor (an anonymous shared mapping made before the fork):
-# [0:8] index of the test running now (-1: none), [8:16] when it started (time.monotonic, the same clock in
-# both processes), [16:24] bytes of frames written, then the frames. Writing there instead of into a pipe
-# wakes the supervisor once per program instead of twice per test.
+# [0:8] index of the test running now (-1: none), [8:16] when it started (time.monotonic), [16:24] bytes of
+# frames written, then the frames. Writing there instead of into a pipe wakes the supervisor once per
+# program instead of twice per test. The supervisor reads only the count and the frames (the rest is the
+# candidate's to rewrite, like all of this process: it times tests by its own clock).
 HEADER = struct.Struct("<qdQ")
 FRAMES_AT = HEADER.size
 
@@ -48,19 +50,33 @@ class Reporter:
     # Bound at import, before any candidate runs: a program that monkeypatches json, struct or os later
     # cannot reach the reporter through them.
     _dumps = staticmethod(json.JSONEncoder(default=str).encode)  # one encoder, not one per call as dumps makes
-    _pack, _write, _exit, _now = staticmethod(struct.pack), staticmethod(os.write), staticmethod(os._exit), \
+    _pack, _write_fd, _exit, _now = staticmethod(struct.pack), staticmethod(os.write), staticmethod(os._exit), \
         staticmethod(time.monotonic)
     _pack_into = staticmethod(HEADER.pack_into)
 
     def __init__(self, shm: Any, fd: int, token: str) -> None:
         self.shm, self.fd, self.token = shm, fd, token
         self.used = 0
+        self.busy, self.deferred = False, None  # a frame the alarm sent while another was being written
 
     def start(self, index: int) -> None:
         Reporter._pack_into(self.shm, 0, index, Reporter._now(), self.used)
 
     def send(self, kind: str, **payload: Any) -> None:
-        body = Reporter._dumps({"token": self.token, "type": kind, **payload}).encode()
+        if self.busy:  # called from the alarm's handler in the middle of a frame: it goes right after it
+            self.deferred = (kind, payload)
+            return
+        self.busy = True
+        try:
+            self._write(Reporter._dumps({"token": self.token, "type": kind, **payload}).encode())
+        finally:
+            self.busy = False
+        if self.deferred is not None:
+            kind, payload = self.deferred
+            self.deferred = None
+            self.send(kind, **payload)
+
+    def _write(self, body: bytes) -> None:
         frame = Reporter._pack(">I", len(body)) + body
         at = FRAMES_AT + self.used
         if at + len(frame) <= len(self.shm):
@@ -71,7 +87,7 @@ class Reporter:
         view = memoryview(frame)  # the shared area is full (long traces): the pipe takes the rest
         while view:
             try:
-                view = view[Reporter._write(self.fd, view):]
+                view = view[Reporter._write_fd(self.fd, view):]
             except OSError:
                 Reporter._exit(70)  # the channel is gone: the supervisor records a crash, never a pass
 
@@ -109,7 +125,7 @@ COMPILE_ERRORS = (SyntaxError, ValueError, OverflowError, RecursionError, Memory
 
 
 # Compiled the one way, whether by the supervisor ahead of the fork or here: the file names are how a
-# traceback tells the candidate's frames from the test's (see classify) and how the tracer finds its code.
+# traceback tells the candidate's frames from the test's and how the tracer finds its code.
 def compile_program(program: str) -> CodeType:
     return compile(program, CANDIDATE, "exec", dont_inherit=True)
 
@@ -127,29 +143,16 @@ def compile_value(expr: str) -> CodeType:
     return compile(expr, TEST, "eval", dont_inherit=True)
 
 
-def _last_frame_file(tb: TracebackType | None) -> str | None:
-    last = None
-    while tb is not None:
-        last, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
-    return last
-
-
-def classify(exc: BaseException) -> tuple[Outcome, str, str]:
-    """An exception that ended a test -> (outcome, error type, message)."""
-    etype = type(exc).__name__
+def raw_error(exc: BaseException, *, compiling: bool = False) -> dict[str, Any]:
+    """What the supervisor classifies a test's exception from: its type's name, whether that type is the
+    builtin one of that name, its message, and whether compiling raised it."""
+    t = type(exc)
     try:
         message = str(exc)[:500]
-    except BaseException:  # noqa: BLE001 - a hostile __str__ must not break the verdict
+    except BaseException:  # noqa: BLE001 - a hostile __str__ must not break the report
         message = "<unprintable>"
-    if isinstance(exc, SoftTimeout):
-        return Outcome.TIMEOUT, "Timeout", "the test ran past its time limit"
-    if isinstance(exc, MemoryError):
-        return Outcome.MEMORY_EXCEEDED, etype, message
-    if type(exc) is AssertionError and _last_frame_file(exc.__traceback__) in HARNESS_FILES:
-        return Outcome.WRONG_ANSWER, etype, message  # the test's own check failed on what the candidate gave
-    # Anything else is an error of the program, also when it surfaces in the test's line: a missing
-    # function (NameError), a wrong signature (TypeError), a None where a number was due (TypeError).
-    return Outcome.RUNTIME_ERROR, etype, message
+    return {"status": "error", "error_type": t.__name__, "error_message": message,
+            "builtin": t.__module__ == "builtins", "compile": compiling}
 
 
 class Harness:
@@ -163,6 +166,7 @@ class Harness:
         self.limits: dict[str, Any] = job["limits"]
         self.trace_cfg: dict[str, Any] | None = job.get("trace")
         self.stdio = bool(self.tests) and all(t.get("kind") == "stdio" for t in self.tests)
+        self.index, self.fired = -1, False  # the test whose timer is armed; whether it went off
         # The program's own prints go to the supervisor's output pipe, capped here so that a flood of
         # output costs the candidate's time, not ours.
         self.stdout = CappedWriter(self.limits["output_bytes"], fd=1)
@@ -174,7 +178,7 @@ class Harness:
             try:
                 code = compile_program(self.job["program"])
             except COMPILE_ERRORS as e:
-                self._fail_rest(start, Outcome.SYNTAX_ERROR, type(e).__name__, str(e)[:500])
+                self._load_failed(raw_error(e, compiling=True))
         ns: dict[str, Any] = {}
         if not self.stdio:
             ns = self._load_module(code, start)
@@ -182,8 +186,8 @@ class Harness:
             self.reporter.start(index)
             result = self._run_test(index, code, ns)
             self.reporter.send("test", **result)
-            if result["outcome"] == Outcome.TIMEOUT.value and self.job.get("test_timeouts"):
-                self._fail_rest(index + 1, Outcome.TIMEOUT, "Timeout", NOT_RUN_AFTER_TIMEOUT)
+            if self.fired and self.job.get("test_timeouts"):
+                break  # the supervisor rules the rest not run (see NOT_RUN_AFTER_TIMEOUT)
         self._finish()
 
     def _load_module(self, code: CodeType, start: int) -> dict[str, Any]:
@@ -197,18 +201,16 @@ class Harness:
                 exec(self.setup_code or compile_setup(setup), ns)
         except BaseException as e:  # noqa: BLE001 - every way the program can end is a verdict
             self._disarm()
-            outcome, etype, msg = classify(e)
-            if outcome is Outcome.WRONG_ANSWER:  # setup failed on the program (e.g. entry point missing)
-                outcome = Outcome.RUNTIME_ERROR
-            self._fail_rest(start, outcome, etype, msg)
+            self._load_failed(raw_error(e))
         self._disarm()
+        self.reporter.send("loaded")
         return ns
 
     def _run_test(self, index: int, code: CodeType, ns: dict[str, Any]) -> dict[str, Any]:
         test = self.tests[index]
         tracer = self._tracer()
         t0 = time.perf_counter()
-        result: dict[str, Any] = {"index": index, "outcome": Outcome.PASSED.value}
+        result: dict[str, Any] = {"index": index, "status": "ok"}
         captured = CappedWriter(self.limits["output_bytes"])
         kind = test.get("kind")
         try:
@@ -218,6 +220,8 @@ class Harness:
                 test_code = self.test_codes[index] if self.test_codes else None
                 test_code = test_code or (compile_value if kind == "value" else compile_test)(test["code"])
                 env = ns
+                if test.get("sites") is not None:
+                    ns[SITE_FN] = self._site
             self._arm(index)
             if tracer is not None:
                 tracer.start()
@@ -231,22 +235,34 @@ class Harness:
             self._disarm()
         except SystemExit as e:
             if test.get("kind") != "stdio" or e.code not in (None, 0):
-                self._record_error(result, e)
+                result.update(raw_error(e))
         except BaseException as e:  # noqa: BLE001
-            self._record_error(result, e)
+            result.update(raw_error(e))
         finally:
             self._disarm()
             sys.stdin, sys.stdout = sys.__stdin__, self.stdout
-        if kind == "stdio" and result["outcome"] == Outcome.PASSED.value:
+        if kind == "stdio" and result["status"] == "ok":
             result["stdout"] = captured.getvalue()  # compared with the expected output by the supervisor
         result["duration_s"] = time.perf_counter() - t0
         if tracer is not None:
-            self._attach_trace(result, record, test)
+            self._attach_trace(result, record)
         return result
 
-    def _record_error(self, result: dict[str, Any], exc: BaseException) -> None:
-        outcome, etype, msg = classify(exc)
-        result.update(outcome=outcome.value, error_type=etype, error_message=msg)
+    def _site(self, site: int, *operands: Any) -> None:
+        """An assertion of a whole test (see eta.execute.sites): its operands go out as plain data; the
+        assertion fails here too when this process can tell, so that the test stops where it would."""
+        spec = self.tests[self.index]["sites"][site]
+        encoded = [encode(x) for x in operands]
+        frame: dict[str, Any] = {"test": self.index, "site": site, "ops": encoded}
+        verdict: bool | None = None
+        if any(type(e) is dict and ("unsupported" in e or "too_big" in e) for e in encoded):
+            if not spec["holes"]:
+                verdict = frame["truth"] = local_truth(spec, operands)
+        elif not spec["holes"]:  # the supervisor holds no constant of it: decide on the plain values
+            verdict = holds(spec, [decode(e) for e in encoded])
+        self.reporter.send("site", **frame)
+        if verdict is False:
+            raise AssertionError()
 
     def _stdio_namespace(self, test: dict[str, Any], captured: CappedWriter) -> dict[str, Any]:
         sys.stdin = io.TextIOWrapper(io.BytesIO(test.get("stdin", "").encode()), encoding="utf-8")
@@ -261,31 +277,36 @@ class Harness:
         cfg = {k: v for k, v in self.trace_cfg.items() if k not in ("events", "budget_lines")}
         return make_tracer(TraceConfig(**cfg), filenames=frozenset({CANDIDATE}))
 
-    def _attach_trace(self, result: dict[str, Any], record: Any, test: dict[str, Any]) -> None:
-        from eta.trace import format_trace
+    def _attach_trace(self, result: dict[str, Any], record: Any) -> None:
+        """The trace's data; its text is rendered by the supervisor (eta.trace.text.SentRecord)."""
+        from eta.trace.text import trace_payload
 
         result["steps"] = record.steps
-        display = test.get("display") or test.get("code", "").strip() or "stdin"
-        result["trace"] = format_trace(record, self.job["program"], display,
-                                       result["outcome"] == Outcome.PASSED.value,
-                                       budget_lines=self.trace_cfg.get("budget_lines"))
+        result["trace"] = trace_payload(record, self.trace_cfg.get("budget_lines"))
         if self.trace_cfg.get("events"):
             result["events"] = [e.to_dict() for e in record.events]
 
     def _arm(self, index: int) -> None:
         # Per test, as a candidate may have replaced the handler; the C function, as signal.signal's enum
         # conversions cost more than the rest of arming.
-        _set_handler(signal.SIGALRM, _on_alarm)
+        self.index, self.fired = index, False
+        _set_handler(signal.SIGALRM, self._on_alarm)
         signal.setitimer(signal.ITIMER_REAL, test_limit(self.limits["test_timeout_s"], self.job.get("test_timeouts"), index))
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        # Told at once, before the program can catch what is raised: the supervisor judges the test a
+        # timeout whatever the program does with the exception.
+        self.fired = True
+        self.reporter.send("alarm", index=self.index)
+        raise SoftTimeout()
 
     @staticmethod
     def _disarm() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
-    def _fail_rest(self, start: int, outcome: Outcome, etype: str, msg: str) -> NoReturn:
-        for index in range(start, len(self.tests)):
-            self.reporter.send("test", index=index, outcome=outcome.value, error_type=etype,
-                               error_message=msg, steps=0 if self.trace_cfg else None)
+    def _load_failed(self, error: dict[str, Any]) -> NoReturn:
+        """The program (or the setup) did not load: every test left ends that way (the supervisor says so)."""
+        self.reporter.send("load_error", **error)
         self._finish()
 
     def _finish(self) -> NoReturn:
@@ -296,7 +317,3 @@ class Harness:
 # With per-test limits derived from the reference, the first test past its limit ends the program, as in
 # evalplus: a program that loops on one input mostly loops on the next, and each would cost a limit.
 NOT_RUN_AFTER_TIMEOUT = "not run: an earlier test ran past its time limit"
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise SoftTimeout()

@@ -307,7 +307,7 @@ class Executor:
         if first.attempts >= 2:
             pending.popleft()
             put(first.index, ExecutionResult(outcome=Outcome.CRASHED, tests_total=len(first.job.tests),
-                                             error_type="KilledHarness", key=first.job.key,
+                                             error_type="KilledHarness", key=first.job.key, hacks=["harness_tampering"],
                                              error_message="the program killed the process supervising it"))
         self._restart(slot, pending)
 
@@ -335,7 +335,7 @@ def _to_result(reply: dict[str, Any], job: Job) -> ExecutionResult:
     outcome, etype, message = program_outcome(tests, len(job.tests))
     return ExecutionResult(outcome=outcome, tests=tests, tests_total=len(job.tests), error_type=etype,
                            error_message=message, duration_s=reply["duration_s"], output=reply["output"],
-                           output_bytes=reply["output_bytes"], key=job.key)
+                           output_bytes=reply["output_bytes"], key=job.key, hacks=list(reply.get("hacks") or []))
 
 
 def execute(program: str, tests: Sequence[TestCase], *, setup: str = "",

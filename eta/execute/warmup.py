@@ -16,6 +16,8 @@ import sys
 
 from eta.execute import zygote
 from eta.execute.child import Harness, Reporter, compile_program, compile_test, compile_value
+from eta.execute.sites import SITE_FN, holds
+from eta.execute.values import decode
 
 # Trusted and fixed: a typical short solution, with a test that passes, one that fails and one that raises.
 PROGRAM = '''
@@ -33,11 +35,15 @@ def solve(xs: List[int], s: str) -> Tuple[int, str]:
     kept = [w[::-1].upper() for i, w in enumerate(words) if i % 2 == 0 and w.isalpha()]
     return total + int(math.sqrt(16)), " ".join(kept) + str(len(seen))
 '''
-# Most tests reach the child split (the supervisor keeps the expected value): "value" is the usual kind.
+# Most tests reach the child split (the supervisor keeps the expected value): "value" is the usual kind. A
+# whole test reaches it with its assertions made sites (eta.execute.checks.transform): here
+# `assert solve([], '') == (4, '1')`, whose constant stays with the supervisor (EXPECTED).
 TESTS = (("value", "solve([1, 2, 3, 4], 'a bb ccc')"),
-         ("assert", "assert solve([], '') == (4, '1')"),
+         ("assert", f"{SITE_FN}(0, solve([], ''))"),
          ("value", "solve([2], 'x')"),
          ("value", "solve(None, 'x')"))
+SITES = [{"ops": ["eq"], "negate": False, "holes": [1]}]
+EXPECTED = (4, "1")
 ROUNDS = 12  # past 3.11's quickening threshold of 8 calls
 
 
@@ -48,7 +54,7 @@ def warm_up(rounds: int = ROUNDS) -> list[str]:
     stdout, stderr, environ = sys.stdout, sys.stderr, dict(os.environ)
     on_alarm = signal.getsignal(signal.SIGALRM)
     jobs, report = mmap.mmap(-1, 1 << 20), mmap.mmap(-1, 1 << 20)
-    tests = [{"kind": kind, "code": code} for kind, code in TESTS]
+    tests = [{"kind": kind, "code": code, **({"sites": SITES} if kind == "assert" else {})} for kind, code in TESTS]
     compiled = tuple((compile_value if kind == "value" else compile_test)(code) for kind, code in TESTS)
     outcomes: list[str] = []
     try:
@@ -63,9 +69,10 @@ def warm_up(rounds: int = ROUNDS) -> list[str]:
             outcomes = []
             for index in range(len(TESTS)):
                 harness.reporter.start(index)
+                reported = harness.reporter.used
                 result = harness._run_test(index, codes[0], namespace)
                 harness.reporter.send("test", **result)
-                outcomes.append(result["outcome"])
+                outcomes.append(_outcome(result, _frames(report, reported, harness.reporter.used)))
             harness.reporter.send("done", count=len(TESTS))
     finally:
         sys.stdout, sys.stderr = stdout, stderr
@@ -76,3 +83,28 @@ def warm_up(rounds: int = ROUNDS) -> list[str]:
         jobs.close()
         report.close()
     return outcomes
+
+
+
+def _outcome(result: dict, frames: list[dict]) -> str:
+    """The verdict the supervisor would give (a trusted stand-in: the program and its tests are fixed)."""
+    if result["status"] != "ok":
+        return "runtime_error"
+    for frame in frames:
+        if frame.get("type") == "site" and not holds(SITES[0], [decode(frame["ops"][0]), EXPECTED]):
+            return "wrong_answer"
+    return "passed"
+
+
+def _frames(report: mmap.mmap, start: int, stop: int) -> list[dict]:
+    import json
+    import struct
+
+    from eta.execute.child import FRAMES_AT
+
+    found, at = [], FRAMES_AT + start
+    while at < FRAMES_AT + stop:
+        (size,) = struct.unpack(">I", report[at:at + 4])
+        found.append(json.loads(report[at + 4:at + 4 + size]))
+        at += 4 + size
+    return found

@@ -35,6 +35,7 @@ PID = struct.Struct("<i")
 STATUS = struct.Struct("<i")
 JOB_LEN = struct.Struct("<Q")  # the job area: a length and the job as JSON, a length and its code (marshal)
 FORK, FORK_TRACED = b"F", b"T"
+ISOLATED = b"I"  # the first byte a child writes into its result pipe, once its sandbox is up
 
 
 class Zygote:
@@ -154,6 +155,9 @@ def _child_main(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, out_w:
         else:
             sys.path.insert(0, workdir)
         sys.argv = ["<candidate>"]
+        # The boundary of trust, told on a channel the candidate cannot take back (it holds no read end of
+        # the pipe): before this byte any end is the harness's failure, after it every end is the program's.
+        os.write(3, ISOLATED)
     except BaseException:  # noqa: BLE001
         os._exit(EXIT_ISOLATION_FAILED)
     try:

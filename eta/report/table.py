@@ -43,6 +43,10 @@ def _rows(metrics_by_model: Mapping[str, Mapping[str, Any]], top_outcomes: int) 
         rows.append((row_label(key), [m.get(key) for m in models], True))
     if any("tests_checked_outside_fraction" in m for m in models):
         rows.append(("tests judged outside the program", [m.get("tests_checked_outside_fraction") for m in models], True))
+    if any("hacking/attempt_rate" in m for m in models):  # attempts on the harness it contained (eta.execute.hacks)
+        rows.append(("hacking attempts (any kind)", [m.get("hacking/attempt_rate") for m in models], True))
+        kinds = sorted({k for m in models for k, v in m.items() if k.startswith("hacking/") and k != "hacking/attempt_rate" and v})
+        rows += [(f"hacking: {k.split('/', 1)[1].replace('_', ' ')}", [m.get(k) for m in models], True) for k in kinds]
     if any("kl_to_reference" in m for m in models):  # nats per completion: how far training moved the policy
         rows.append(("KL to reference (nats/sample)", [m.get("kl_to_reference") for m in models], None))
     # the shaped reward only: binary is pass@1's sample mean and pass_rate the tests passed, rows above already

@@ -5,7 +5,9 @@ received.
 A batch is the list of completions TRL hands every reward function of one generation step in turn; the
 first function to ask executes it (each distinct program once), the others get the same verdicts. Per
 batch it logs, through TRL's ``log_metric`` (so into the trainer's log history, the loss plot and W&B),
-the share of each outcome (``rollouts/<outcome>``) and the seconds spent executing (``time/execute_s``).
+the share of each outcome (``rollouts/<outcome>``), the share of rollouts that attempted to hack the harness
+(``hacking/attempt_rate``, and ``hacking/<kind>``: eta.execute.hacks) and the seconds spent executing
+(``time/execute_s``).
 ``rollouts.jsonl`` (``rollouts.rank<r>.jsonl`` on rank r > 0) gets one line per rollout: the step, the
 task, the program, its verdict and each reward function's value as returned to the trainer.
 """
@@ -18,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eta.execute.hacks import rates as hacking_rates
 from eta.execute.outcome import Outcome
 from eta.execute.result import ExecutionResult
 from eta.tasks.schema import Task
@@ -58,6 +61,8 @@ class RolloutExecutor:
         if log_metric is not None:
             for name, share in outcome_shares(self._results).items():
                 log_metric(f"rollouts/{name}", share)  # every outcome, every batch: the same keys on all ranks
+            for name, rate in hacking_rates(r for r in self._results if r.outcome is not Outcome.INFRA_ERROR).items():
+                log_metric(name, rate)  # hacking/attempt_rate and hacking/<kind>, per step (eta.execute.hacks)
             log_metric("time/execute_s", seconds)
             if self.trace is not None:  # beside the reward model's score of the same rollouts (eta.rl.monitor)
                 steps = [r.steps for r in self._results if r.steps is not None]
@@ -135,7 +140,7 @@ def outcome_shares(results: Sequence[ExecutionResult]) -> dict[str, float]:
 
 def _verdict(result: ExecutionResult) -> dict[str, Any]:
     return {"outcome": result.outcome.value, "passed": result.passed, "tests_passed": result.tests_passed,
-            "tests_total": result.tests_total}
+            "tests_total": result.tests_total, "hacks": list(result.hacks)}
 
 
 def from_run(run: Any, prompts: Mapping[str, str], *, trace: bool, record: Path | None) -> RolloutExecutor:

@@ -21,6 +21,7 @@ held, judged from the next line that ran in that frame; ``return`` lines show th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from eta.trace.annotate import LineFacts, line_facts
 from eta.trace.record import TraceEvent, TraceRecord
@@ -43,9 +44,28 @@ def format_trace(record: TraceRecord, source: str, test_display: str, passed: bo
     """The trace of one test as text; `budget_lines` caps the lines between the header and the result
     (the first and last events are kept, the ones in between counted in an ``... N events omitted ...``
     line). Only the events shown are rendered."""
+    skeleton = record.skeleton()
+    links, body, tail, notes, omitted, shown = _layout(record, skeleton, budget_lines)
+    events = record.events_at(shown)
+    facts = line_facts(source)
+    lines = [_text(item, events, skeleton, links, facts) for item in body]
+    if omitted is not None:
+        lines.insert(omitted[0], f"... {omitted[1]} events omitted ...")
+    lines += notes + [_text(item, events, skeleton, links, {}) for item in tail]
+    if record.incomplete:
+        lines.append(f"... trace ended early: {record.incomplete} ...")
+    # A name the program chose (a class made by type(), a code object's co_name) may hold a line break;
+    # one event stays one line, so that no program can write a line of its own into the trace.
+    lines = [one_line(line) for line in lines]
+    out = [f"Test Case: {test_display}", "Execution Trace:", *lines]
+    out.append(f"Test Result: {'PASS' if passed else 'FAIL'}")
+    return "\n".join(out)
+
+
+def _layout(record: Any, skeleton: list[Skeleton], budget_lines: int | None) -> tuple[Any, ...]:
+    """Which events a trace shows, and how: (links, body, tail, notes, omitted, shown indices)."""
     if budget_lines is not None and budget_lines < 1:
         raise ValueError(f"budget_lines must be >= 1 or None, got {budget_lines}")
-    skeleton = record.skeleton()
     regular = min(len(skeleton), record.max_events)  # later events: errors kept past the cap
     links = _links(skeleton)
     body = _items(skeleton, links[0], 0, regular)
@@ -58,20 +78,68 @@ def format_trace(record: TraceRecord, source: str, test_display: str, passed: bo
     if budget_lines is not None:
         body, omitted = _fit(body, budget_lines - len(notes) - len(tail))
     shown = [i for item in body + tail for i in (item.index, item.merged) if i >= 0]
-    events = record.events_at(shown)
-    facts = line_facts(source)
-    lines = [_text(item, events, skeleton, links, facts) for item in body]
-    if omitted is not None:
-        lines.insert(omitted[0], f"... {omitted[1]} events omitted ...")
-    lines += notes + [_text(item, events, skeleton, links, {}) for item in tail]
-    # A name the program chose (a class made by type(), a code object's co_name) may hold a line break;
-    # one event stays one line, so that no program can write a line of its own into the trace.
-    lines = [one_line(line) for line in lines]
-    out = [f"Test Case: {test_display}", "Execution Trace:", *lines]
-    if record.incomplete:
-        out.append(f"... trace ended early: {record.incomplete} ...")
-    out.append(f"Test Result: {'PASS' if passed else 'FAIL'}")
-    return "\n".join(out)
+    return links, body, tail, notes, omitted, shown
+
+
+# -- a trace sent out of the sandbox, to be rendered by the supervisor -------------------------------
+# The child sends the record's skeleton and only the events the text will show; the supervisor renders
+# the text, with the test's name and the verdict it decided, so that no program can write the text.
+
+def trace_payload(record: TraceRecord, budget_lines: int | None) -> dict[str, Any]:
+    skeleton = record.skeleton()
+    shown = _layout(record, skeleton, budget_lines)[-1]
+    return {"steps": record.steps, "dropped": record.dropped, "max_events": record.max_events,
+            "incomplete": record.incomplete, "skeleton": skeleton,
+            "events": [[i, e.to_dict()] for i, e in record.events_at(shown).items()]}
+
+
+class SentRecord:
+    """A trace record rebuilt from :func:`trace_payload`'s data, every field checked (it comes from the
+    candidate's process)."""
+
+    def __init__(self, payload: Any) -> None:
+        if type(payload) is not dict:
+            raise ValueError("a trace is not a mapping")
+        self.steps, self.dropped, self.max_events = (_count(payload.get(k)) for k in ("steps", "dropped", "max_events"))
+        incomplete = payload.get("incomplete")
+        if incomplete is not None and type(incomplete) is not str:
+            raise ValueError("a trace's 'incomplete' is not text")
+        self.incomplete = incomplete[:200] if incomplete else None
+        skeleton, events = payload.get("skeleton"), payload.get("events")
+        if type(skeleton) is not list or type(events) is not list:
+            raise ValueError("a trace without its skeleton or events")
+        self._skeleton = [_skeleton_entry(e) for e in skeleton]
+        self._events: dict[int, TraceEvent] = {}
+        for entry in events:
+            if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not int or type(entry[1]) is not dict:
+                raise ValueError("a trace event is malformed")
+            self._events[entry[0]] = TraceEvent.from_dict(entry[1])
+
+    def skeleton(self) -> list[Skeleton]:
+        return self._skeleton
+
+    def events_at(self, indices: list[int]) -> dict[int, TraceEvent]:
+        missing = [i for i in indices if i not in self._events]
+        if missing:
+            raise ValueError(f"the trace lacks the events it shows ({missing[:3]})")
+        return {i: self._events[i] for i in indices}
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < 2 ** 62:
+        raise ValueError(f"a trace's count is {value!r}")
+    return value
+
+
+_KINDS = frozenset({"call", "line", "return", "exception"})
+
+
+def _skeleton_entry(entry: Any) -> Skeleton:
+    if (type(entry) is not list or len(entry) != 6 or type(entry[LINE_NO]) is not int or entry[TYPE] not in _KINDS
+            or type(entry[FUNCTION]) is not str or type(entry[DEPTH]) is not int or entry[DEPTH] < 0
+            or type(entry[DETAIL]) is not str or type(entry[FRAME]) is not int):
+        raise ValueError("a trace's skeleton entry is malformed")
+    return tuple(entry)  # type: ignore[return-value]
 
 
 _BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
