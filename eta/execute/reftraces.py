@@ -27,7 +27,7 @@ from eta.tasks.schema import Task
 from eta.trace.divergence import divergence, sequence
 from eta.trace.liveness import analyze
 
-VERSION = 1  # of the alignment's inputs: bump to run every reference again
+VERSION = 2  # of the alignment's inputs: bump to run every reference again
 CACHE_ENV = "ETA_CACHE_DIR"
 
 
@@ -96,8 +96,6 @@ def annotate(record: dict[str, Any], task: Task, reference: Mapping[str, Any] | 
     whose task has no reference), then drop the raw writes from its tests."""
     if not record.get("passed") and reference is not None and record.get("outcome") != "infra_error":
         live = analyze(task.program(record["completion"]), task.entry_point)
-        found = divergence(record.get("tests", []), reference, live)
-        if found:
-            record["divergence"] = found
+        record["divergence"] = divergence(record.get("tests", []), reference, live)
     for t in record.get("tests", []):
         t.pop("writes", None)

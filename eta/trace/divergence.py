@@ -15,6 +15,7 @@ wrote nothing more.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -33,6 +34,41 @@ class Sequence:
     complete: bool  # the tracer kept every event
 
 
+def canonical(value: str) -> str:
+    """A rendering in which sets list their items sorted: the order a set of strings iterates in changes
+    with each process's hash seed, and the same value must read the same in the reference's process and
+    the candidate's."""
+    if "{" not in value or "..." in value:  # no set, or one cut short: its shown items depend on the order
+        return value
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return value  # a rendering cut short, or of an object: left as it is
+    return _render(parsed) if _has_set(parsed) else value
+
+
+def _has_set(v: Any) -> bool:
+    if isinstance(v, (set, frozenset)):
+        return True
+    if isinstance(v, dict):
+        return any(map(_has_set, v.values()))
+    return isinstance(v, (list, tuple)) and any(map(_has_set, v))
+
+
+def _render(v: Any) -> str:
+    if isinstance(v, (set, frozenset)):
+        items = sorted(map(_render, v))
+        inner = "{" + ", ".join(items) + "}" if items else "set()"
+        return f"frozenset({inner})" if isinstance(v, frozenset) else inner
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_render(k)}: {_render(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(map(_render, v)) + "]"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(map(_render, v)) + ("," if len(v) == 1 else "") + ")"
+    return repr(v)
+
+
 def sequence(writes: Mapping[str, Any], live: Liveness | None) -> Sequence:
     """The value sequence of one test's writes (``eta.trace.writes.value_writes``)."""
     values: list[str] = []
@@ -43,6 +79,7 @@ def sequence(writes: Mapping[str, Any], live: Liveness | None) -> Sequence:
         end_line = line
         if name == RAISE or value is None or (live is not None and not live.keeps(function, name, line)):
             continue
+        value = canonical(value)
         if value not in seen:
             seen.add(value)
             values.append(value)
@@ -65,10 +102,26 @@ def align(reference: list[str], candidate: Sequence) -> dict[str, Any]:
             break  # a value of the reference's, but not the next one: the two executions differ here
     after = last + 1
     line = candidate.lines[after] if after < len(candidate.values) else candidate.end_line
-    return {"matched": k, "of": len(reference), "line": line,
+    return {"matched": k, "common": common(reference, candidate.values), "of": len(reference),
+            "extra": sum(v not in known for v in candidate.values), "line": line,
             "expected": reference[k] if k < len(reference) else None,
             "got": candidate.values[after] if after < len(candidate.values) else None,
             "shared": reference[max(0, k - SHARED_SHOWN):k]}
+
+
+def common(reference: list[str], candidate: list[str]) -> int:
+    """The longest common subsequence of two value sequences (each value at most once in each: the
+    longest increasing run of the reference positions of the candidate's values, O(n log n))."""
+    from bisect import bisect_left
+
+    where = {v: i for i, v in enumerate(reference)}
+    tails: list[int] = []
+    for v in candidate:
+        i = where.get(v)
+        if i is not None:
+            j = bisect_left(tails, i)
+            tails[j:j + 1] = [i]
+    return len(tails)
 
 
 def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any], live: Liveness | None) -> dict[str, Any]:
@@ -77,11 +130,17 @@ def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any],
     execution (`eta.execute.reftraces`): ``{"values": [[...] per test], "steps": [...]}``."""
     per_test: list[dict[str, Any]] = []
     fractions: list[float] = []
+    commons: list[float] = []
+    f1s: list[float] = []
+    extras: list[float] = []
     first: dict[str, Any] | None = None
     for t in sorted(tests, key=lambda t: t["index"]):
         i = t["index"]
         if t.get("outcome") == "passed":
             fractions.append(1.0)
+            commons.append(1.0)
+            f1s.append(1.0)
+            extras.append(0.0)
             continue
         writes = t.get("writes")
         if writes is None or i >= len(reference["values"]):
@@ -91,10 +150,19 @@ def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any],
                  "reference_steps": reference["steps"][i]}
         per_test.append(entry)
         fractions.append(entry["matched"] / entry["of"] if entry["of"] else 0.0)
+        commons.append(entry["common"] / entry["of"] if entry["of"] else 0.0)
+        produced = entry["common"] + entry["extra"]
+        if not seq.complete:  # cut by the event cap: what it wrote after is unknown, so counted as all wrong
+            produced = entry["of"] + produced
+        f1s.append(2 * entry["common"] / (entry["of"] + produced) if entry["of"] + produced else 0.0)
+        extras.append(1.0 - entry["common"] / produced if produced else 0.0)
         if first is None:
             first = entry
-    if first is None:
-        return {}
-    return {"score": round(sum(fractions) / max(1, len(reference["values"])), 6),
+    n = max(1, len(reference["values"]))
+    score, overlap = round(sum(fractions) / n, 6), round(sum(commons) / n, 6)
+    f1, wrong = round(sum(f1s) / n, 6), round(sum(extras) / n, 6)
+    if first is None:  # no failing test was traced: the program failed before its tests (at import)
+        return {"score": score, "common": overlap, "f1": f1, "wrong": 0.0, "first": 0.0, "line": None, "tests": []}
+    return {"score": score, "common": overlap, "f1": f1, "wrong": wrong,
             "first": round(first["matched"] / first["of"], 6) if first["of"] else 0.0,
             "line": first["line"], "tests": per_test}
