@@ -39,18 +39,20 @@ from eta.execute.pool import TraceOptions  # noqa: E402
 from eta.prefer.criteria import CRITERION_NAMES, Criterion, compare, make_criteria, runaway  # noqa: E402
 from eta.prefer.heuristic import HeuristicConfig, load_heuristic  # noqa: E402
 from eta.prefer.records import outcome_of  # noqa: E402
-from eta.repair.shots import mutants  # noqa: E402
+from eta.repair.shots import _SWAP_BIN, _SWAP_CMP, _sites  # noqa: E402
 from eta.tasks import load_tasks  # noqa: E402
 from eta.tasks.schema import Task  # noqa: E402
 
 MAX_STEPS = 10_000
 # Orders tried beside the configured heuristics: the measurement that picks conf/heuristic/eta.yaml's.
 ORDERS = {
-    "div>tests>err": ["passed", "divergence", "tests", "error_class"],
-    "div>steps>tests>err": ["passed", "divergence", "steps", "tests", "error_class"],
-    "tests>div>err": ["passed", "tests", "divergence", "error_class"],
-    "div>err>tests": ["passed", "divergence", "error_class", "tests"],
+    "div>steps>err>tests": ["passed", "divergence", "steps", "error_class", "tests"],
     "div>err>tests>steps": ["passed", "divergence", "error_class", "tests", "steps"],
+    "div>tests>err>steps": ["passed", "divergence", "tests", "error_class", "steps"],
+    "steps>div>err>tests": ["passed", "steps", "divergence", "error_class", "tests"],
+    "err>div>steps>tests": ["passed", "error_class", "divergence", "steps", "tests"],
+    "tests>div>steps>err": ["passed", "tests", "divergence", "steps", "error_class"],
+    "err>steps>div>tests": ["passed", "error_class", "steps", "divergence", "tests"],
 }
 
 
@@ -104,6 +106,31 @@ def _pad(source: str, entry: str, shape: str) -> str | None:
 PADDINGS = ("loop_top", "variables", "while_counter", "helper_call", "helper_on_input", "before_returns", "in_loops")
 
 
+def _mutate(source: str, at: tuple[int, ...]) -> str | None:
+    """`source` with the edits of eta.repair.shots (a comparison, an operator, a constant, and/or) made at
+    the sites numbered `at`; None if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    sites = _sites(tree)
+    for i in at:
+        node, kind = sites[i]
+        if kind == "compare":
+            node.ops[0] = _SWAP_CMP[type(node.ops[0])]()
+        elif kind == "binop":
+            node.op = _SWAP_BIN[type(node.op)]()
+        elif kind == "boolop":
+            node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        else:
+            node.value += 1
+    return ast.unparse(tree) + "\n"
+
+
+def _order(n: int, seed: str) -> list[int]:
+    return sorted(range(n), key=lambda i: hashlib.sha1(f"{seed}:{i}".encode()).hexdigest())
+
+
 def programs(tasks: list[Task], near: int, far: int) -> tuple[list[Sample], list[tuple[str, str]], list[tuple[str, str, str]]]:
     """Samples to execute, the (nearer, further) sample-id pairs, and (unpadded, padded, shape) triples."""
     samples: list[Sample] = []
@@ -122,18 +149,22 @@ def programs(tasks: list[Task], near: int, far: int) -> tuple[list[Sample], list
             seen.add(source)
             return sid
 
-        for i, nearer in enumerate(m for m in mutants(reference, f"near:{task.task_id}") if m not in seen):
-            if i >= near:
-                break
+        n_sites = len(_sites(ast.parse(reference)))
+        made = 0
+        for i in _order(n_sites, f"near:{task.task_id}"):
+            nearer = _mutate(reference, (i,))
+            if made >= near or nearer is None or nearer in seen:
+                continue
+            made += 1
             nid = add(nearer, f"n{i}")
             count = 0
-            for j, once in enumerate(mutants(nearer, f"far:{task.task_id}:{i}")):
+            others = [j for j in _order(n_sites, f"far:{task.task_id}:{i}") if j != i]
+            for j, other in enumerate(others):  # the same edit, and one (or, every other time, two) more
                 if count >= far:
                     break
-                further = once
-                if j % 2:  # every other further program carries two more edits
-                    further = next((m for m in mutants(once, f"far2:{task.task_id}:{i}:{j}") if m not in seen), once)
-                if further in seen:
+                extra = (other,) if j % 2 == 0 or len(others) < 2 else (other, others[(j + 1) % len(others)])
+                further = _mutate(reference, (i, *extra))
+                if further is None or further in seen:
                     continue
                 pairs.append((nid, add(further, f"n{i}f{j}")))
                 count += 1

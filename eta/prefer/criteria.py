@@ -92,14 +92,19 @@ def steps_key(record: Record, max_steps: int) -> Fraction | None:
     return Fraction(min(int(first.get("steps") or 0), reference), reference)
 
 
-def divergence_key(record: Record) -> Fraction | None:
-    """How much of the reference's execution the program matched before it diverged, averaged over the
-    tests (a passed test counts whole): ``divergence.score`` (eta.trace.divergence). None for a passing
-    program or one without a reference to compare with."""
+def divergence_key(record: Record) -> tuple[Fraction, Fraction] | None:
+    """How close the program's execution is to the reference's, averaged over the tests (a passed test
+    counts whole; eta.trace.divergence): first the F1 of the values both wrote (``divergence.f1``: the
+    reference's values it reproduced against the values it wrote that the reference never did), then how
+    much of the reference's execution it followed before it diverged (``divergence.score``). None for a
+    passing program or one without a reference to compare with. The measurement that chose it:
+    experiments/bench_signals.py (docs/traces.md)."""
     if outcome_of(record) is Outcome.PASSED:
         return None
     found = _divergence(record)
-    return None if found is None else Fraction(str(found["score"]))
+    if found is None:
+        return None
+    return Fraction(str(found.get("f1", 0))), Fraction(str(found["score"]))
 
 
 CRITERION_NAMES: tuple[str, ...] = ("passed", "steps", "error_class", "tests", "divergence")
