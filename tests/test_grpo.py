@@ -30,7 +30,7 @@ def test_a_reward_spec_is_a_name_a_mapping_or_a_list():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("nope", "method.reward: unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped"),
+    ("nope", "method.reward: unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped"),
     ({"shaped": "high"}, "the weight of 'shaped' must be a number"),
     (["shaped", "shaped"], "reward 'shaped' is named twice"),
     ([], "names no reward"),
@@ -135,7 +135,7 @@ def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward()
 
 
 @pytest.mark.parametrize("override, message", [
-    ("method.reward=nope", "method.reward: unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped"),
+    ("method.reward=nope", "method.reward: unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped"),
     ("method.rollout=vllm", "rollout must be one of trl, eta"),
     ("+method.reward_weights=[1.0]", "method.reward_weights: set the weights in method.reward"),
     ("+method.bta=0.1", "method.bta: not a key of method 'grpo' nor a field of trl.GRPOConfig"),
@@ -251,7 +251,7 @@ def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
 
     done = run_py(*FAST, "method=grpo", "method.reward=nope", f"hydra.run.dir={tmp_path / 'run'}")
     assert done.returncode != 0
-    assert "unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped" in done.stderr
+    assert "unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped" in done.stderr
     assert "Traceback" not in done.stderr
 
 

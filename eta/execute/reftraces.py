@@ -91,6 +91,15 @@ def summarize(task: Task, tests: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"values": [s.values for s in seqs], "steps": [s.live_steps for s in seqs]}
 
 
+def attach(result: Any, task: Task, completion: str, reference: Mapping[str, Any] | None) -> None:
+    """`annotate` for an ExecutionResult (of ``task.program(completion)``)."""
+    if not result.passed and reference is not None and result.outcome.value != "infra_error":
+        tests = [t.to_dict() for t in result.tests]
+        result.divergence = divergence(tests, reference, analyze(task.program(completion), task.entry_point))
+    for t in result.tests:
+        t.writes = None
+
+
 def annotate(record: dict[str, Any], task: Task, reference: Mapping[str, Any] | None) -> None:
     """Add the divergence of a failing record from its task's reference (nothing for a passing one or one
     whose task has no reference), then drop the raw writes from its tests."""

@@ -56,6 +56,8 @@ class ExecutionResult:
     output: str = ""  # what the program wrote to its real stdout/stderr, capped
     output_bytes: int = 0  # how much it wrote in all
     key: Any = None  # the caller's handle (e.g. task_id and sample index)
+    # A failing program's divergence from its task's reference (eta.trace.divergence), where one was measured.
+    divergence: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -76,14 +78,15 @@ class ExecutionResult:
                 "tests_total": self.tests_total, "error_type": self.error_type,
                 "error_message": self.error_message, "steps": self.steps,
                 "duration_s": round(self.duration_s, 6), "output": self.output,
-                "output_bytes": self.output_bytes, "tests": [t.to_dict() for t in self.tests]}
+                "output_bytes": self.output_bytes, "tests": [t.to_dict() for t in self.tests],
+                **({"divergence": self.divergence} if self.divergence is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ExecutionResult":
         return cls(outcome=Outcome(d["outcome"]), tests=[TestResult.from_dict(t) for t in d.get("tests", [])],
                    tests_total=d.get("tests_total", 0), error_type=d.get("error_type"),
                    error_message=d.get("error_message"), duration_s=d.get("duration_s", 0.0),
-                   output=d.get("output", ""), output_bytes=d.get("output_bytes", 0))
+                   output=d.get("output", ""), output_bytes=d.get("output_bytes", 0), divergence=d.get("divergence"))
 
     @classmethod
     def infra_error(cls, message: str, tests_total: int = 0, key: Any = None) -> "ExecutionResult":

@@ -112,7 +112,10 @@ class GRPO:
         from eta.train.distributed import rank
 
         record = out / ("rollouts.jsonl" if rank() == 0 else f"rollouts.rank{rank()}.jsonl")
-        with from_run(run, prompts, trace="rm" in self.settings.names, record=record) as rollouts:
+        from eta.rewards import TRACED
+
+        with from_run(run, prompts, trace=bool(TRACED & set(self.settings.names)), record=record,
+                      writes="divergence" in self.settings.names) as rollouts:
             result = train_grpo(model, tokenizer, dataset, args, self.settings, rollouts, scorer=scorer,
                                 lora_cfg=self.cfg.model.get("lora"))
             metrics["rollouts_executed"] = rollouts.executions
