@@ -39,7 +39,7 @@ from eta.execute.pool import TraceOptions  # noqa: E402
 from eta.prefer.criteria import CRITERION_NAMES, Criterion, compare, make_criteria, runaway  # noqa: E402
 from eta.prefer.heuristic import HeuristicConfig, load_heuristic  # noqa: E402
 from eta.prefer.records import outcome_of  # noqa: E402
-from eta.repair.shots import _SWAP_BIN, _SWAP_CMP, _sites  # noqa: E402
+from eta.repair.shots import _sites, edit  # noqa: E402
 from eta.tasks import load_tasks  # noqa: E402
 from eta.tasks.schema import Task  # noqa: E402
 
@@ -115,15 +115,7 @@ def _mutate(source: str, at: tuple[int, ...]) -> str | None:
         return None
     sites = _sites(tree)
     for i in at:
-        node, kind = sites[i]
-        if kind == "compare":
-            node.ops[0] = _SWAP_CMP[type(node.ops[0])]()
-        elif kind == "binop":
-            node.op = _SWAP_BIN[type(node.op)]()
-        elif kind == "boolop":
-            node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        else:
-            node.value += 1
+        edit(*sites[i])
     return ast.unparse(tree) + "\n"
 
 

@@ -6,6 +6,7 @@ The tracing tests here need the standard library only (they run on 3.11 and on a
 from __future__ import annotations
 
 import ast
+import sys
 from fractions import Fraction
 from typing import Any
 
@@ -29,6 +30,8 @@ TESTS = [([3, -1, 7, 12], 2, 22), ([4, 6, 1], 4, 6), ([], 0, 0), ([8, 8, 2], 7, 
 # One edit (the accumulator starts at 1), and that edit and one more (>= for >).
 NEARER = REFERENCE.replace("total = 0", "total = 1")
 FURTHER = NEARER.replace("x > k", "x >= k")
+# A runaway: it recurses until the recursion limit, so where its trace ends depends on what else it runs.
+RUNAWAY = NEARER.replace("return total", "return total + sum_above(nums[1:] + [k], k)")
 
 
 def run(source: str, entry: str = "sum_above") -> list[dict[str, Any]]:
@@ -37,8 +40,9 @@ def run(source: str, entry: str = "sum_above") -> list[dict[str, Any]]:
     out = []
     for i, (nums, k, want) in enumerate(TESTS):
         record, value, error = trace_call(ns, f"{entry}({nums!r}, {k!r})")
-        passed = error is None and value == want
-        out.append({"index": i, "outcome": "passed" if passed else "wrong_answer", "writes": value_writes(record)})
+        outcome = "runtime_error" if error is not None else "passed" if value == want else "wrong_answer"
+        out.append({"index": i, "outcome": outcome, "error_type": type(error).__name__ if error else None,
+                    "writes": value_writes(record)})
     return out
 
 
@@ -55,9 +59,10 @@ def diverge(source: str) -> dict[str, Any]:
 def record(source: str) -> dict[str, Any]:
     tests = run(source)
     passed = sum(t["outcome"] == "passed" for t in tests)
-    return {"task_id": "T/0", "sample_id": source, "completion": source, "passed": passed == len(tests),
-            "outcome": "passed" if passed == len(tests) else "wrong_answer", "tests_passed": passed,
-            "tests_total": len(tests), "error_type": None, "steps": 1,
+    failed = next((t for t in tests if t["outcome"] != "passed"), None)
+    return {"task_id": "T/0", "sample_id": source, "completion": source, "passed": failed is None,
+            "outcome": failed["outcome"] if failed else "passed", "tests_passed": passed,
+            "tests_total": len(tests), "error_type": failed and failed["error_type"], "steps": 1,
             "divergence": divergence(tests, reference(), analyze(source, "sum_above"))}
 
 
@@ -110,10 +115,19 @@ def _pad(source: str, shape: str) -> str:
 SHAPES = ("loop", "variables", "while", "helper", "helper_on_input", "copy_of_live", "in_loop", "before_return")
 
 
+@pytest.fixture
+def shallow_recursion():
+    """A low recursion limit, so that the runaway reaches it fast (the tracer makes deep stacks slow)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(120)
+    yield
+    sys.setrecursionlimit(old)
+
+
 @pytest.mark.parametrize("shape", SHAPES)
-def test_padding_never_scores_better_than_the_program_itself(shape):
+def test_padding_never_scores_better_than_the_program_itself(shape, shallow_recursion):
     criteria = make_criteria(["passed", "divergence", "steps", "error_class", "tests"], 10_000)
-    for program in (NEARER, FURTHER):
+    for program in (NEARER, FURTHER, RUNAWAY):
         plain, padded = record(program), record(_pad(program, shape))
         assert not padded["passed"]
         for criterion in criteria:

@@ -22,13 +22,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 from eta.execute.limits import Limits
 from eta.execute.pool import Executor, TraceOptions
-from eta.execute.reftimes import reference_job
+from eta.execute.reftimes import CACHE_ENV, reference_job
 from eta.tasks.schema import Task
 from eta.trace.divergence import divergence, sequence
 from eta.trace.liveness import analyze
 
 VERSION = 2  # of the alignment's inputs: bump to run every reference again
-CACHE_ENV = "ETA_CACHE_DIR"
 
 
 def cache_dir() -> Path:

@@ -32,7 +32,9 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
             for s in samples]
     limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
                     allow_packages=tuple(ex.allow_packages))
-    trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
+    # with value writes: each failing program's divergence from its reference, what the heuristic's
+    # `divergence` and `steps` criteria read (docs/traces.md)
+    trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, writes=True) if ex.trace else None
     from eta.execute.reftimes import from_config, per_test_limits
 
     needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in todo)]

@@ -124,6 +124,14 @@ def common(reference: list[str], candidate: list[str]) -> int:
     return len(tails)
 
 
+RUNAWAY_OUTCOMES = frozenset({"timeout", "memory_exceeded", "crashed"})
+RUNAWAY_ERRORS = frozenset({"RecursionError", "MemoryError"})
+
+
+def _runaway(test: Mapping[str, Any]) -> bool:
+    return test.get("outcome") in RUNAWAY_OUTCOMES or test.get("error_type") in RUNAWAY_ERRORS
+
+
 def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any], live: Liveness | None) -> dict[str, Any]:
     """A failing program's divergence from its reference: one entry per traced test, and the scores the
     criteria read. `tests` are its results' dicts (with ``writes``); `reference` the cached reference
@@ -152,10 +160,14 @@ def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any],
         fractions.append(entry["matched"] / entry["of"] if entry["of"] else 0.0)
         commons.append(entry["common"] / entry["of"] if entry["of"] else 0.0)
         produced = entry["common"] + entry["extra"]
-        if not seq.complete:  # cut by the event cap: what it wrote after is unknown, so counted as all wrong
-            produced = entry["of"] + produced
-        f1s.append(2 * entry["common"] / (entry["of"] + produced) if entry["of"] + produced else 0.0)
-        extras.append(1.0 - entry["common"] / produced if produced else 0.0)
+        if not seq.complete or _runaway(t):
+            # Cut by the event cap, or ended by a budget (time, memory, the recursion limit): how much it
+            # wrote depends on where the cut fell, which padding moves, so none of it counts as precise.
+            f1s.append(0.0)
+            extras.append(1.0)
+        else:
+            f1s.append(2 * entry["common"] / (entry["of"] + produced) if entry["of"] + produced else 0.0)
+            extras.append(1.0 - entry["common"] / produced if produced else 0.0)
         if first is None:
             first = entry
     n = max(1, len(reference["values"]))
