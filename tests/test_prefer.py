@@ -186,8 +186,8 @@ def test_best_vs_worst_with_ties_picks_a_tied_best_and_stays_decided():
 
 def test_every_heuristic_config_loads():
     configs = {p.stem: load_heuristic(p) for p in CONF.glob("*.yaml")}
-    assert {"eta", "binary", "steps_only", "error_class_only", "tests_only"} <= set(configs)
-    assert configs["eta"].criteria == tuple(FULL)
+    assert {"eta", "binary", "steps_only", "error_class_only", "tests_only", "divergence_only"} <= set(configs)
+    assert set(configs["eta"].criteria) == set(FULL) | {"divergence"}  # every criterion, in the measured order
     assert configs["binary"].criteria == ("passed",)
     for stem, c in configs.items():
         assert c.name == stem
