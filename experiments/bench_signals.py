@@ -13,7 +13,7 @@ program itself, even once. ``steps_raw`` is the steps criterion as it was before
 executed, over all tests), for comparison.
 
     python experiments/bench_signals.py [--datasets synthetic mbpp] [--limit 60] [--near 3] [--far 2]
-        [--workers 2] [--out bench_signals.json]
+        [--workers 2] [--out outputs/bench_signals.json] [--work outputs/bench_signals]
 
 Execution goes through the sandbox (python -m eta.execute's path, with value writes traced); the
 references' traces are cached under $ETA_CACHE_DIR/ref_traces.
@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--near", type=int, default=3, help="one-edit mutants per problem")
     p.add_argument("--far", type=int, default=2, help="further mutants per nearer one")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out", default="bench_signals.json")
-    p.add_argument("--work", default="bench_signals_work", help="folder of the execution results (resumable)")
+    p.add_argument("--out", default="outputs/bench_signals.json")
+    p.add_argument("--work", default="outputs/bench_signals", help="folder of the execution results (resumable)")
     args = p.parse_args(argv)
     table: dict[str, Any] = {"command": " ".join(sys.argv), "datasets": {}}
     per_signal: dict[str, dict[str, int]] = {}
@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                     row["padded_win_shapes"][shape] += 1
     table["seconds"] = round(time.perf_counter() - t0, 1)
     table["signals"] = per_signal
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(table, indent=1))
     print(f"{'signal':34} {'decides':>8} {'correct of decided':>19} {'prefers padded':>15}")
     for name, row in per_signal.items():
