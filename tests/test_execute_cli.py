@@ -113,3 +113,4 @@ def test_trace_writes_the_divergence_of_failing_programs_from_the_reference(tmp_
     assert wrong.splitlines()[first["line"] - 1].strip().endswith("= 1")  # the line that wrote the wrong value
     assert all("writes" not in t for t in bad["tests"])  # the raw writes stay out of the results
     assert list((tmp_path / "cache" / "ref_traces").glob("*.json"))  # the reference's run is cached
+    assert "1 of 1 failing programs compared with their reference's execution" in done.stdout

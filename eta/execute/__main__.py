@@ -120,9 +120,13 @@ def print_summary(records: list[dict], output: Path) -> None:
     if tests:
         print(f"{outside} of {len(tests)} tests compared outside the candidate's process ({100 * outside / len(tests):.1f}%); "
               "the rest ran whole in it")
+    compared = [r["divergence"] for r in records if not r["passed"] and isinstance(r.get("divergence"), dict)]
+    if compared:
+        print(f"{len(compared)} of {len(failing)} failing programs compared with their reference's execution "
+              f"(mean divergence f1 {sum(d.get('f1', 0.0) for d in compared) / len(compared):.3f}; docs/traces.md)")
     print(f"results: {output}")
     summary = {"programs": len(records), "passed": passed, "outcomes": dict(outcomes),
-               "tests": len(tests), "tests_checked_outside": outside}
+               "tests": len(tests), "tests_checked_outside": outside, "compared_with_reference": len(compared)}
     print(json.dumps(summary))
 
 
