@@ -10,7 +10,9 @@ The candidate's sequence is read against the reference's: a value the reference 
 wrote, or the candidate has diverged. ``matched`` counts the reference's values met in order before that;
 the *divergent line* is the line of the candidate's first write after its last matched value (the first
 value that was not the reference's next), or the line where its test ended (a raise, a return) when it
-wrote nothing more.
+wrote nothing more. Beyond the first difference, ``common`` counts the reference's values the candidate
+wrote in order at all (a longest common subsequence) and ``extra`` the values it wrote that the reference
+never does; their F1 is what the ``divergence`` criterion and reward read first.
 """
 
 from __future__ import annotations
@@ -132,23 +134,32 @@ def _runaway(test: Mapping[str, Any]) -> bool:
     return test.get("outcome") in RUNAWAY_OUTCOMES or test.get("error_type") in RUNAWAY_ERRORS
 
 
+PASSED_RATES = (1.0, 1.0, 1.0, 0.0)
+
+
+def _rates(entry: Mapping[str, Any], seq: Sequence, test: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """(prefix matched, LCS, F1, wrong share) of one failing test, each a share."""
+    of, common_, produced = entry["of"], entry["common"], entry["common"] + entry["extra"]
+    prefix, overlap = (entry["matched"] / of, common_ / of) if of else (0.0, 0.0)
+    if not seq.complete or _runaway(test):
+        # Cut by the event cap, or ended by a budget (time, memory, the recursion limit): how much it wrote
+        # depends on where the cut fell, which padding moves, so none of it counts as precise.
+        return prefix, overlap, 0.0, 1.0
+    f1 = 2 * common_ / (of + produced) if of + produced else 0.0
+    return prefix, overlap, f1, (1.0 - common_ / produced if produced else 0.0)
+
+
 def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any], live: Liveness | None) -> dict[str, Any]:
     """A failing program's divergence from its reference: one entry per traced test, and the scores the
-    criteria read. `tests` are its results' dicts (with ``writes``); `reference` the cached reference
+    criteria read, each averaged over all the reference's tests (a passed test counts whole, one never
+    reached nothing). `tests` are its results' dicts (with ``writes``); `reference` the cached reference
     execution (`eta.execute.reftraces`): ``{"values": [[...] per test], "steps": [...]}``."""
     per_test: list[dict[str, Any]] = []
-    fractions: list[float] = []
-    commons: list[float] = []
-    f1s: list[float] = []
-    extras: list[float] = []
-    first: dict[str, Any] | None = None
+    rates: list[tuple[float, float, float, float]] = []
     for t in sorted(tests, key=lambda t: t["index"]):
         i = t["index"]
         if t.get("outcome") == "passed":
-            fractions.append(1.0)
-            commons.append(1.0)
-            f1s.append(1.0)
-            extras.append(0.0)
+            rates.append(PASSED_RATES)
             continue
         writes = t.get("writes")
         if writes is None or i >= len(reference["values"]):
@@ -157,24 +168,11 @@ def divergence(tests: Iterable[Mapping[str, Any]], reference: Mapping[str, Any],
         entry = {"index": i, **align(reference["values"][i], seq), "steps": seq.live_steps,
                  "reference_steps": reference["steps"][i]}
         per_test.append(entry)
-        fractions.append(entry["matched"] / entry["of"] if entry["of"] else 0.0)
-        commons.append(entry["common"] / entry["of"] if entry["of"] else 0.0)
-        produced = entry["common"] + entry["extra"]
-        if not seq.complete or _runaway(t):
-            # Cut by the event cap, or ended by a budget (time, memory, the recursion limit): how much it
-            # wrote depends on where the cut fell, which padding moves, so none of it counts as precise.
-            f1s.append(0.0)
-            extras.append(1.0)
-        else:
-            f1s.append(2 * entry["common"] / (entry["of"] + produced) if entry["of"] + produced else 0.0)
-            extras.append(1.0 - entry["common"] / produced if produced else 0.0)
-        if first is None:
-            first = entry
+        rates.append(_rates(entry, seq, t))
     n = max(1, len(reference["values"]))
-    score, overlap = round(sum(fractions) / n, 6), round(sum(commons) / n, 6)
-    f1, wrong = round(sum(f1s) / n, 6), round(sum(extras) / n, 6)
-    if first is None:  # no failing test was traced: the program failed before its tests (at import)
-        return {"score": score, "common": overlap, "f1": f1, "wrong": 0.0, "first": 0.0, "line": None, "tests": []}
-    return {"score": score, "common": overlap, "f1": f1, "wrong": wrong,
-            "first": round(first["matched"] / first["of"], 6) if first["of"] else 0.0,
-            "line": first["line"], "tests": per_test}
+    score, overlap, f1, wrong = (round(sum(r[k] for r in rates) / n, 6) for k in range(4))
+    out = {"score": score, "common": overlap, "f1": f1, "wrong": wrong, "first": 0.0, "line": None, "tests": per_test}
+    if per_test:  # else no failing test was traced: the program failed before its tests (at import)
+        first = per_test[0]
+        out.update(first=round(first["matched"] / first["of"], 6) if first["of"] else 0.0, line=first["line"])
+    return out
