@@ -66,6 +66,7 @@ class Criterion(StrEnum):
     steps = "steps"
     error_class = "error_class"
     tests = "tests"
+    divergence = "divergence"
 
 
 class Pairing(StrEnum):

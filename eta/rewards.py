@@ -57,9 +57,25 @@ def pass_rate(result: ExecutionResult) -> float | None:
 # every function masks gets no advantage). Each is made by a small factory from the objects it reads: the
 # process's one RolloutExecutor (eta.rl.rollouts) and, for ``rm``, the trained reward model's scorer.
 
+def divergence(result: ExecutionResult) -> float | None:
+    """1 for a pass; a failing program earns half the F1 of the values its execution shares with the
+    reference's (eta.trace.divergence: reproduced against wrong values, averaged over the tests, padding
+    counting nothing), so that no failure reaches a pass; where no reference was compared (APPS offline
+    has none), half its share of tests passed."""
+    if result.outcome is Outcome.INFRA_ERROR:
+        return None
+    if result.passed:
+        return 1.0
+    found = result.divergence
+    if not found or "f1" not in found:
+        return 0.5 * (pass_rate(result) or 0.0)
+    return 0.5 * float(found["f1"])
+
+
 VERDICTS: dict[str, Callable[[ExecutionResult], float | None]] = {
-    "binary": binary, "shaped": shaped, "pass_rate": pass_rate}
-REWARDS = ("binary", "pass_rate", "rm", "shaped")  # every name `method.reward` may use
+    "binary": binary, "shaped": shaped, "pass_rate": pass_rate, "divergence": divergence}
+REWARDS = ("binary", "divergence", "pass_rate", "rm", "shaped")  # every name `method.reward` may use
+TRACED = frozenset({"rm", "divergence"})  # the rewards that read the rollouts' traces
 
 
 def mean_rewards(records: list[Mapping[str, Any]]) -> dict[str, float]:

@@ -92,3 +92,25 @@ def test_malformed_samples_file_names_file_line_and_problem(tmp_path):
     assert result.returncode == 2 and "no such samples file" in result.stderr
     result = cli(str(samples), "--dataset", "imagenet")
     assert result.returncode == 2 and "unknown dataset" in result.stderr
+
+
+def test_trace_writes_the_divergence_of_failing_programs_from_the_reference(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETA_CACHE_DIR", str(tmp_path / "cache"))  # the subprocess inherits it
+    task = load_tasks("synthetic", split="test", limit=1)[0]
+    wrong = task.reference.replace(" = 0\n", " = 1\n", 1)
+    assert wrong != task.reference
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": task.task_id, "completion": c}) + "\n"
+                               for c in (task.reference, wrong)))
+    out = tmp_path / "results.jsonl"
+    done = cli(str(samples), "--dataset", "synthetic", "--split", "test", "--limit", "1", "-o", str(out), "--trace")
+    assert done.returncode == 0, done.stderr
+    good, bad = [json.loads(line) for line in out.read_text().splitlines()]
+    assert good["passed"] and "divergence" not in good
+    found = bad["divergence"]
+    first = found["tests"][0]
+    assert not bad["passed"] and 0 <= found["score"] < 1 and first["got"] == "1" and first["expected"] == "0"
+    assert wrong.splitlines()[first["line"] - 1].strip().endswith("= 1")  # the line that wrote the wrong value
+    assert all("writes" not in t for t in bad["tests"])  # the raw writes stay out of the results
+    assert list((tmp_path / "cache" / "ref_traces").glob("*.json"))  # the reference's run is cached
+    assert "1 of 1 failing programs compared with their reference's execution" in done.stdout

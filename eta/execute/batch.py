@@ -141,6 +141,7 @@ def execute_samples(samples: list[Sample], tasks: Mapping[str, Task], out_path: 
         by_key = {}
         out_path.write_text("")
     todo = [s for s in samples if (s.task_id, s.sample_id) not in by_key]
+    references = _references(todo, tasks, trace, limits, workers, say or _say)
     if todo:
         jobs = (Job.for_task(tasks[s.task_id], s.completion, key=i, test_timeouts=per_test.get(s.task_id))
                 for i, s in enumerate(todo))
@@ -149,6 +150,10 @@ def execute_samples(samples: list[Sample], tasks: Mapping[str, Task], out_path: 
                 sample = todo[result.key]
                 record = {**result_record(sample, result, keep_traces=trace is not None),
                           "key": keys[(sample.task_id, sample.sample_id)]}
+                if references is not None:
+                    from eta.execute.reftraces import annotate
+
+                    annotate(record, tasks[sample.task_id], references.get(sample.task_id))
                 by_key[(sample.task_id, sample.sample_id)] = record
                 f.write(json.dumps(record) + "\n")
                 f.flush()
@@ -157,6 +162,22 @@ def execute_samples(samples: list[Sample], tasks: Mapping[str, Task], out_path: 
         if progress:
             sys.stderr.write("\n")
     return [by_key[(s.task_id, s.sample_id)] for s in samples]
+
+
+def _references(todo: list[Sample], tasks: Mapping[str, Task], trace: TraceOptions | None, limits: Limits | None,
+                workers: int, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """The traced reference executions of the tasks `todo` samples, when the trace records value writes
+    (what a failing record's divergence is measured against); None otherwise."""
+    if trace is None or not trace.writes or not todo:
+        return None
+    from eta.execute.reftraces import reference_traces
+
+    needed = [tasks[t] for t in dict.fromkeys(s.task_id for s in todo)]
+    without = [t.task_id for t in needed if not has_reference(t)]
+    if without:
+        say(f"{len(without)} tasks have no reference solution (e.g. {', '.join(without[:3])}): their failing "
+            "programs get no divergence, and the criteria that read it fall back to the others")
+    return reference_traces([t for t in needed if has_reference(t)], trace, limits, workers=workers, say=say)
 
 
 def _say(message: str) -> None:

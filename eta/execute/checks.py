@@ -387,7 +387,7 @@ def _required_statements(tree: ast.Module) -> set[int]:
 
 
 # What a test's frame may carry into a result, with its type; the rest of a frame is dropped.
-_FIELDS = {"error_type": str, "error_message": str, "stdout": str, "events": list}
+_FIELDS = {"error_type": str, "error_message": str, "stdout": str, "events": list, "writes": dict}
 _FROM_CHILD = frozenset(o.value for o in Outcome) - {Outcome.INFRA_ERROR.value}
 
 

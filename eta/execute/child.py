@@ -274,7 +274,7 @@ class Harness:
             return None
         from eta.trace import TraceConfig, make_tracer
 
-        cfg = {k: v for k, v in self.trace_cfg.items() if k not in ("events", "budget_lines")}
+        cfg = {k: v for k, v in self.trace_cfg.items() if k not in ("events", "budget_lines", "writes")}
         return make_tracer(TraceConfig(**cfg), filenames=frozenset({CANDIDATE}))
 
     def _attach_trace(self, result: dict[str, Any], record: Any) -> None:
@@ -285,6 +285,10 @@ class Harness:
         result["trace"] = trace_payload(record, self.trace_cfg.get("budget_lines"))
         if self.trace_cfg.get("events"):
             result["events"] = [e.to_dict() for e in record.events]
+        if self.trace_cfg.get("writes"):
+            from eta.trace.writes import value_writes
+
+            result["writes"] = value_writes(record)
 
     def _arm(self, index: int) -> None:
         # Per test, as a candidate may have replaced the handler; the C function, as signal.signal's enum

@@ -48,6 +48,7 @@ class TraceOptions:
     max_depth: int = 2
     core: str = "auto"
     events: bool = False  # also return the events, not only the text and the step count
+    writes: bool = False  # also return each test's value writes (eta.trace.writes), what divergence reads
     budget_lines: int | None = 60  # lines of the text trace kept per test (first and last)
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ class TestResult:
     stdout: str | None = None  # STDIO tests: what the program printed (capped)
     trace: str | None = None  # the compact text trace, when traced
     events: list[dict[str, Any]] | None = None  # the trace's events, when asked for
+    writes: dict[str, Any] | None = None  # the test's value writes (eta.trace.writes), when asked for
     # Whether the comparison that makes this test pass was made outside the candidate's process (on the
     # plain value it returned or the output it printed), so that no program could have forged the pass.
     checked_outside: bool = False
@@ -29,7 +30,7 @@ class TestResult:
         d = {"index": self.index, "outcome": self.outcome.value, "error_type": self.error_type,
              "error_message": self.error_message, "steps": self.steps, "duration_s": round(self.duration_s, 6),
              "checked_outside": self.checked_outside}
-        for key in ("stdout", "trace", "events"):
+        for key in ("stdout", "trace", "events", "writes"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
         return d
@@ -39,7 +40,7 @@ class TestResult:
         return cls(index=d["index"], outcome=Outcome(d["outcome"]), error_type=d.get("error_type"),
                    error_message=d.get("error_message"), steps=d.get("steps"),
                    duration_s=d.get("duration_s", 0.0), stdout=d.get("stdout"), trace=d.get("trace"),
-                   events=d.get("events"), checked_outside=bool(d.get("checked_outside", False)))
+                   events=d.get("events"), writes=d.get("writes"), checked_outside=bool(d.get("checked_outside", False)))
 
 
 @dataclass
@@ -57,6 +58,8 @@ class ExecutionResult:
     key: Any = None  # the caller's handle (e.g. task_id and sample index)
     # Attempts on the harness the sandbox contained, by kind (eta.execute.hacks): never a pass, but counted.
     hacks: list[str] = field(default_factory=list)
+    # A failing program's divergence from its task's reference (eta.trace.divergence), where one was measured.
+    divergence: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -77,14 +80,16 @@ class ExecutionResult:
                 "tests_total": self.tests_total, "error_type": self.error_type,
                 "error_message": self.error_message, "steps": self.steps,
                 "duration_s": round(self.duration_s, 6), "output": self.output,
-                "output_bytes": self.output_bytes, "hacks": list(self.hacks), "tests": [t.to_dict() for t in self.tests]}
+                "output_bytes": self.output_bytes, "hacks": list(self.hacks), "tests": [t.to_dict() for t in self.tests],
+                **({"divergence": self.divergence} if self.divergence is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ExecutionResult":
         return cls(outcome=Outcome(d["outcome"]), tests=[TestResult.from_dict(t) for t in d.get("tests", [])],
                    tests_total=d.get("tests_total", 0), error_type=d.get("error_type"),
                    error_message=d.get("error_message"), duration_s=d.get("duration_s", 0.0),
-                   output=d.get("output", ""), output_bytes=d.get("output_bytes", 0), hacks=list(d.get("hacks") or []))
+                   output=d.get("output", ""), output_bytes=d.get("output_bytes", 0), hacks=list(d.get("hacks") or []),
+                   divergence=d.get("divergence"))
 
     @classmethod
     def infra_error(cls, message: str, tests_total: int = 0, key: Any = None) -> "ExecutionResult":

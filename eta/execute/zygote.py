@@ -85,6 +85,7 @@ def serve(plan: isolation.Plan, jobs: mmap.mmap, report: mmap.mmap, cmd_r: int, 
             os._exit(0)
         if command == FORK_TRACED and not traced_ready:
             import eta.trace  # noqa: F401 - once, on the first traced job: untraced children stay small
+            import eta.trace.writes  # noqa: F401 - the value writes divergence reads, if asked
             traced_ready = True
         try:
             pid = os.fork()

@@ -112,10 +112,12 @@ class GRPO:
         from eta.train.distributed import rank
 
         record = out / ("rollouts.jsonl" if rank() == 0 else f"rollouts.rank{rank()}.jsonl")
+        from eta.rewards import TRACED
         from eta.rl import monitor
 
         watch = [monitor.callback(run.say)] if scorer is not None else []  # the learned reward's score vs passes
-        with from_run(run, prompts, trace="rm" in self.settings.names, record=record) as rollouts:
+        with from_run(run, prompts, trace=bool(TRACED & set(self.settings.names)), record=record,
+                      writes="divergence" in self.settings.names) as rollouts:
             result = train_grpo(model, tokenizer, dataset, args, self.settings, rollouts, scorer=scorer,
                                 lora_cfg=self.cfg.model.get("lora"), callbacks=watch)
             metrics["rollouts_executed"] = rollouts.executions

@@ -31,7 +31,9 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
                    {k: s[k] for k in ("policy", "response", "num_tokens", "finish_reason") if k in s})
             for s in samples]
     limits = run_limits(ctx)
-    trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
+    # with value writes: each failing program's divergence from its reference, what the heuristic's
+    # `divergence` and `steps` criteria read (docs/traces.md)
+    trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, writes=True) if ex.trace else None
     from eta.execute.reftimes import from_config, per_test_limits
 
     needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in todo)]

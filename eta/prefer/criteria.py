@@ -7,7 +7,7 @@ order the heuristic config lists them, so the same functions serve the full hier
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -54,27 +54,60 @@ def tests_key(record: Record) -> Fraction | None:
     return Fraction(record.get("tests_passed") or 0, total)
 
 
-def steps_key(record: Record, max_steps: int) -> int | None:
-    """Steps executed before the error, capped at ``max_steps``.
-
-    Runaways (timeout, memory, crash, RecursionError, MemoryError) count 0 steps, as does a syntax error
-    (nothing ran), so that a program never wins by looping the longest; the cap makes long runs that did end
-    on their own tie instead of rewarding whichever ran longer.
-    """
+def runaway(record: Record) -> bool:
+    """Whether a failing program's run says how long a budget lasted rather than how far it got."""
     outcome = outcome_of(record)
-    if outcome is Outcome.PASSED:
+    return outcome is Outcome.SYNTAX_ERROR or outcome in RUNAWAY_OUTCOMES or (
+        outcome is Outcome.RUNTIME_ERROR and record.get("error_type") in RUNAWAY_ERROR_TYPES)
+
+
+def _divergence(record: Record) -> Mapping[str, Any] | None:
+    found = record.get("divergence")
+    return found if isinstance(found, Mapping) and "score" in found else None
+
+
+def steps_key(record: Record, max_steps: int) -> Fraction | None:
+    """Steps on the first failing test, relative to the reference's on that test (capped at 1): the line
+    events of lines that can matter to the result (`eta.trace.liveness`, so padding counts nothing),
+    counted up to ``max_steps``.
+
+    Runaways (timeout, memory, crash, RecursionError, MemoryError) and syntax errors count 0, so that a
+    program never wins by looping the longest. A record without a divergence from a reference (no
+    reference, or not traced with value writes) has no relative steps: the raw count of every line
+    executed is what padding buys, so the next criterion decides instead.
+    """
+    if outcome_of(record) is Outcome.PASSED:
         return None  # how long a correct program runs says nothing about how close it is to correct
-    if outcome is Outcome.SYNTAX_ERROR or outcome in RUNAWAY_OUTCOMES:
-        return 0
-    if outcome is Outcome.RUNTIME_ERROR and record.get("error_type") in RUNAWAY_ERROR_TYPES:
-        return 0
-    steps = record.get("steps")
-    if steps is None:
-        return None  # not traced: let the next criterion decide
-    return min(steps, max_steps)
+    if runaway(record):
+        return Fraction(0)
+    found = _divergence(record)
+    if found is None:
+        return None
+    if not found["tests"]:
+        return Fraction(0)  # it failed before any test ran
+    first = found["tests"][0]
+    reference = min(int(first.get("reference_steps") or 0), max_steps)
+    if reference <= 0:
+        return None
+    return Fraction(min(int(first.get("steps") or 0), reference), reference)
 
 
-CRITERION_NAMES: tuple[str, ...] = ("passed", "steps", "error_class", "tests")
+def divergence_key(record: Record) -> tuple[Fraction, Fraction] | None:
+    """How close the program's execution is to the reference's, averaged over the tests (a passed test
+    counts whole; eta.trace.divergence): first the F1 of the values both wrote (``divergence.f1``: the
+    reference's values it reproduced against the values it wrote that the reference never did), then how
+    much of the reference's execution it followed before it diverged (``divergence.score``). None for a
+    passing program or one without a reference to compare with. The measurement that chose it:
+    experiments/bench_signals.py (docs/traces.md)."""
+    if outcome_of(record) is Outcome.PASSED:
+        return None
+    found = _divergence(record)
+    if found is None:
+        return None
+    return Fraction(str(found.get("f1", 0))), Fraction(str(found["score"]))
+
+
+CRITERION_NAMES: tuple[str, ...] = ("passed", "steps", "error_class", "tests", "divergence")
 
 
 def make_criteria(names: Sequence[str], max_steps: int) -> list[Criterion]:
@@ -93,6 +126,7 @@ def make_criteria(names: Sequence[str], max_steps: int) -> list[Criterion]:
         "steps": lambda r: steps_key(r, max_steps),
         "error_class": error_class_key,
         "tests": tests_key,
+        "divergence": divergence_key,
     }
     return [Criterion(n, keys[n]) for n in names]
 

@@ -37,6 +37,18 @@ def _sites(tree: ast.AST) -> list[tuple[ast.AST, str]]:
     return sites
 
 
+def edit(node: ast.AST, kind: str) -> None:
+    """Make the one edit of a site's kind on its node, in place."""
+    if kind == "compare":
+        node.ops[0] = _SWAP_CMP[type(node.ops[0])]()
+    elif kind == "binop":
+        node.op = _SWAP_BIN[type(node.op)]()
+    elif kind == "boolop":
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+    else:
+        node.value += 1
+
+
 def mutants(source: str, seed: str) -> Iterator[str]:
     """Programs that differ from ``source`` by one edit, in a seeded order (each different from it)."""
     try:
@@ -46,15 +58,7 @@ def mutants(source: str, seed: str) -> Iterator[str]:
     order = sorted(range(n_sites), key=lambda i: hashlib.sha1(f"{seed}:{i}".encode()).hexdigest())
     for i in order:
         tree = ast.parse(source)
-        node, kind = _sites(tree)[i]
-        if kind == "compare":
-            node.ops[0] = _SWAP_CMP[type(node.ops[0])]()
-        elif kind == "binop":
-            node.op = _SWAP_BIN[type(node.op)]()
-        elif kind == "boolop":
-            node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        else:
-            node.value += 1
+        edit(*_sites(tree)[i])
         mutated = ast.unparse(tree) + "\n"
         if mutated.strip() != ast.unparse(ast.parse(source)).strip():
             yield mutated

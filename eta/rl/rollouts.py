@@ -29,12 +29,14 @@ from eta.tasks.schema import Task
 class RolloutExecutor:
     def __init__(self, tasks: Sequence[Task], *, style: str, prompts: Mapping[str, str], extra_stops: Sequence[str] = (),
                  workers: int = 2, limits: Any = None, trace: Any = None,
-                 test_timeouts: Mapping[str, list[float]] | None = None, record: Path | None = None) -> None:
+                 test_timeouts: Mapping[str, list[float]] | None = None, record: Path | None = None,
+                 references: Mapping[str, Any] | None = None) -> None:
         self.tasks = {t.task_id: t for t in tasks}
         self.style, self.prompts, self.extra_stops = style, dict(prompts), tuple(extra_stops)
         self.workers, self.limits, self.trace = workers, limits, trace
         self.test_timeouts = dict(test_timeouts or {})
         self.record = record
+        self.references = references  # task_id -> its reference's traced run (eta.execute.reftraces), or None
         self.executions = 0  # programs executed, over the whole run (a test reads it)
         self._executor: Any = None
         self._batch_key: Any = None
@@ -123,6 +125,11 @@ class RolloutExecutor:
                 for i, (t, c) in enumerate(unique)]
         by_program = dict(zip(unique, self._executor.map(jobs)))
         self.executions += len(unique)
+        if self.references is not None:
+            from eta.execute.reftraces import attach
+
+            for (t, c), result in by_program.items():
+                attach(result, self.tasks[t], c, self.references.get(t))
         return [by_program[(t, c)] for t, c in zip(task_ids, codes)]
 
 
@@ -143,17 +150,25 @@ def _verdict(result: ExecutionResult) -> dict[str, Any]:
             "tests_total": result.tests_total, "hacks": list(result.hacks)}
 
 
-def from_run(run: Any, prompts: Mapping[str, str], *, trace: bool, record: Path | None) -> RolloutExecutor:
+def from_run(run: Any, prompts: Mapping[str, str], *, trace: bool, record: Path | None,
+             writes: bool = False) -> RolloutExecutor:
     """A RolloutExecutor judging the run's training problems as the execute stage does (the same limits,
-    per-test limits from the references, and tracing when the reward reads traces)."""
+    per-test limits from the references, and tracing when the reward reads traces; with `writes`, each
+    failing rollout's divergence from its reference's traced run, for the divergence reward)."""
     from eta.execute import Limits, TraceOptions
     from eta.execute.reftimes import from_config, per_test_limits
 
     ex, d = run.cfg.execute, run.cfg.dataset
     limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
                     allow_packages=tuple(ex.allow_packages))
-    options = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if trace and ex.trace else None
+    options = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, writes=writes) \
+        if (trace and ex.trace) or writes else None
     per_test = per_test_limits(run.train_tasks, limits, from_config(d), workers=ex.workers, say=run.say)
+    references = None
+    if writes:
+        from eta.execute.reftraces import reference_traces
+
+        references = reference_traces(run.train_tasks, options, limits, workers=ex.workers, say=run.say)
     return RolloutExecutor(run.train_tasks, style=run.style, prompts=prompts,
                            extra_stops=list(run.cfg.sampler.get("stop") or []), workers=ex.workers, limits=limits,
-                           trace=options, test_timeouts=per_test, record=record)
+                           trace=options, test_timeouts=per_test, record=record, references=references)

@@ -19,6 +19,9 @@ Only frames whose ``co_filename`` is a target are traced. Modules, by pipeline s
   which lines can change which variables, so that the cores re-read only those; ``saferepr``: bounded
   rendering after the run; ``record``: `TraceEvent`/`TraceRecord`, built lazily from the raw events.
 - ``annotate`` and ``text``: the text form; ``cli`` (``python -m eta.trace FILE --call EXPR``); ``run``.
+- ``writes`` (each new value-state and the line that wrote it), ``liveness`` (a static slice: what can
+  matter to the result) and ``divergence`` (a failing program's execution against its reference's):
+  the trace signals of issue 27, see docs/traces.md.
 
 Known differences and limits:
 
