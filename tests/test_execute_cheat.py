@@ -130,21 +130,22 @@ def test_no_known_trick_passes_an_impossible_task_with_the_harness_intact(ex, va
 
 
 def test_a_harness_that_judges_inside_the_program_lets_tricks_through(ex, variants):
-    """The control: the same tests run whole in the candidate's process (the comparison made where the
-    program's objects decide it), as before eta split them: the always-equal objects now pass."""
+    """The control: the same tests with the comparison made where the program's objects decide it (the
+    supervisor then sees only its truth): the always-equal objects now pass."""
     weakened = [_judged_inside(v) for v in variants]
     found = rate_of(ex, weakened)
     assert found["rate"] > 0.0 and found["passed"] >= 2 * len(variants), found
 
 
 def _judged_inside(t: Task) -> Task:
-    """Each `assert CALL == VALUE` as two statements: a test the supervisor cannot split runs whole in the child."""
+    """Each `assert CALL == VALUE` as a test whose comparison runs in the child: the supervisor neither splits
+    it nor gets the operands of its assertion (`bool(...)` is one operand), only the truth the program made."""
     tests = []
     for test in t.tests:
         node = ast.parse(test.code).body[0] if test.kind is TestKind.ASSERT else None
         if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
             test = TestCase(code=f"_got = {ast.unparse(node.test.left)}\n"
-                                 f"assert _got == {ast.unparse(node.test.comparators[0])}")
+                                 f"assert bool(_got == {ast.unparse(node.test.comparators[0])})")
         tests.append(test)
     return Task(task_id=t.task_id, prompt=t.prompt, reference=t.reference, tests=tuple(tests),
                 entry_point=t.entry_point)
