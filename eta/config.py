@@ -7,14 +7,30 @@ in Hydra's ConfigStore under ``<group>/_schema``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, Dict, List, Optional
+
+from eta.errors import ConfigError
 
 
 def enum_text(value: Any) -> str:
     """A config value that may be an enum member (structured configs) or already its string."""
     return value.value if isinstance(value, Enum) else str(value)
+
+
+def plain_dict(cfg: Any, what: str) -> dict[str, Any]:
+    """A Hydra/OmegaConf node or any mapping as a plain, resolved ``dict`` (``None`` gives ``{}``)."""
+    if cfg is None:
+        return {}
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
+    if isinstance(cfg, Mapping):
+        return dict(cfg)
+    raise ConfigError(f"{what}: expected a mapping (a Hydra config node), got {type(cfg).__name__}")
 
 
 class ModelSource(StrEnum):

@@ -71,7 +71,7 @@ def provider_of(model_cfg: Any) -> str:
 
 def parse_settings(model_cfg: Any) -> HostedSettings:
     """The ``model.hosted`` node as settings; a misspelt key, a wrong type or a bad value names the key."""
-    from eta.train.settings import plain_dict
+    from eta.config import plain_dict
 
     given = plain_dict(model_cfg.get("hosted"), "model.hosted")
     names = {f.name for f in dataclasses.fields(HostedSettings)}
@@ -131,7 +131,7 @@ def api_key(provider: str) -> str:
 
 
 def _refuse_secrets(model: Any, provider: str) -> None:
-    from eta.train.settings import plain_dict
+    from eta.config import plain_dict
 
     found = _find_secret(plain_dict(model, "model"), "model")
     if found is None:

@@ -21,7 +21,7 @@ from eta.repair.settings import FEEDBACK, RepairSettings
 from eta.train.runner import TrainResult
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 
 class Repair:
@@ -30,7 +30,7 @@ class Repair:
     trains_policy = False
 
     def __init__(self, cfg: Any) -> None:
-        from eta.train.settings import plain_dict
+        from eta.config import plain_dict
 
         node = plain_dict(cfg.method, "method")
         feedback = node.pop("feedback", "trace")

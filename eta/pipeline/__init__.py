@@ -16,18 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eta.config import enum_text
+from eta.config import enum_text, plain_dict
+from eta.context import RunContext, load_splits, say
+from eta.errors import ConfigError
 from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
-from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
-from eta.pipeline.shared import link_shared, release_shared
+from eta.pipeline.ranks import wait_for_stage
 from eta.pipeline.runlock import lock_run_dir, release_run_dir
-from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
+from eta.pipeline.shared import link_shared, release_shared
 from eta.pipeline.stages import evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage
-from eta.errors import ConfigError
-from eta.train.distributed import is_main_process, world_size
-from eta.train.settings import plain_dict
+from eta.train.distributed import is_main_process, reload_policy, sharded_after_training, world_size
 
 READY = "train_ready"  # rank 0's mark that the data is made: the other ranks may start training
 

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eta.config import plain_dict
+from eta.context import RunContext
 from eta.hosted.settings import OPERATIONAL_KEYS as HOSTED_OPERATIONAL
-from eta.pipeline.context import RunContext
 from eta.sample import JOURNAL_SUFFIX
 from eta.tasks.schema import Task
-from eta.train.settings import plain_dict
 
 # Dataset keys that only the executing stages read: changing a timeout does not call for new samples.
 EXECUTE_ONLY = ("timeout_s", "test_timeout_s", "test_time_floor_s", "test_time_factor")

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from eta.pipeline.context import RunContext
+from eta.context import RunContext
 from eta.pipeline.fingerprint import StageSpec
 
 SHARED_STAGES = ("evaluate_base", "sample", "execute")

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eta.pipeline.context import RunContext
-from eta.pipeline.generate import sample_tasks
+from eta.config import plain_dict
+from eta.context import RunContext
+from eta.sample.generate import sample_tasks
 from eta.tasks.schema import Task
-from eta.train.settings import plain_dict
 
 
 def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, Any]]:
@@ -45,6 +45,7 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Tas
     """Pairs by the heuristic, written as pairs.jsonl and as a `datasets` dataset in TRL's format
     (pairs_dataset/, absent when there are none); a finished prefer stage is not redone."""
     from eta.prefer import HeuristicConfig, build_pairs, read_pairs, to_hf_dataset, write_pairs
+    from eta.prefer.records import reference_records
 
     if ctx.done("prefer") and ctx.path("pairs.jsonl").exists():
         return len(read_pairs(ctx.path("pairs.jsonl")))
@@ -52,21 +53,13 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Tas
     # The policy is trained on what it said, not on the code extracted from it.
     texts = [dict(r, code=r["completion"], completion=r.get("response", r["completion"])) for r in records]
     if ctx.cfg.prefer.include_reference:
-        texts += _reference_records(tasks, len(texts))
+        texts += reference_records(tasks)
     heuristic = HeuristicConfig.from_mapping(plain_dict(ctx.cfg.heuristic, "heuristic"))
     pairs = build_pairs(texts, heuristic, prompts)
     write_pairs(pairs, ctx.path("pairs.jsonl"))
     if pairs:
         to_hf_dataset(pairs).save_to_disk(str(ctx.pairs_dir))
     return len(pairs)
-
-
-def _reference_records(tasks: list[Task], start: int) -> list[dict[str, Any]]:
-    """The reference solution as one more, passing, candidate per problem (prefer.include_reference):
-    gives chosen programs on problems where the base model never passes."""
-    return [{"task_id": t.task_id, "sample_id": 10_000 + i, "completion": f"```python\n{t.reference.strip()}\n```",
-             "passed": True, "outcome": "passed", "tests_passed": len(t.tests), "tests_total": len(t.tests),
-             "error_type": None, "steps": None, "tests": []} for i, t in enumerate(tasks)]
 
 
 def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) -> dict[str, Any]:

@@ -96,8 +96,8 @@ def repair_metrics(records: list[dict[str, Any]], settings: RepairSettings, ks: 
 def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem], shots: list[Shot], feedback: str,
             settings: RepairSettings, out: Path, dataset_cfg: Any, policy: str) -> dict[str, Any]:
     """One set under one feedback kind: sample, execute, metrics (out/metrics.json)."""
-    from eta.pipeline.generate import sample_tasks
-    from eta.train.settings import plain_dict
+    from eta.sample.generate import sample_tasks
+    from eta.config import plain_dict
 
     cfg = ctx.cfg
     budget = cfg.execute.budget_lines

@@ -34,7 +34,7 @@ def heldout_pairs(eval_dir: Path, heuristic: Any, max_pairs: int | None = None, 
     with the reference solutions of the tasks ``references`` as passing candidates (prefer.include_reference)."""
     from eta.jsonl import read_rows
     from eta.prefer import HeuristicConfig, build_pairs
-    from eta.prefer.records import read_records
+    from eta.prefer.records import read_records, reference_records
 
     executions = eval_dir / "sampled_executions.jsonl"
     if not executions.is_file():
@@ -44,9 +44,7 @@ def heldout_pairs(eval_dir: Path, heuristic: Any, max_pairs: int | None = None, 
     texts = [dict(r, code=r["completion"], completion=r.get("response", r["completion"]))
              for r in read_records(executions)]
     if references:
-        from eta.pipeline.stages import _reference_records
-
-        texts += _reference_records([t for t in references if t.task_id in prompts], len(texts))
+        texts += reference_records([t for t in references if t.task_id in prompts])
     pairs = build_pairs(texts, HeuristicConfig.from_mapping(heuristic), prompts)
     if max_pairs is not None and len(pairs) > max_pairs:
         keep = sorted(random.Random(seed).sample(range(len(pairs)), max_pairs))
