@@ -132,14 +132,13 @@ class DatasetConf:
 
 @dataclass
 class SamplerConf:
-    name: str = "hf"
     n: int = 4
     temperature: float = 0.8
     top_p: float = 0.95
     max_new_tokens: int = 256
     stop: List[str] = field(default_factory=list)
     batch_size: Optional[int] = None
-    seed: int = 0
+    seed: int = 0  # added to the run's seed where samples are drawn: other samples, the same split and training
 
 
 class DistName(StrEnum):
@@ -178,7 +177,6 @@ class LoggerConf:
 @dataclass
 class PathsConf:
     root_dir: str = "."
-    data_dir: Optional[str] = None
     output_dir: str = "outputs"
 
 
@@ -279,9 +277,6 @@ def register() -> None:
     """Store the schemas where the YAML files' ``defaults: [_schema]`` find them."""
     from hydra.core.config_store import ConfigStore
 
-    from eta.choices import register_resolvers
-
-    register_resolvers()  # ${eta_existing:...}: the comparison's arms that exist so far
     cs = ConfigStore.instance()
     cs.store(name="_root_schema", node=RootConf)
     for group, schema in GROUPS.items():

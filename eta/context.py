@@ -87,6 +87,12 @@ class RunContext:
     def pairs_dir(self) -> Path:
         return self.run_dir / "pairs_dataset"
 
+    def sampling_seed(self, stream: int) -> int:
+        """The seed of one stream of samples (training samples of a round, evaluation, repair attempts): the
+        run's ``seed`` plus ``sampler.seed``, so that the latter draws other samples and leaves the split, the
+        pairing and training as they were."""
+        return int(self.cfg.seed) + int(self.cfg.sampler.seed) + stream
+
     @property
     def style(self) -> str:
         """The prompt style the policy is sampled (and so trained) with."""

@@ -18,7 +18,7 @@ def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, 
     cfg = ctx.cfg
     return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path("samples.jsonl"), n=cfg.sampler.n,
                         temperature=cfg.sampler.temperature, sampler_cfg=cfg.sampler, style=ctx.style,
-                        policy=ctx.policy_label, seed=cfg.seed + 1000 * (ctx.round - 1))
+                        policy=ctx.policy_label, seed=ctx.sampling_seed(1000 * (ctx.round - 1)))
 
 
 def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Task], out: Path) -> list[dict[str, Any]]:
@@ -72,7 +72,7 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
     for kind, n, temperature in runs:
         samples = sample_tasks(model, tokenizer, tasks, ctx.path("eval", policy, f"{kind}_samples.jsonl"), n=n,
                                temperature=temperature, sampler_cfg=cfg.sampler, style=ctx.style, policy=policy,
-                               seed=cfg.seed + 1)
+                               seed=ctx.sampling_seed(1))
         records = execute_stage(ctx, samples, tasks, ctx.path("eval", policy, f"{kind}_executions.jsonl"))
         summary = summarize(records, ks=[k for k in cfg.eval.ks if k <= n] or [1])
         if kind == "greedy":

@@ -223,11 +223,3 @@ def _forget_if_stale(out: Path, meta: dict[str, Any]) -> None:
     if old.is_file():
         if not _same_meta(out, meta):
             shutil.rmtree(out)
-
-
-def ensure_reward_model(run: "RunContext", model: Any, tokenizer: Any, *, with_trace: bool = True,
-                        node: Any = None) -> Path:
-    """The folder of the run's reward model (trained now, resumed, or reused), for ``eta.rm.load_scorer``."""
-    path, _, _, _ = train_reward_model(run, model, tokenizer, node if node is not None else rm_node(run),
-                                       with_trace=with_trace)
-    return path
