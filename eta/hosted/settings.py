@@ -17,6 +17,7 @@ from typing import Any
 from eta.config import enum_text
 from eta.errors import ConfigError
 from eta.hosted.secrets import held_key, hold_keys
+from eta.rundir import HYDRA
 
 HOSTED_SOURCES = ("openai", "anthropic")
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -171,7 +172,7 @@ def _scrub_hydra_files(secret: str) -> str | None:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
     except (ImportError, ValueError):
         return None
-    folder = run_dir / ".hydra"
+    folder = run_dir / HYDRA
     for path in folder.glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
         if secret in text:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.repair.settings import FEEDBACK, RepairSettings
 from eta.train.runner import TrainResult
@@ -45,10 +46,10 @@ class Repair:
         from eta.repair import base_eval_dir
         from eta.repair.evaluate import evaluate_repair
 
-        failing = base_eval_dir(run) / "sampled_executions.jsonl"
+        failing = base_eval_dir(run) / rundir.SAMPLED_EXECUTIONS
         if "failing" in self.settings.sets and not failing.exists():
             run.say("repair: no base evaluation samples (stages leave out evaluate?): the failing set is empty")
-        out = run.path("train", "repair", ".keep").parent
+        out = run.path(rundir.TRAIN, rundir.REPAIR, ".keep").parent
         results = evaluate_repair(run, model, tokenizer, self.settings, out, policy=run.policy_label,
                                   failing_source=failing)
         feedback = self.settings.feedback[0]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eta import rundir
 from eta.config import enum_text, plain_dict
 from eta.context import RunContext, load_splits, say
 from eta.errors import ConfigError
@@ -100,12 +101,12 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
     if usage is not None:
         metrics["usage"] = usage(run_dir)
     release_shared()
-    ctx.path("metrics.json").write_text(json.dumps(metrics, indent=2))
+    ctx.path(rundir.METRICS).write_text(json.dumps(metrics, indent=2))
     if "report" in stages and metrics:
         print(report_stage(ctx, metrics, log_history), flush=True)
     if ctx.logger is not None:
         ctx.logger.finish()
-    say(f"metrics: {run_dir / 'metrics.json'}")
+    say(f"metrics: {run_dir / rundir.METRICS}")
     return metrics
 
 
@@ -117,7 +118,7 @@ def _rounds(ctx: RunContext) -> Any:
         return
     previous = None
     for r in range(1, ctx.cfg.rounds + 1):
-        round_ctx = dataclasses.replace(ctx, run_dir=ctx.run_dir / f"round_{r}", round=r, previous=previous)
+        round_ctx = dataclasses.replace(ctx, run_dir=rundir.round_dir(ctx.run_dir, r), round=r, previous=previous)
         round_ctx.run_dir.mkdir(parents=True, exist_ok=True)
         round_specs = plan(round_ctx, ctx.method)
         for note in link_shared(round_ctx, [s for s in round_specs if s.name != "evaluate_base"]):
@@ -134,7 +135,7 @@ def _trained_digest(ctx: RunContext) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    weights = sorted((ctx.run_dir / "train").glob("*.safetensors"))
+    weights = sorted((ctx.run_dir / rundir.TRAIN).glob("*.safetensors"))
     for path in weights:
         h.update(path.read_bytes())
     if not weights:
@@ -172,12 +173,12 @@ def _make_data(ctx: RunContext, model: Any, tokenizer: Any, needs: str | None, s
         samples = _timed(ctx, "sample", lambda: sample_stage(ctx, model, tokenizer))
     if "execute" in wanted:
         records = _timed(ctx, "execute", lambda: execute_stage(ctx, samples, ctx.train_tasks,
-                                                               ctx.path("executions.jsonl")))
+                                                               ctx.path(rundir.EXECUTIONS)))
         say(f"executed {len(records)} training samples: {sum(r['passed'] for r in records)} passed")
     if "prefer" in wanted:
         n_pairs = _timed(ctx, "prefer", lambda: prefer_stage(ctx, records, ctx.train_tasks),
                          record=lambda n: {"pairs": n})
-        say(f"{n_pairs} preference pairs ({ctx.run_dir / 'pairs.jsonl'})")
+        say(f"{n_pairs} preference pairs ({ctx.pairs_file})")
     return not missing
 
 
