@@ -24,7 +24,9 @@ $(VENV)/.installed: requirements.txt
 run: setup
 	$(PYTHON) run.py
 
+# The import contract first (.importlinter: eta's layers, and no training stack under trace/execute/tasks).
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PYTHON) -m pytest -q -rs
 	$(MAKE) --no-print-directory test-py312
 

@@ -36,7 +36,7 @@ register()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     from eta.choices import check_optional_choice
-    from eta.errors import user_errors
+    from eta.errors import UserError
     from eta.pipeline import run
     from eta.pipeline.runlock import RunDirBusy
 
@@ -48,7 +48,7 @@ def main(cfg: DictConfig) -> None:
         print(f"{'skipped' if sweep else 'error'}: {e}", file=sys.stderr, flush=True)
         if not sweep:
             sys.exit(2)
-    except user_errors() as e:  # bad input: one line that names it, not a traceback
+    except UserError as e:  # bad input: one line that names it, not a traceback
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
 

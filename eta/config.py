@@ -7,14 +7,30 @@ in Hydra's ConfigStore under ``<group>/_schema``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, Dict, List, Optional
+
+from eta.errors import ConfigError
 
 
 def enum_text(value: Any) -> str:
     """A config value that may be an enum member (structured configs) or already its string."""
     return value.value if isinstance(value, Enum) else str(value)
+
+
+def plain_dict(cfg: Any, what: str) -> dict[str, Any]:
+    """A Hydra/OmegaConf node or any mapping as a plain, resolved ``dict`` (``None`` gives ``{}``)."""
+    if cfg is None:
+        return {}
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
+    if isinstance(cfg, Mapping):
+        return dict(cfg)
+    raise ConfigError(f"{what}: expected a mapping (a Hydra config node), got {type(cfg).__name__}")
 
 
 class ModelSource(StrEnum):
@@ -117,14 +133,13 @@ class DatasetConf:
 
 @dataclass
 class SamplerConf:
-    name: str = "hf"
     n: int = 4
     temperature: float = 0.8
     top_p: float = 0.95
     max_new_tokens: int = 256
     stop: List[str] = field(default_factory=list)
     batch_size: Optional[int] = None
-    seed: int = 0
+    seed: int = 0  # added to the run's seed where samples are drawn: other samples, the same split and training
 
 
 class DistName(StrEnum):
@@ -163,7 +178,6 @@ class LoggerConf:
 @dataclass
 class PathsConf:
     root_dir: str = "."
-    data_dir: Optional[str] = None
     output_dir: str = "outputs"
 
 
@@ -274,9 +288,6 @@ def register() -> None:
     """Store the schemas where the YAML files' ``defaults: [_schema]`` find them."""
     from hydra.core.config_store import ConfigStore
 
-    from eta.choices import register_resolvers
-
-    register_resolvers()  # ${eta_existing:...}: the comparison's arms that exist so far
     cs = ConfigStore.instance()
     cs.store(name="_root_schema", node=RootConf)
     for group, schema in GROUPS.items():

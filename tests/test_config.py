@@ -39,10 +39,10 @@ def test_every_option_composes(group, option):
     cfg = compose(config_name="config", overrides=[f"{group}={option}"])
     OmegaConf.resolve(cfg)
     node = cfg[group]
-    if group != "paths":
-        assert enum_text(node.name) == option
-    else:
+    if group == "paths":
         assert Path(node.output_dir).is_absolute()
+    elif group != "sampler":  # the sampler group's one option carries no name: nothing read it
+        assert enum_text(node.name) == option
     if group == "method":  # a method's own check: its keys and its TRL config's fields
         from eta.methods import load_method
 

@@ -38,7 +38,7 @@ def test_without_families_a_limit_is_the_prefix():
 
 
 def test_the_default_synthetic_limit_spans_every_held_out_family():
-    from eta.pipeline.context import load_splits
+    from eta.context import load_splits
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create({"seed": 0, "dataset": {

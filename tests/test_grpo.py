@@ -165,7 +165,7 @@ def lottery_tasks(n=2):
 @pytest.fixture
 def grpo_run(tmp_path):
     pytest.importorskip("trl")
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
     cfg = compose("model=tiny", "logger=none", "dataset.prompt_style=completion", "dataset.test_time_floor_s=null",
                   "method.max_steps=3", "method.learning_rate=0.05", "method.max_completion_length=1",
@@ -279,7 +279,7 @@ def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_
     assert record and all(isinstance(r["rewards"]["rm"], float) for r in record if r["outcome"] != "infra_error")
     # the scores the trainer got are the saved reward model's on the code and its traced execution
     from eta.execute.pool import Executor, Job, TraceOptions
-    from eta.pipeline.context import load_splits
+    from eta.context import load_splits
     from eta.rm import load_scorer
     from tests.test_grpo import compose as _compose
 
@@ -350,7 +350,7 @@ def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_pa
     scored = [r for r in record if r["outcome"] != "infra_error"]
     assert len(record) == 2 * 2 * 2 and scored  # 2 steps x 2 prompts x 2 rollouts, split over the ranks
     from eta.execute.pool import Executor, Job, TraceOptions
-    from eta.pipeline.context import load_splits
+    from eta.context import load_splits
     from eta.rm import load_scorer
 
     cfg = compose(*FAST[:2])

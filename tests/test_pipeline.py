@@ -72,7 +72,7 @@ def test_sampling_resumes_after_a_kill(tmp_path, monkeypatch):
 
     import eta.sample
     from eta.models.tiny import build_tiny_model
-    from eta.pipeline.generate import sample_tasks
+    from eta.sample.generate import sample_tasks
     from eta.tasks import load_tasks
 
     model, tok = build_tiny_model()
@@ -154,8 +154,9 @@ def test_other_ranks_wait_for_rank_0s_stage_and_never_write_the_state(tmp_path, 
 
     from omegaconf import OmegaConf
 
-    from eta.pipeline.context import RunContext
-    from eta.pipeline.ranks import launch_started_at, sharded_after_training, wait_for_stage
+    from eta.context import RunContext
+    from eta.pipeline.ranks import launch_started_at, wait_for_stage
+    from eta.train.distributed import sharded_after_training
 
     ctx = RunContext(cfg=None, run_dir=tmp_path)
     monkeypatch.setenv("RANK", "1")

@@ -24,7 +24,7 @@ BUDGET = 12
 
 def ctx_for(tmp_path: Path, *overrides: str) -> SimpleNamespace:
     """What eta.repair reads of a run: its config, its directory, its splits, its say()."""
-    from eta.pipeline.context import load_splits
+    from eta.context import load_splits
 
     cfg = compose_config("model=tiny", "logger=none", "execute.budget_lines=8", *overrides)
 

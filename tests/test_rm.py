@@ -99,7 +99,7 @@ def tiny_run(tmp_path, monkeypatch):
     from hydra.core.global_hydra import GlobalHydra
 
     from eta.config import register
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
     monkeypatch.setenv("ETA_ROOT", str(ROOT))
     register()

@@ -16,7 +16,7 @@ WORKER = r"""
 import json, sys, time
 from pathlib import Path
 from omegaconf import OmegaConf
-from eta.pipeline.context import RunContext
+from eta.context import RunContext
 from eta.pipeline.fingerprint import StageSpec
 from eta.pipeline.shared import link_shared, release_shared
 
@@ -68,7 +68,7 @@ def test_two_runs_sharing_a_seed_make_its_data_once_and_one_after_the_other(tmp_
 def test_the_lock_is_let_go_when_released_and_taken_again_by_the_next_run(tmp_path):
     from omegaconf import OmegaConf
 
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
     from eta.pipeline.fingerprint import StageSpec
     from eta.pipeline import shared as sh
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TextIO
 
+from eta.errors import UserError
 from eta.execute.isolation import disabled_layers
 from eta.execute.limits import Limits
 from eta.execute.pool import Executor, Job, TraceOptions
@@ -20,7 +21,7 @@ from eta.jsonl import read_lines, read_rows, write_rows
 from eta.tasks.schema import Task
 
 
-class SampleFileError(ValueError):
+class SampleFileError(UserError, ValueError):
     """A samples file that cannot be executed; the message names the file, the line and the problem."""
 
 

@@ -20,7 +20,7 @@ import operator
 import reprlib
 from typing import Any
 
-from eta.execute.equality import apps_equal, outputs_match
+from eta.tasks.equality import apps_equal, outputs_match
 from eta.execute.outcome import Outcome
 from eta.execute.sites import SITE_FN, Site
 from eta.execute.values import decode, encode

@@ -17,6 +17,7 @@ import signal
 import sys
 from typing import Any, Iterable
 
+from eta.errors import UserError
 from eta.execute import view as fsview
 
 CLONE_NEWNS = 0x00020000
@@ -211,7 +212,7 @@ DISABLE_ENV = "ETA_SANDBOX_DISABLE"  # comma-separated layers the user turns off
 LAYERS = {"mountns": "the file-system view", "netns": "the network namespace", "uid": "the sandbox user"}
 
 
-class SandboxRefused(Exception):
+class SandboxRefused(UserError):
     """A layer of the sandbox could not be set up and the user did not turn it off: no candidate runs.
     The message is one line that names the layer, why, and how to turn it off."""
 

@@ -25,10 +25,6 @@ class Outcome(str, Enum):
         """Whether the program compiled and ran to the end of every test without an error of its own."""
         return self in (Outcome.PASSED, Outcome.WRONG_ANSWER)
 
-    @property
-    def is_model_failure(self) -> bool:
-        return self not in (Outcome.PASSED, Outcome.INFRA_ERROR)
-
 
 # When a program's tests end differently, the program's outcome is the first failing test's;
 # this order only decides among whole-program verdicts that are not tied to one test.

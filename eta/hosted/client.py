@@ -11,7 +11,6 @@ model, a refused request, an exhausted quota) fails at once, as one line that na
 from __future__ import annotations
 
 import email.utils
-import json
 import random
 import threading
 import time
@@ -292,9 +291,3 @@ def _apportion(total: int, texts: list[str]) -> list[int]:
     shares = [total * n // sum(lengths) for n in lengths]
     shares[0] += total - sum(shares)
     return shares
-
-
-def request_json(request: Request) -> str:
-    return json.dumps({"messages": request.messages, "n": request.n, "temperature": request.temperature,
-                       "top_p": request.top_p, "max_tokens": request.max_tokens, "stop": request.stop,
-                       "seed": request.seed}, sort_keys=True)

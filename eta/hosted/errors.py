@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from eta.errors import UserError
 
-class HostedError(RuntimeError):
+
+class HostedError(UserError, RuntimeError):
     """A hosted model's request failed for good (bad key, unknown model, retries spent); one line."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from eta.hosted.client import Choice, Client, Reply, Request
 from eta.hosted.settings import HostedSettings, api_key, parse_settings, provider_of
-from eta.sample import JOURNAL_SUFFIX
+from eta.rundir import JOURNAL_SUFFIX, SUPERSEDED
 from eta.sample.engine import FinishReason, Generation
 
 
@@ -208,7 +208,7 @@ def usage_report(run_dir: Path, settings: HostedSettings, *, provider: str, sent
 
     for path in sorted(run_dir.rglob("*" + JOURNAL_SUFFIX)):
         rel = path.relative_to(run_dir)
-        if rel.parts[0] == "superseded":
+        if rel.parts[0] == SUPERSEDED:
             continue
         rows = [r for r in read_rows(path) if isinstance(r, dict) and "key" in r]
         rows = list({r["key"]: r for r in rows}.values())

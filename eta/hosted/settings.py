@@ -17,6 +17,7 @@ from typing import Any
 from eta.config import enum_text
 from eta.errors import ConfigError
 from eta.hosted.secrets import held_key, hold_keys
+from eta.rundir import HYDRA
 
 HOSTED_SOURCES = ("openai", "anthropic")
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -71,7 +72,7 @@ def provider_of(model_cfg: Any) -> str:
 
 def parse_settings(model_cfg: Any) -> HostedSettings:
     """The ``model.hosted`` node as settings; a misspelt key, a wrong type or a bad value names the key."""
-    from eta.train.settings import plain_dict
+    from eta.config import plain_dict
 
     given = plain_dict(model_cfg.get("hosted"), "model.hosted")
     names = {f.name for f in dataclasses.fields(HostedSettings)}
@@ -131,7 +132,7 @@ def api_key(provider: str) -> str:
 
 
 def _refuse_secrets(model: Any, provider: str) -> None:
-    from eta.train.settings import plain_dict
+    from eta.config import plain_dict
 
     found = _find_secret(plain_dict(model, "model"), "model")
     if found is None:
@@ -171,7 +172,7 @@ def _scrub_hydra_files(secret: str) -> str | None:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
     except (ImportError, ValueError):
         return None
-    folder = run_dir / ".hydra"
+    folder = run_dir / HYDRA
     for path in folder.glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
         if secret in text:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from eta.train.runner import TrainResult
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 DATA_STAGES = ("sample", "execute", "prefer")
 

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eta.errors import ConfigError
-from eta.train.distributed import is_main_process
+from eta.train.distributed import is_main_process, reload_policy, sharded_after_training
 from eta.train.runner import TrainResult, fit, load_weights
 from eta.train import settings as train_settings
 from eta.train.settings import lora_config
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 REQUIRED_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -78,7 +78,6 @@ class DPO:
         return result
 
     def _heldout(self, run: RunContext, result: TrainResult, tokenizer: Any, args: Any) -> dict[str, Any] | None:
-        from eta.pipeline.ranks import reload_policy, sharded_after_training
         from eta.train.heldout import heldout_report
 
         policy = result.model

@@ -41,7 +41,7 @@ from eta.train.runner import TrainResult, fit, load_weights
 from eta.train.settings import lora_config
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 ROLLOUTS = ("trl", "eta")
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.repair.settings import FEEDBACK, RepairSettings
 from eta.train.runner import TrainResult
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 
 class Repair:
@@ -30,7 +31,7 @@ class Repair:
     trains_policy = False
 
     def __init__(self, cfg: Any) -> None:
-        from eta.train.settings import plain_dict
+        from eta.config import plain_dict
 
         node = plain_dict(cfg.method, "method")
         feedback = node.pop("feedback", "trace")
@@ -45,10 +46,10 @@ class Repair:
         from eta.repair import base_eval_dir
         from eta.repair.evaluate import evaluate_repair
 
-        failing = base_eval_dir(run) / "sampled_executions.jsonl"
+        failing = base_eval_dir(run) / rundir.SAMPLED_EXECUTIONS
         if "failing" in self.settings.sets and not failing.exists():
             run.say("repair: no base evaluation samples (stages leave out evaluate?): the failing set is empty")
-        out = run.path("train", "repair", ".keep").parent
+        out = run.path(rundir.TRAIN, rundir.REPAIR, ".keep").parent
         results = evaluate_repair(run, model, tokenizer, self.settings, out, policy=run.policy_label,
                                   failing_source=failing)
         feedback = self.settings.feedback[0]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from eta.train.runner import TrainResult
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 
 class RewardModel:

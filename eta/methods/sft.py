@@ -33,7 +33,7 @@ from eta.train import settings as train_settings
 from eta.train.settings import lora_config
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 COMPLETIONS = ("auto", "reference", "passing")
 
@@ -112,7 +112,7 @@ def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report
 
 def _count_without_reference(cfg: Any) -> int:
     """How many training problems ship no reference (whether the method must execute samples)."""
-    from eta.pipeline.context import load_splits
+    from eta.context import load_splits
 
     train_tasks, _ = load_splits(cfg)
     return sum(not t.reference.strip() for t in train_tasks)

@@ -23,12 +23,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eta.errors import UserError
+
 SOURCES = ("gguf_package", "hub", "tiny", "path", "openai", "anthropic")
 DTYPES = ("float32", "bfloat16")
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(UserError, RuntimeError):
     """A model could not be loaded; the message names the model and what to do."""
 
 

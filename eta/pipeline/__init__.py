@@ -16,20 +16,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eta.config import enum_text
+from eta import rundir
+from eta.config import enum_text, plain_dict
+from eta.context import RunContext, load_splits, say
+from eta.errors import ConfigError
 from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
-from eta.pipeline.context import RunContext, load_splits, say
 from eta.pipeline.fingerprint import plan, reconcile
-from eta.pipeline.shared import link_shared, release_shared
+from eta.pipeline.ranks import wait_for_stage
 from eta.pipeline.runlock import lock_run_dir, release_run_dir
-from eta.pipeline.ranks import reload_policy, sharded_after_training, wait_for_stage
+from eta.pipeline.shared import link_shared, release_shared
 from eta.pipeline.stages import (evaluate_policy, execute_stage, prefer_stage, report_stage, sample_stage,
                                  sandbox_layers)
-from eta.errors import ConfigError
 from eta.tasks.families import n_families
-from eta.train.distributed import is_main_process, world_size
-from eta.train.settings import plain_dict
+from eta.train.distributed import is_main_process, reload_policy, sharded_after_training, world_size
 
 READY = "train_ready"  # rank 0's mark that the data is made: the other ranks may start training
 
@@ -113,12 +113,12 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
     ran = bool(metrics)
     if layers is not None:  # the layers the run's programs ran under ("off" only where the user said so)
         metrics["sandbox"] = {"layers": layers}
-    ctx.path("metrics.json").write_text(json.dumps(metrics, indent=2))
+    ctx.path(rundir.METRICS).write_text(json.dumps(metrics, indent=2))
     if "report" in stages and ran:
         print(report_stage(ctx, metrics, log_history), flush=True)
     if ctx.logger is not None:
         ctx.logger.finish()
-    say(f"metrics: {run_dir / 'metrics.json'}")
+    say(f"metrics: {run_dir / rundir.METRICS}")
     return metrics
 
 
@@ -130,7 +130,7 @@ def _rounds(ctx: RunContext) -> Any:
         return
     previous = None
     for r in range(1, ctx.cfg.rounds + 1):
-        round_ctx = dataclasses.replace(ctx, run_dir=ctx.run_dir / f"round_{r}", round=r, previous=previous)
+        round_ctx = dataclasses.replace(ctx, run_dir=rundir.round_dir(ctx.run_dir, r), round=r, previous=previous)
         round_ctx.run_dir.mkdir(parents=True, exist_ok=True)
         round_specs = plan(round_ctx, ctx.method)
         for note in link_shared(round_ctx, [s for s in round_specs if s.name != "evaluate_base"]):
@@ -147,7 +147,7 @@ def _trained_digest(ctx: RunContext) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    weights = sorted((ctx.run_dir / "train").glob("*.safetensors"))
+    weights = sorted((ctx.run_dir / rundir.TRAIN).glob("*.safetensors"))
     for path in weights:
         h.update(path.read_bytes())
     if not weights:
@@ -185,12 +185,12 @@ def _make_data(ctx: RunContext, model: Any, tokenizer: Any, needs: str | None, s
         samples = _timed(ctx, "sample", lambda: sample_stage(ctx, model, tokenizer))
     if "execute" in wanted:
         records = _timed(ctx, "execute", lambda: execute_stage(ctx, samples, ctx.train_tasks,
-                                                               ctx.path("executions.jsonl")))
+                                                               ctx.path(rundir.EXECUTIONS)))
         say(f"executed {len(records)} training samples: {sum(r['passed'] for r in records)} passed")
     if "prefer" in wanted:
         n_pairs = _timed(ctx, "prefer", lambda: prefer_stage(ctx, records, ctx.train_tasks),
                          record=lambda n: {"pairs": n})
-        say(f"{n_pairs} preference pairs ({ctx.run_dir / 'pairs.jsonl'})")
+        say(f"{n_pairs} preference pairs ({ctx.pairs_file})")
     return not missing
 
 

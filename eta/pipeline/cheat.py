@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from eta.metrics import cheat_rate
-from eta.pipeline.context import RunContext
-from eta.pipeline.generate import sample_tasks
+from eta.context import RunContext
+from eta.sample.generate import sample_tasks
 from eta.tasks.schema import Task
 
 

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eta import rundir
+from eta.config import plain_dict
+from eta.context import RunContext
 from eta.hosted.settings import OPERATIONAL_KEYS as HOSTED_OPERATIONAL
-from eta.pipeline.context import RunContext
-from eta.sample import JOURNAL_SUFFIX
 from eta.tasks.schema import Task
-from eta.train.settings import plain_dict
 
 # Dataset keys that only the executing stages read: changing a timeout does not call for new samples.
 EXECUTE_ONLY = ("timeout_s", "test_timeout_s", "test_time_floor_s", "test_time_factor")
@@ -72,17 +72,17 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     evaluating = {**sampling, **executing, **config_keys(cfg, "eval"), "eval_tasks": tasks_digest(ctx.eval_tasks)}
     train_tasks = tasks_digest(ctx.train_tasks)
     specs = [
-        StageSpec("evaluate_base", evaluating, None, ("eval/base",)),
+        StageSpec("evaluate_base", evaluating, None, (f"{rundir.EVAL}/{rundir.BASE}",)),
         StageSpec("sample", {**sampling, "train_tasks": train_tasks, **_previous(ctx)}, None,
-                  ("samples.jsonl", "samples" + JOURNAL_SUFFIX)),
-        StageSpec("execute", executing, "sample", ("executions.jsonl",)),
-        StageSpec("prefer", config_keys(cfg, "heuristic", "prefer"), "execute", ("pairs.jsonl", "pairs_dataset")),
+                  (rundir.SAMPLES, rundir.SAMPLES_JOURNAL)),
+        StageSpec("execute", executing, "sample", (rundir.EXECUTIONS,)),
+        StageSpec("prefer", config_keys(cfg, "heuristic", "prefer"), "execute", (rundir.PAIRS, rundir.PAIRS_DATASET)),
     ]
     train_keys = config_keys(cfg, "method", "model", "seed", *method.keys)
     if method.needs is None:
         train_keys.update(config_keys(cfg, "dataset"), train_tasks=train_tasks, **_previous(ctx))
-    specs.append(StageSpec("train", train_keys, method.needs, ("train",)))
-    specs.append(StageSpec("evaluate_trained", evaluating, "train", ("eval/trained",)))
+    specs.append(StageSpec("train", train_keys, method.needs, (rundir.TRAIN,)))
+    specs.append(StageSpec("evaluate_trained", evaluating, "train", (f"{rundir.EVAL}/{rundir.TRAINED}",)))
     return specs
 
 
@@ -126,7 +126,7 @@ def _supersede(ctx: RunContext, spec: StageSpec, present: list[str]) -> str | No
     present = [rel for rel in present if not (ctx.run_dir / rel).is_symlink()]  # shared data: keyed, never stale
     if not present:
         return None
-    dest = ctx.run_dir / "superseded" / f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.name}"
+    dest = ctx.run_dir / rundir.SUPERSEDED / f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.name}"
     for rel in present:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)

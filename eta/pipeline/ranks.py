@@ -10,7 +10,8 @@ from an earlier launch in the same run directory (rank 0 redoes the pairs on a r
 wait for rank 0 to make it again.
 
 After training, the policy in memory may be sharded across the ranks (ZeRO-3) or wrapped for them, and
-rank 0 generates alone; so rank 0 evaluates a policy reloaded from the adapter the run saved.
+rank 0 generates alone; so rank 0 evaluates a policy reloaded from the adapter the run saved
+(``eta.train.distributed.reload_policy``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eta.pipeline.context import RunContext
-from eta.train.distributed import deepspeed_config, world_size
-from eta.train.settings import plain_dict
+from eta.context import RunContext
 
 POLL_S = 2.0
 REPORT_EVERY_S = 300.0
@@ -55,20 +54,3 @@ def launch_started_at(pid: int | None = None) -> float:
     except (OSError, ValueError, IndexError, StopIteration):
         return 0.0
     return boot + start_ticks / os.sysconf("SC_CLK_TCK")
-
-
-def sharded_after_training(cfg: Any) -> bool:
-    """Whether the trained policy in memory is unfit for rank 0 to generate with alone."""
-    if world_size() > 1:
-        return True
-    ds = deepspeed_config(plain_dict(cfg.dist, "dist")) if "dist" in cfg else None
-    return bool(ds) and ds.get("zero_optimization", {}).get("stage") == 3
-
-
-def reload_policy(cfg: Any, result: Any) -> Any:
-    """The trained policy, loaded afresh from the run's saved adapter (or weights) onto a new base model."""
-    from eta.models import load_model
-    from eta.train.runner import load_weights
-
-    base, _ = load_model(plain_dict(cfg.model, "model"))
-    return load_weights(base, result.output_dir).eval()

@@ -20,9 +20,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from eta import rundir
 from eta.errors import ConfigError
 
-LOCK_FILE = ".run.lock"
+LOCK_FILE = rundir.LOCK
 _held: dict[Path, Any] = {}  # run directory -> its open lock file, in this process
 
 

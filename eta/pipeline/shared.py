@@ -22,11 +22,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from eta.pipeline.context import RunContext
+from eta import rundir
+from eta.context import RunContext
 from eta.pipeline.fingerprint import StageSpec
 
 SHARED_STAGES = ("evaluate_base", "sample", "execute")
-LOCK_FILE = ".lock"
+LOCK_FILE = rundir.SHARED_LOCK
 _held: list[Any] = []  # this process's open lock files: one run at a time per process (Hydra's launcher)
 
 
@@ -55,10 +56,10 @@ def link_shared(ctx: RunContext, specs: list[StageSpec]) -> list[str]:
         home = Path(shared_dir).resolve() / f"{name}-{fingerprint(spec, by_name)}"
         home.mkdir(parents=True, exist_ok=True)
         _lock(home, ctx.say)
-        keys_file = home / "keys.json"
+        keys_file = home / rundir.SHARED_KEYS
         if not keys_file.exists():  # for a reader: what these files were made under
             keys_file.write_text(json.dumps(spec.keys, indent=1, sort_keys=True, default=str))
-        linked = [_link(ctx.run_dir / rel, home / rel, directory=rel.startswith("eval")) for rel in spec.outputs]
+        linked = [_link(ctx.run_dir / rel, home / rel, directory=rel.startswith(rundir.EVAL)) for rel in spec.outputs]
         if not all(linked):
             notes.append(f"'{name}': this run directory made its own files before shared_dir was set; kept, not shared")
             continue

@@ -7,18 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eta.pipeline.context import RunContext
-from eta.pipeline.generate import sample_tasks
+from eta import rundir
+from eta.config import plain_dict
+from eta.context import RunContext
+from eta.sample.generate import sample_tasks
 from eta.tasks.schema import Task
-from eta.train.settings import plain_dict
 
 
 def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, Any]]:
     """The base policy's k samples per training problem (samples.jsonl)."""
     cfg = ctx.cfg
-    return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path("samples.jsonl"), n=cfg.sampler.n,
+    return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path(rundir.SAMPLES), n=cfg.sampler.n,
                         temperature=cfg.sampler.temperature, sampler_cfg=cfg.sampler, style=ctx.style,
-                        policy=ctx.policy_label, seed=cfg.seed + 1000 * (ctx.round - 1))
+                        policy=ctx.policy_label, seed=ctx.sampling_seed(1000 * (ctx.round - 1)))
 
 
 def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Task], out: Path) -> list[dict[str, Any]]:
@@ -64,28 +65,21 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Tas
     """Pairs by the heuristic, written as pairs.jsonl and as a `datasets` dataset in TRL's format
     (pairs_dataset/, absent when there are none); a finished prefer stage is not redone."""
     from eta.prefer import HeuristicConfig, build_pairs, read_pairs, to_hf_dataset, write_pairs
+    from eta.prefer.records import reference_records
 
-    if ctx.done("prefer") and ctx.path("pairs.jsonl").exists():
-        return len(read_pairs(ctx.path("pairs.jsonl")))
+    if ctx.done("prefer") and ctx.pairs_file.exists():
+        return len(read_pairs(ctx.pairs_file))
     prompts = {s["task_id"]: s["prompt"] for s in ctx.samples()}
     # The policy is trained on what it said, not on the code extracted from it.
     texts = [dict(r, code=r["completion"], completion=r.get("response", r["completion"])) for r in records]
     if ctx.cfg.prefer.include_reference:
-        texts += _reference_records(tasks, len(texts))
+        texts += reference_records(tasks)
     heuristic = HeuristicConfig.from_mapping(plain_dict(ctx.cfg.heuristic, "heuristic"))
     pairs = build_pairs(texts, heuristic, prompts)
-    write_pairs(pairs, ctx.path("pairs.jsonl"))
+    write_pairs(pairs, ctx.pairs_file)
     if pairs:
         to_hf_dataset(pairs).save_to_disk(str(ctx.pairs_dir))
     return len(pairs)
-
-
-def _reference_records(tasks: list[Task], start: int) -> list[dict[str, Any]]:
-    """The reference solution as one more, passing, candidate per problem (prefer.include_reference):
-    gives chosen programs on problems where the base model never passes."""
-    return [{"task_id": t.task_id, "sample_id": 10_000 + i, "completion": f"```python\n{t.reference.strip()}\n```",
-             "passed": True, "outcome": "passed", "tests_passed": len(t.tests), "tests_total": len(t.tests),
-             "error_type": None, "steps": None, "tests": []} for i, t in enumerate(tasks)]
 
 
 def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) -> dict[str, Any]:
@@ -95,15 +89,15 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
 
     cfg, tasks = ctx.cfg, ctx.eval_tasks
     metrics: dict[str, Any] = {}
-    runs = [("sampled", cfg.eval.n, cfg.sampler.temperature)] + ([("greedy", 1, 0.0)] if cfg.eval.greedy else [])
+    runs = [(rundir.SAMPLED, cfg.eval.n, cfg.sampler.temperature)] + ([(rundir.GREEDY, 1, 0.0)] if cfg.eval.greedy else [])
     for kind, n, temperature in runs:
-        samples = sample_tasks(model, tokenizer, tasks, ctx.path("eval", policy, f"{kind}_samples.jsonl"), n=n,
+        samples = sample_tasks(model, tokenizer, tasks, ctx.path(rundir.EVAL, policy, rundir.eval_file(kind, "samples")), n=n,
                                temperature=temperature, sampler_cfg=cfg.sampler, style=ctx.style, policy=policy,
-                               seed=cfg.seed + 1)
-        records = execute_stage(ctx, samples, tasks, ctx.path("eval", policy, f"{kind}_executions.jsonl"))
+                               seed=ctx.sampling_seed(1))
+        records = execute_stage(ctx, samples, tasks, ctx.path(rundir.EVAL, policy, rundir.eval_file(kind, "executions")))
         summary = summarize(records, ks=[k for k in cfg.eval.ks if k <= n] or [1])
         summary["n_families"] = n_families({str(r["task_id"]) for r in records})  # beside n_tasks: the clusters
-        if kind == "greedy":
+        if kind == rundir.GREEDY:
             metrics["greedy_pass@1"] = summary.get("pass@1")
         else:
             from eta.rewards import mean_rewards
@@ -124,11 +118,11 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
     cheat = impossible_eval(ctx, model, tokenizer, policy)  # eval.cheat: passes on impossible tasks
     if cheat is not None:
         metrics["cheat"] = cheat
-    ctx.path("eval", policy, "metrics.json").write_text(json.dumps(metrics, indent=2))
+    ctx.path(rundir.EVAL, policy, rundir.METRICS).write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
-POLICIES = ("base", "trained")  # the policies metrics.json holds side by side; "method" and "rounds" are others
+POLICIES = (rundir.BASE, rundir.TRAINED)  # the policies metrics.json holds side by side; "method" and "rounds" are others
 
 
 def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_history: list[dict[str, Any]]) -> str:
@@ -137,16 +131,16 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
     policies = {name: metrics[name] for name in POLICIES if name in metrics}
     plots = {}
     if policies:
-        plots["pass_at_k"] = plot_pass_at_k(policies, ctx.path("plots", "pass_at_k.png"))
+        plots["pass_at_k"] = plot_pass_at_k(policies, ctx.path(rundir.PLOTS, "pass_at_k.png"))
     if "base" in metrics and "trained" in metrics:
-        plots["outcomes"] = plot_outcomes(metrics["base"], metrics["trained"], ctx.path("plots", "outcomes.png"))
+        plots["outcomes"] = plot_outcomes(metrics["base"], metrics["trained"], ctx.path(rundir.PLOTS, "outcomes.png"))
     if any("loss" in entry for entry in log_history):
-        plots["loss"] = plot_loss(log_history, ctx.path("plots", "loss.png"))
+        plots["loss"] = plot_loss(log_history, ctx.path(rundir.PLOTS, "loss.png"))
     if len(metrics.get("rounds", {})) > 1:
         from eta.report.plots import plot_rounds
 
         plots["rounds"] = plot_rounds(metrics["base"] if "base" in metrics else None, metrics["rounds"],
-                                      ctx.path("plots", "rounds.png"))
+                                      ctx.path(rundir.PLOTS, "rounds.png"))
     intervals = _paired(ctx, metrics) if len(policies) == 2 else None
     table = format_table(policies, intervals=intervals) if policies else ""
     if intervals:
@@ -161,7 +155,7 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
     if method:
         table += "\n\n" + "\n".join(f"method {k}: {v:.4g}" if isinstance(v, float) else f"method {k}: {v}"
                                      for k, v in method.items())
-    ctx.path("report.txt").write_text(table.strip() + "\n")
+    ctx.path(rundir.REPORT).write_text(table.strip() + "\n")
     from eta.report.analysis import table_rows, write_analysis
 
     analysis = write_analysis(ctx.run_dir)  # analysis.md: newly solved/broken problems, error categories
@@ -173,7 +167,7 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
 def _paired(ctx: RunContext, metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from eta.report.paired import paired_intervals, table_intervals, trained_eval_dir
 
-    estimates = paired_intervals(ctx.path("eval", "base"), trained_eval_dir(ctx.run_dir, metrics),
+    estimates = paired_intervals(rundir.eval_dir(ctx.run_dir, rundir.BASE), trained_eval_dir(ctx.run_dir, metrics),
                                  ks=[k for k in ctx.cfg.eval.ks if k <= ctx.cfg.eval.n], seed=int(ctx.cfg.seed))
     return table_intervals(estimates)
 
@@ -186,10 +180,10 @@ def _log_wandb(ctx: RunContext, metrics: dict[str, dict[str, Any]], plots: dict[
     from eta.report.wandb_log import pair_rows, sample_rows
 
     tables: dict[str, Any] = dict(extra_tables or {})
-    if ctx.path("pairs.jsonl").exists():
-        tables["pairs"] = pair_rows(read_pairs(ctx.path("pairs.jsonl")))
+    if ctx.pairs_file.exists():
+        tables["pairs"] = pair_rows(read_pairs(ctx.pairs_file))
     for policy in POLICIES:
-        executions = ctx.path("eval", policy, "sampled_executions.jsonl")
+        executions = ctx.path(rundir.EVAL, policy, rundir.SAMPLED_EXECUTIONS)
         if executions.exists():
             tables[f"samples_{policy}"] = sample_rows(read_records(executions))
     # every number of metrics.json, nested ones (outcomes, error types, rounds) as base/outcomes/passed

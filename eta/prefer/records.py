@@ -6,14 +6,18 @@ here turn a malformed record into an error that names the file, the line and the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eta.execute.outcome import Outcome
 from eta.jsonl import read_lines
 
+if TYPE_CHECKING:
+    from eta.tasks.schema import Task
+
 Record = Mapping[str, Any]
+REFERENCE_BASE = 10_000  # sample ids from here on are reference solutions, not samples (prefer.include_reference)
 
 
 def describe(record: Record, where: str = "") -> str:
@@ -85,3 +89,11 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
         check_record(record, where)
         records.append(record)
     return records
+
+
+def reference_records(tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    """The reference solution as one more, passing, candidate per problem (prefer.include_reference):
+    gives chosen programs on problems where the base model never passes."""
+    return [{"task_id": t.task_id, "sample_id": REFERENCE_BASE + i, "completion": f"```python\n{t.reference.strip()}\n```",
+             "passed": True, "outcome": "passed", "tests_passed": len(t.tests), "tests_total": len(t.tests),
+             "error_type": None, "steps": None, "tests": []} for i, t in enumerate(tasks)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from eta import rundir
 from eta.repair.settings import FEEDBACK, SETS, RepairSettings
 
 
@@ -25,9 +26,9 @@ def eval_settings(cfg: Any) -> RepairSettings | None:
 
 def base_eval_dir(ctx: Any) -> Path:
     """The base policy's evaluation folder (a round of ``rounds=N`` lives one level below the run)."""
-    in_round = ctx.cfg.rounds > 1 and ctx.run_dir.name == f"round_{ctx.round}"  # the base is evaluated above
+    in_round = ctx.cfg.rounds > 1 and ctx.run_dir.name == rundir.round_dir(ctx.run_dir, ctx.round).name  # the base is evaluated above
     top = ctx.run_dir.parent if in_round else ctx.run_dir
-    return top / "eval" / "base"
+    return rundir.eval_dir(top, rundir.BASE)
 
 
 def policy_repair(ctx: Any, model: Any, tokenizer: Any, policy: str) -> dict[str, Any] | None:
@@ -39,14 +40,14 @@ def policy_repair(ctx: Any, model: Any, tokenizer: Any, policy: str) -> dict[str
     settings = eval_settings(ctx.cfg)
     if settings is None:
         return None
-    own = ctx.path("eval", policy, "sampled_executions.jsonl")
+    own = ctx.path(rundir.EVAL, policy, rundir.SAMPLED_EXECUTIONS)
     base = base_eval_dir(ctx)
-    failing = base / "sampled_executions.jsonl"
+    failing = base / rundir.SAMPLED_EXECUTIONS
     if not failing.exists():
         ctx.say(f"repair ({policy}): no base evaluation samples; the failing set is this policy's own")
         failing = own
-    buggy = base / "repair" / "quixbugs" / "buggy_executions.jsonl" if base.is_dir() else None
-    return evaluate_repair(ctx, model, tokenizer, settings, ctx.path("eval", policy, "repair", ".keep").parent,
+    buggy = base / rundir.REPAIR / "quixbugs" / rundir.BUGGY_EXECUTIONS if base.is_dir() else None
+    return evaluate_repair(ctx, model, tokenizer, settings, ctx.path(rundir.EVAL, policy, rundir.REPAIR, ".keep").parent,
                            policy=policy, failing_source=failing, buggy_executions=buggy)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from eta import rundir
 from eta.repair.problems import RepairProblem, from_records, quixbugs_tasks
 from eta.repair.prompt import Shot, repair_task
 from eta.repair.settings import RepairSettings
@@ -96,8 +97,8 @@ def repair_metrics(records: list[dict[str, Any]], settings: RepairSettings, ks: 
 def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem], shots: list[Shot], feedback: str,
             settings: RepairSettings, out: Path, dataset_cfg: Any, policy: str) -> dict[str, Any]:
     """One set under one feedback kind: sample, execute, metrics (out/metrics.json)."""
-    from eta.pipeline.generate import sample_tasks
-    from eta.train.settings import plain_dict
+    from eta.sample.generate import sample_tasks
+    from eta.config import plain_dict
 
     cfg = ctx.cfg
     budget = cfg.execute.budget_lines
@@ -105,14 +106,14 @@ def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem],
     sampler = SimpleNamespace(**{**plain_dict(cfg.sampler, "sampler"),
                                  "max_new_tokens": settings.max_new_tokens or cfg.sampler.max_new_tokens,
                                  "batch_size": cfg.sampler.batch_size or _rows(tasks, ctx.style, tokenizer)})
-    samples = sample_tasks(model, tokenizer, tasks, out / "samples.jsonl", n=settings.n,
+    samples = sample_tasks(model, tokenizer, tasks, out / rundir.SAMPLES, n=settings.n,
                            temperature=0.0 if settings.greedy else cfg.sampler.temperature, sampler_cfg=sampler,
-                           style=ctx.style, policy=policy, seed=cfg.seed + SEED_OFFSET, progress=False)
+                           style=ctx.style, policy=policy, seed=ctx.sampling_seed(SEED_OFFSET), progress=False)
     by_id = {p.problem_id: p for p in problems}
     todo = [(s["task_id"], by_id[s["task_id"]].task, s["completion"]) for s in samples]
-    records = _with_ids(execute_programs(ctx, _numbered(todo, samples), out / "executions.jsonl", dataset_cfg), samples)
+    records = _with_ids(execute_programs(ctx, _numbered(todo, samples), out / rundir.EXECUTIONS, dataset_cfg), samples)
     metrics = repair_metrics(records, settings, list(cfg.eval.ks))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / rundir.METRICS).write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -147,14 +148,14 @@ def evaluate_repair(ctx: Any, model: Any, tokenizer: Any, settings: RepairSettin
     QuixBugs programs' own executions are (default: ``out/quixbugs/``)."""
     out.mkdir(parents=True, exist_ok=True)
     shots = build_shots(ctx.train_tasks, settings.shots, ctx.cfg.seed,
-                        lambda todo: execute_programs(ctx, todo, out / "shots_executions.jsonl", ctx.cfg.dataset))
+                        lambda todo: execute_programs(ctx, todo, out / rundir.SHOTS_EXECUTIONS, ctx.cfg.dataset))
     if settings.shots and len(shots) < settings.shots:
         ctx.say(f"repair: only {len(shots)} worked example(s) could be made from the training split "
                 f"(asked for {settings.shots})")
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for name in settings.sets:
         if name == "quixbugs":
-            where = buggy_executions or out / "quixbugs" / "buggy_executions.jsonl"
+            where = buggy_executions or out / "quixbugs" / rundir.BUGGY_EXECUTIONS
             where.parent.mkdir(parents=True, exist_ok=True)
             try:
                 problems, d = quixbugs_problems(ctx, where, settings.limit)

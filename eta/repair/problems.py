@@ -7,11 +7,11 @@ held-out problems (each one repair problem), from the executions the evaluation 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from eta.execute.outcome import Outcome
-from eta.tasks.schema import CompletionMode, Task, TestCase
+from eta.tasks.schema import Task, TestCase
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,6 @@ class RepairProblem:
     task: Task  # the problem the program fails (its statement, tests, entry point)
     program: str  # the failing whole program
     execution: dict[str, Any]  # the sandbox's record of running it (tests, traces)
-
-    @property
-    def exec_task(self) -> Task:
-        """The task a fixed program runs against: the original tests, the answer a whole program."""
-        return replace(self.task, completion_mode=CompletionMode.FULL)
 
     def failing_test(self) -> tuple[TestCase | None, dict[str, Any] | None]:
         """The first test that failed (the case and its result), or (None, None) where none ran

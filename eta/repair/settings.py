@@ -46,7 +46,7 @@ class RepairSettings:
     @classmethod
     def from_node(cls, node: Any, what: str, drop: tuple[str, ...] = ()) -> "RepairSettings":
         """From a config node; a bad key or value is one ConfigError naming ``what.key``."""
-        from eta.train.settings import plain_dict
+        from eta.config import plain_dict
 
         given = {k: v for k, v in plain_dict(node, what).items() if k not in drop}
         known = set(cls.__dataclass_fields__)

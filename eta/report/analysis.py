@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from eta import rundir
+
 # In the order analysis.md lists them.
 CATEGORIES = ("syntax", "name or attribute", "type", "index or key", "wrong value", "infinite loop or timeout",
               "other runtime error")
@@ -142,13 +144,14 @@ def _example(task_id: str, *, failing: list[dict[str, Any]], passing: list[dict[
 def trained_policies(run_dir: Path) -> dict[str, Path]:
     """Each trained policy's sampled evaluation file: ``trained``, or ``round_<n>`` for an iterative run."""
     found = {}
-    rounds = sorted(run_dir.glob("round_*/eval/trained/sampled_executions.jsonl"),
-                    key=lambda p: int(p.parts[-4].removeprefix("round_")))
+    trained = f"{rundir.EVAL}/{rundir.TRAINED}/{rundir.SAMPLED_EXECUTIONS}"
+    rounds = sorted(run_dir.glob(f"{rundir.ROUND_PREFIX}*/{trained}"),
+                    key=lambda p: int(p.parts[-4].removeprefix(rundir.ROUND_PREFIX)))
     for path in rounds:
         found[path.parts[-4]] = path
-    single = run_dir / "eval" / "trained" / "sampled_executions.jsonl"
+    single = run_dir / trained
     if single.is_file():
-        found["trained"] = single
+        found[rundir.TRAINED] = single
     return found
 
 
@@ -156,13 +159,13 @@ def write_analysis(run_dir: Path) -> tuple[Path, dict[str, dict[str, Any]]] | No
     """``analysis.md`` for every trained policy against the base; None without both evaluations."""
     from eta.jsonl import read_rows as read_records
 
-    base_file = run_dir / "eval" / "base" / "sampled_executions.jsonl"
+    base_file = rundir.eval_dir(run_dir, rundir.BASE) / rundir.SAMPLED_EXECUTIONS
     policies = trained_policies(run_dir)
     if not base_file.is_file() or not policies:
         return None
     base = read_records(base_file)
     results = {name: compare(base, read_records(path)) for name, path in policies.items()}
-    out = run_dir / "analysis.md"
+    out = run_dir / rundir.ANALYSIS
     out.write_text(render(results))
     return out, results
 

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from eta.errors import ConfigError
 from eta.metrics import wilson
+from eta.prefer.records import REFERENCE_BASE
 from eta.rm.scorer import META_FILE, Scorer, encode
 from eta.rm.text import rm_input
 
 if TYPE_CHECKING:
-    from eta.pipeline.context import RunContext
+    from eta.context import RunContext
 
 META_KEYS = ("backbone", "with_trace", "budget_lines", "max_length", "seed", "model", "settings", "args", "pairs")
 RM_YAML = Path(__file__).resolve().parents[2] / "conf" / "method" / "rm.yaml"
-REFERENCE_BASE = 10_000  # sample ids eta.pipeline.stages gives the reference solutions (prefer.include_reference)
 
 
 @dataclass
@@ -137,7 +137,8 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any,
 
     from eta.rm.backbones import HEADS, build_backbone
     from eta.train.runner import fit, load_weights
-    from eta.train.settings import lora_config, plain_dict
+    from eta.config import plain_dict
+    from eta.train.settings import lora_config
 
     out = run.run_dir / "reward_model" / ("trace" if with_trace else "no_trace")
     settings, args = configure(node, out, dist_cfg=run.cfg.get("dist"),
@@ -212,11 +213,3 @@ def _forget_if_stale(out: Path, meta: dict[str, Any]) -> None:
     if old.is_file():
         if not _same_meta(out, meta):
             shutil.rmtree(out)
-
-
-def ensure_reward_model(run: "RunContext", model: Any, tokenizer: Any, *, with_trace: bool = True,
-                        node: Any = None) -> Path:
-    """The folder of the run's reward model (trained now, resumed, or reused), for ``eta.rm.load_scorer``."""
-    path, _, _, _ = train_reward_model(run, model, tokenizer, node if node is not None else rm_node(run),
-                                       with_trace=with_trace)
-    return path

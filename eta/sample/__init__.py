@@ -17,9 +17,9 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from eta.rundir import JOURNAL_SUFFIX  # samples.jsonl's journal is samples.requests.jsonl
 from eta.sample.engine import FinishReason, Generation
 
-JOURNAL_SUFFIX = ".requests.jsonl"  # samples.jsonl's journal is samples.requests.jsonl
 _JOURNAL: ContextVar[Path | None] = ContextVar("eta_sample_journal", default=None)
 
 

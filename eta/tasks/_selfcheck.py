@@ -59,7 +59,7 @@ print(json.dumps(verdicts))
 
 def run_tests(task: Task, completion: str | None = None, *, timeout_s: float = 60.0) -> list[str]:
     """Per-test verdicts of ``task.program(completion)`` (the reference when ``completion`` is None)."""
-    from eta.execute.equality import outputs_match
+    from eta.tasks.equality import outputs_match
     from eta.tasks.schema import TestKind
 
     program = task.reference if completion is None else task.program(completion)

@@ -1,6 +1,6 @@
 """A known program written as the policy's answer: the text a sampled response would be, for training on it.
 
-The sampler (``eta.pipeline.generate``) asks with ``build_prompt``, stops at ``stop_strings`` (plus the run's
+The sampler (``eta.sample.generate``) asks with ``build_prompt``, stops at ``stop_strings`` (plus the run's
 ``sampler.stop``), keeps a chat answer's closing fence, and ``extract_code`` turns the response into the
 task's completion. A supervised target has to be that same kind of text, or the policy learns a form that
 sampling never produces or that extraction reads differently:
@@ -32,11 +32,15 @@ def sampler_stops(task: Task, style: str, extra: Sequence[str] = ()) -> tuple[st
     return tuple(dict.fromkeys([*stop_strings(task, style), *list(extra or [])]))
 
 
+def closing_text(stops: Sequence[str]) -> str:
+    """What the sampler appends to a response that ended at one of ``stops``: a chat answer stops at its
+    closing fence, and training text keeps it so that the policy learns to stop."""
+    return "\n```" if any(s.strip() == "```" for s in stops) else ""
+
+
 def program_answer(task: Task, program: str, style: str, extra_stops: Sequence[str] = ()) -> str | None:
     """``program`` (a whole program for ``task``) as the response the policy would give, or None when the
     response form cannot hold it."""
-    from eta.pipeline.generate import _closing  # the sampler's own rule for the text after a stop
-
     if style not in STYLES:
         raise ValueError(f"unknown prompt style {style!r}; use one of {', '.join(STYLES)}")
     if not program.strip():
@@ -45,7 +49,7 @@ def program_answer(task: Task, program: str, style: str, extra_stops: Sequence[s
     body = _chat_body(program) if style == "chat" else _completion_body(task, program)
     if body is None or truncate(body, list(stops)) != body:
         return None
-    answer = body + _closing(stops)
+    answer = body + closing_text(stops)
     return answer if _extracts_to(task, answer, style, program) else None
 
 

@@ -24,7 +24,7 @@ import json
 import os
 from typing import Any
 
-from eta.execute.equality import apps_equal
+from eta.tasks.equality import apps_equal
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.pysource import parse
 from eta.tasks.schema import CompletionMode, Task, TestCase, TestKind

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from eta.errors import UserError
 
-class TaskLoadError(ValueError):
+
+class TaskLoadError(UserError, ValueError):
     """A benchmark could not be loaded: a missing file or folder, or a malformed record.
 
     The message reads ``<file>: <record>: <problem>`` so that a researcher can open the file at the

@@ -15,6 +15,7 @@ import io
 import textwrap
 import tokenize
 
+from eta.errors import UserError
 from eta.tasks.pysource import parse
 from eta.tasks.schema import TestCase, TestKind
 
@@ -22,7 +23,7 @@ WRAPPER = "_check_case"
 MAX_DISPLAY = 200
 
 
-class SplitError(ValueError):
+class SplitError(UserError, ValueError):
     """The test source has no check function or does not parse (the loader adds file and record)."""
 
 

@@ -94,11 +94,6 @@ def effects_cache() -> dict[int, tuple[Any, Effects, bool, bool]]:
     return _CACHE
 
 
-def line_effects(code: Any) -> Effects:
-    """The effects of each line of `code` (cached)."""
-    return code_info(code)[1]
-
-
 def _stored(code: Any, op: int, arg: int) -> tuple[str, ...]:
     if op in _FAST_STORES:
         return (code._varname_from_oparg(arg),)

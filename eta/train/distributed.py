@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
-from eta.train.settings import plain_dict
+from eta.config import plain_dict
 
 _LOCAL_RANK_FLAG = re.compile(r"^--local[_-]rank(?:=(\d+))?$")
 RUN_DIR_ENV = "ETA_RUN_DIR"
@@ -118,3 +118,20 @@ def deepspeed_config(dist_cfg: Any) -> dict[str, Any] | None:
         raise ValueError(f"dist config {node.get('name')!r}: zero_optimization.stage must be one of {ZERO_STAGES}, "
                          f"got {stage!r}")
     return copy.deepcopy(dict(ds))
+
+
+def sharded_after_training(cfg: Any) -> bool:
+    """Whether the trained policy in memory is unfit for rank 0 to generate with alone."""
+    if world_size() > 1:
+        return True
+    ds = deepspeed_config(plain_dict(cfg.dist, "dist")) if "dist" in cfg else None
+    return bool(ds) and ds.get("zero_optimization", {}).get("stage") == 3
+
+
+def reload_policy(cfg: Any, result: Any) -> Any:
+    """The trained policy, loaded afresh from the run's saved adapter (or weights) onto a new base model."""
+    from eta.models import load_model
+    from eta.train.runner import load_weights
+
+    base, _ = load_model(plain_dict(cfg.model, "model"))
+    return load_weights(base, result.output_dir).eval()

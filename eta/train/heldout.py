@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-CACHE = "heldout_pairs.json"  # in the method's train/ folder: moved aside with it when training is redone
+from eta import rundir
+
+CACHE = rundir.HELDOUT_PAIRS  # in the method's train/ folder: moved aside with it when training is redone
 
 
 def base_eval_dir(run_dir: Path, round_: int = 1) -> Path:
     """The base policy's evaluation folder (a later round's files live in round_<n>/ below the run)."""
-    return (run_dir if round_ <= 1 else run_dir.parent) / "eval" / "base"
+    return rundir.eval_dir(run_dir if round_ <= 1 else run_dir.parent, rundir.BASE)
 
 
 def heldout_pairs(eval_dir: Path, heuristic: Any, max_pairs: int | None = None, seed: int = 0,
@@ -34,19 +36,17 @@ def heldout_pairs(eval_dir: Path, heuristic: Any, max_pairs: int | None = None, 
     with the reference solutions of the tasks ``references`` as passing candidates (prefer.include_reference)."""
     from eta.jsonl import read_rows
     from eta.prefer import HeuristicConfig, build_pairs
-    from eta.prefer.records import read_records
+    from eta.prefer.records import read_records, reference_records
 
-    executions = eval_dir / "sampled_executions.jsonl"
+    executions = eval_dir / rundir.SAMPLED_EXECUTIONS
     if not executions.is_file():
         return []
-    prompts = {s["task_id"]: s["prompt"] for s in read_rows(eval_dir / "sampled_samples.jsonl")}
+    prompts = {s["task_id"]: s["prompt"] for s in read_rows(eval_dir / rundir.SAMPLED_SAMPLES)}
     # as the prefer stage: the policy is scored on what it said, the heuristic reads the extracted program
     texts = [dict(r, code=r["completion"], completion=r.get("response", r["completion"]))
              for r in read_records(executions)]
     if references:
-        from eta.pipeline.stages import _reference_records
-
-        texts += _reference_records([t for t in references if t.task_id in prompts], len(texts))
+        texts += reference_records([t for t in references if t.task_id in prompts])
     pairs = build_pairs(texts, HeuristicConfig.from_mapping(heuristic), prompts)
     if max_pairs is not None and len(pairs) > max_pairs:
         keep = sorted(random.Random(seed).sample(range(len(pairs)), max_pairs))
@@ -99,7 +99,7 @@ def heldout_report(run: Any, policy: Any, tokenizer: Any, beta: float, max_pairs
     """The held-out pair statistics of a trained policy, computed once per training (cached in ``cache_dir``
     with a digest of the evaluation files it read); None, said in a line, where it cannot be measured."""
     eval_dir = base_eval_dir(run.run_dir, run.round)
-    executions = eval_dir / "sampled_executions.jsonl"
+    executions = eval_dir / rundir.SAMPLED_EXECUTIONS
     if not executions.is_file():
         run.say("held-out pairs: no base evaluation (eval.base=false or evaluate not in stages); not measured")
         return None

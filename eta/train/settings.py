@@ -18,24 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eta.config import plain_dict
 from eta.errors import ConfigError
 
 # Keys eta derives from the rest of the run; a method YAML that sets them would be overridden silently.
 DERIVED = ("output_dir", "deepspeed", "report_to", "use_cpu")
 LORA_DEFAULTS: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
-
-
-def plain_dict(cfg: Any, what: str) -> dict[str, Any]:
-    """A Hydra/OmegaConf node or any mapping as a plain, resolved ``dict`` (``None`` gives ``{}``)."""
-    if cfg is None:
-        return {}
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
-    if isinstance(cfg, Mapping):
-        return dict(cfg)
-    raise ConfigError(f"{what}: expected a mapping (a Hydra config node), got {type(cfg).__name__}")
 
 
 def split_settings(node: Any, own: type, trl_config: type | None, what: str = "method") -> tuple[Any, dict[str, Any]]:

@@ -1,5 +1,8 @@
 """APPS' comparisons (Hendrycks et al. 2021, ``testing_util.py``), made by the supervisor on plain data.
 
+They belong to the benchmark, so they live with its tasks: the APPS loader writes ``apps_equal`` into a
+task's test setup, and ``eta.execute.checks`` (the layer above) judges split tests with the same functions.
+
 A standard-input program's output is accepted when, after stripping, the lines match; else when the
 whitespace-separated tokens match; else when the tokens match as numbers within a small tolerance. A
 call-based problem's result is accepted when it equals the expected value, a tuple counting as a list, or

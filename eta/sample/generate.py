@@ -17,8 +17,9 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
                  sampler_cfg: Any, style: str, policy: str, seed: int, progress: bool = True) -> list[dict[str, Any]]:
     """n samples per task into `out` (one line each); tasks already complete there are not sampled again."""
     from eta.sample import JOURNAL_SUFFIX, sample
+    from eta.tasks.answers import closing_text, sampler_stops
     from eta.tasks.extract import extract_code
-    from eta.tasks.prompts import build_prompt, stop_strings
+    from eta.tasks.prompts import build_prompt
 
     have = read_rows(out)
     counts = Counter(r["task_id"] for r in have)
@@ -30,7 +31,7 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
     todo = [t for t in tasks if t.task_id not in complete]
     groups: dict[tuple[str, ...], list[Task]] = {}
     for task in todo:
-        stops = tuple(dict.fromkeys([*stop_strings(task, style), *list(sampler_cfg.stop or [])]))
+        stops = sampler_stops(task, style, sampler_cfg.stop or ())
         groups.setdefault(stops, []).append(task)
     # closed on an error too: the one-line error run.py prints then starts on a line of its own
     with _bar(len(todo), f"sampling ({policy}, n={n})", progress) as bar:
@@ -45,7 +46,7 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
                 with out.open("a", encoding="utf-8") as f:
                     for task, prompt, gens in zip(chunk, prompts, generations):
                         for sid, g in enumerate(gens):
-                            response = g.text + (_closing(stops) if g.finish_reason == "stop" else "")
+                            response = g.text + (closing_text(stops) if g.finish_reason == "stop" else "")
                             f.write(json.dumps({"task_id": task.task_id, "sample_id": sid, "policy": policy,
                                                 "prompt": prompt, "response": response,
                                                 "completion": extract_code(task, g.text, style),
@@ -54,11 +55,6 @@ def sample_tasks(model: Any, tokenizer: Any, tasks: list[Task], out: Path, *, n:
     order = {t.task_id: i for i, t in enumerate(tasks)}
     rows = [r for r in read_rows(out) if r["task_id"] in order]
     return sorted(rows, key=lambda r: (order[r["task_id"]], r["sample_id"]))
-
-
-def _closing(stops: tuple[str, ...]) -> str:
-    # The chat answer stops at its closing fence; training text keeps it so the policy learns to stop.
-    return "\n```" if any(s.strip() == "```" for s in stops) else ""
 
 
 def _bar(total: int, desc: str, enabled: bool) -> Any:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from eta import rundir
 from eta.config import enum_text
-
 from eta.tasks.schema import Task
 
 
@@ -39,11 +39,11 @@ class RunContext:
     @property
     def policy_label(self) -> str:
         """The policy that samples this round's training data."""
-        return "base" if self.round == 1 else f"round_{self.round - 1}"
+        return rundir.BASE if self.round == 1 else f"{rundir.ROUND_PREFIX}{self.round - 1}"
 
     @property
     def state_file(self) -> Path:
-        return self.run_dir / "stages.json"
+        return self.run_dir / rundir.STAGES
 
     def done(self, stage: str) -> bool:
         return bool(self._state().get(stage, {}).get("done"))
@@ -76,16 +76,31 @@ class RunContext:
     def samples(self) -> list[dict[str, Any]]:
         from eta.jsonl import read_rows
 
-        return read_rows(self.run_dir / "samples.jsonl")
+        return read_rows(self.run_dir / rundir.SAMPLES)
 
     def executions(self) -> list[dict[str, Any]]:
         from eta.jsonl import read_rows
 
-        return read_rows(self.run_dir / "executions.jsonl")
+        return read_rows(self.run_dir / rundir.EXECUTIONS)
+
+    @property
+    def pairs_file(self) -> Path:
+        return self.run_dir / rundir.PAIRS
 
     @property
     def pairs_dir(self) -> Path:
-        return self.run_dir / "pairs_dataset"
+        return self.run_dir / rundir.PAIRS_DATASET
+
+    @property
+    def train_dir(self) -> Path:
+        """The method's output folder (made here): checkpoints, the adapter, what the method keeps."""
+        return self.path(rundir.TRAIN, ".keep").parent
+
+    def sampling_seed(self, stream: int) -> int:
+        """The seed of one stream of samples (training samples of a round, evaluation, repair attempts): the
+        run's ``seed`` plus ``sampler.seed``, so that the latter draws other samples and leaves the split, the
+        pairing and training as they were."""
+        return int(self.cfg.seed) + int(self.cfg.sampler.seed) + stream
 
     @property
     def style(self) -> str:
