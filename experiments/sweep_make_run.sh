@@ -17,10 +17,10 @@ common=(logger=none eval.repair.enabled=false "shared_dir=$out/shared")
 
 declare -A points=(
   [base]="method=none"
-  [e1-n4-cap8]=""                                   # make run's default: 1 epoch, 4 samples, <= 8 pairs a problem
-  [e2-n4-cap8]="method.num_train_epochs=2"
-  [e1-n4-cap2]="heuristic.max_pairs_per_problem=2"
-  [e1-n8-cap8]="sampler.n=8"
+  [e1-n4-cap8]="sampler.n=4"                        # make run's old default: 1 epoch, 4 samples, <= 8 pairs a problem
+  [e2-n4-cap8]="sampler.n=4 method.num_train_epochs=2"
+  [e1-n4-cap2]="sampler.n=4 heuristic.max_pairs_per_problem=2"
+  [e1-n8-cap8]="sampler.n=8"                        # make run's default since this sweep
 )
 order=(base e1-n4-cap8 e2-n4-cap8 e1-n8-cap8 e1-n4-cap2)
 [ $# -gt 0 ] && order=("$@")
