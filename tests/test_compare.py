@@ -3,7 +3,6 @@ same draws, the binomial distribution), the aggregation of hand-made jobs, its f
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -11,39 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import find, naive_percentile, naive_replicates, read_csv
 
 from eta.report import bootstrap
 from eta.report.compare import compare, main
 
 # ---------------------------------------------------------------- the estimators
-
-
-def naive_replicates(groups, n_boot, seed):
-    """The two-level bootstrap written out with lists, drawing in the documented order."""
-    rng = np.random.default_rng(seed)
-    reps = []
-    for _ in range(n_boot):
-        drawn = rng.integers(0, len(groups), len(groups))
-        per_seed = []
-        for j in drawn:
-            num, den = groups[j]
-            idx = rng.integers(0, len(num), len(num))
-            series = []
-            for s in range(len(num[0])):
-                top = sum(num[i][s] for i in idx)
-                bottom = sum(den[i][s] for i in idx)
-                series.append(top / bottom if bottom else 0.0)
-            per_seed.append(series)
-        reps.append([sum(v[s] for v in per_seed) / len(per_seed) for s in range(len(per_seed[0]))])
-    return reps
-
-
-def naive_percentile(values, q):
-    """numpy's default ('linear') percentile, by hand."""
-    xs = sorted(values)
-    pos = q / 100 * (len(xs) - 1)
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def random_groups(rng, sizes, series=2):
@@ -192,15 +164,8 @@ def sweep(tmp_path):
     return sweep
 
 
-def read_csv(path: Path) -> list[dict]:
-    with path.open() as f:
-        return list(csv.DictReader(f))
 
 
-def find(rows, metric, method, against=""):
-    hits = [r for r in rows if r["metric"] == metric and r["method"] == method and r["against"] == against]
-    assert len(hits) == 1, (metric, method, against, hits)
-    return {k: (float(v) if k in ("mean", "ci_low", "ci_high") else v) for k, v in hits[0].items()}
 
 
 def test_compare_tables_means_and_intervals_match_independent_computations(sweep):
@@ -276,6 +241,7 @@ def test_compare_logs_a_wandb_run_in_the_jobs_group(tmp_path, monkeypatch):
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_misspelt_experiment_fails_with_one_line_listing_the_experiments(tmp_path):
     import subprocess
     import sys
