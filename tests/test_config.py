@@ -41,6 +41,13 @@ def test_default_config_is_smollm2_dpo(cfg):
     assert cfg.logger.mode.value == "offline"
 
 
+def test_the_smoke_experiment_is_what_the_run_py_tests_count_on(smoke_cfg):
+    """tests/helpers.SMOKE: the tiny in-process model, no logger, 4 problems x 2 samples, 2 training steps."""
+    assert enum_text(smoke_cfg.model.name) == "tiny" and enum_text(smoke_cfg.logger.name) == "none"
+    assert (enum_text(smoke_cfg.dataset.name), smoke_cfg.dataset.limit, smoke_cfg.sampler.n) == ("humaneval", 4, 2)
+    assert smoke_cfg.method.max_steps == 2 and smoke_cfg.prefer.include_reference
+
+
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "experiments" / "experiment").glob("*.yaml")))
 def test_every_experiment_composes(compose, experiment):
     cfg = compose(f"experiment={experiment}")
