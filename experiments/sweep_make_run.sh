@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sweep behind make run's DPO defaults (docs/results.md, "make run's DPO defaults"): make run's job
-# (SmolLM2, ETA-DPO, synthetic suite, seed 0) at one point per setting, each changed alone from the
-# default of the time (4 samples per problem): epochs, pairs per problem (heuristic.max_pairs_per_problem), samples per problem (sampler.n).
+# (SmolLM2, ETA-DPO, synthetic suite, seed 0) at one point per setting, each changed alone from the default
+# of the time (4 samples per problem): epochs, pairs per problem (heuristic.max_pairs_per_problem), samples per
+# problem (sampler.n).
 # The learning rate was swept the same way before (docs/results.md). Every point shares the base samples, their
 # executions and the base evaluation through shared_dir where its keys allow (sampler.n=8 samples anew), and
 # the table is the comparison's own aggregation: pass@1 with paired intervals against the base, KL, and
