@@ -122,8 +122,9 @@ def test_a_toy_method_plugs_in_without_touching_the_pipeline(tmp_path):
     run_dir = tmp_path / "run"
     overrides = [o for o in SMALL if not o.startswith("method.")]
     env = dict(os.environ, PYTHONPATH=str(tmp_path), HF_HUB_OFFLINE="1", WANDB_MODE="offline")
+    searchpath = f"hydra.searchpath=[file://{tmp_path / 'conf'},file://{ROOT / 'experiments'}]"  # + experiment=smoke
     done = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides, "method=toy", "method.bonus=5",
-                           f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"hydra.run.dir={run_dir}"],
+                           searchpath, f"hydra.run.dir={run_dir}"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
