@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The sweep behind make run's DPO defaults (README "make run's DPO defaults, measured"): make run's job
-# (SmolLM2, ETA-DPO, synthetic suite, seed 0) at one point per setting, each changed alone from the
-# default: epochs, pairs per problem (heuristic.max_pairs_per_problem), samples per problem (sampler.n).
-# The learning rate was swept the same way before (README). Every point shares the base samples, their
+# The sweep behind make run's DPO defaults (docs/results.md, "make run's DPO defaults"): make run's job
+# (SmolLM2, ETA-DPO, synthetic suite, seed 0) at one point per setting, each changed alone from the default
+# of the time (4 samples per problem): epochs, pairs per problem (heuristic.max_pairs_per_problem), samples per
+# problem (sampler.n).
+# The learning rate was swept the same way before (docs/results.md). Every point shares the base samples, their
 # executions and the base evaluation through shared_dir where its keys allow (sampler.n=8 samples anew), and
 # the table is the comparison's own aggregation: pass@1 with paired intervals against the base, KL, and
 # the held-out pair accuracy each DPO policy reaches.
@@ -17,10 +18,10 @@ common=(logger=none eval.repair.enabled=false "shared_dir=$out/shared")
 
 declare -A points=(
   [base]="method=none"
-  [e1-n4-cap8]=""                                   # make run's default: 1 epoch, 4 samples, <= 8 pairs a problem
-  [e2-n4-cap8]="method.num_train_epochs=2"
-  [e1-n4-cap2]="heuristic.max_pairs_per_problem=2"
-  [e1-n8-cap8]="sampler.n=8"
+  [e1-n4-cap8]="sampler.n=4"                        # make run's old default: 1 epoch, 4 samples, <= 8 pairs a problem
+  [e2-n4-cap8]="sampler.n=4 method.num_train_epochs=2"
+  [e1-n4-cap2]="sampler.n=4 heuristic.max_pairs_per_problem=2"
+  [e1-n8-cap8]="sampler.n=8"                        # make run's default since this sweep
 )
 order=(base e1-n4-cap8 e2-n4-cap8 e1-n8-cap8 e1-n4-cap2)
 [ $# -gt 0 ] && order=("$@")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
+from helpers import record
 
 from eta.report.analysis import CATEGORIES, categorize, compare, off_by_one, solved, table_rows, write_analysis
 
@@ -12,12 +14,7 @@ OBO_TRACE = ("[L1] call: xs=[1, 2]\n[L2] line: xs=[1, 2]\n[L3] line: xs=[1, 2], 
              "[L3] line: xs=[1, 2], i=2, y=2 | EXCEPTION: IndexError(\"list index out of range\")")
 
 
-def rec(task_id="T/1", sample_id=0, outcome="passed", error_type=None, trace=None, completion="def f(): pass",
-        message=""):
-    tests = [{"index": 0, "outcome": outcome, "error_type": error_type, "error_message": message,
-              **({"trace": trace} if trace else {})}]
-    return {"task_id": task_id, "sample_id": sample_id, "completion": completion, "passed": outcome == "passed",
-            "outcome": outcome, "error_type": error_type, "tests": tests}
+rec = partial(record, per_test=True)  # the analysis reads the verdict (and trace) of each record's test
 
 
 @pytest.mark.parametrize("outcome,error,category", [
@@ -65,10 +62,10 @@ def test_solved_is_a_majority_of_the_samples():
 
 
 def test_compare_finds_newly_solved_and_broken_with_programs_and_traces():
-    base = [rec("A", 0, "runtime_error", "IndexError", OBO_TRACE, "def a(xs): bad = xs[i]"), rec("A", 1, "wrong_answer"),
-            rec("B", 0, completion="def b(): good"), rec("B", 1), rec("C", 0), rec("C", 1)]
+    base = [rec("A", 0, "runtime_error", error_type="IndexError", trace=OBO_TRACE, completion="def a(xs): bad = xs[i]"),
+            rec("A", 1, "wrong_answer"), rec("B", 0, completion="def b(): good"), rec("B", 1), rec("C", 0), rec("C", 1)]
     trained = [rec("A", 0, completion="def a(): fixed"), rec("A", 1),
-               rec("B", 0, "syntax_error", "SyntaxError", completion="def b(:"), rec("B", 1, "timeout"),
+               rec("B", 0, "syntax_error", error_type="SyntaxError", completion="def b(:"), rec("B", 1, "timeout"),
                rec("C", 0), rec("C", 1, "wrong_answer")]
     result = compare(base, trained)
     [gained], [lost] = result["newly_solved"], result["newly_broken"]
@@ -89,7 +86,8 @@ def test_write_analysis_reads_the_eval_files_and_writes_markdown(tmp_path):
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
     assert write_analysis(tmp_path) is None  # nothing evaluated yet
-    write("base", [rec("A", 0, "runtime_error", "IndexError", OBO_TRACE, "def a(xs): bad = xs[i]")])
+    write("base", [rec("A", 0, "runtime_error", error_type="IndexError", trace=OBO_TRACE,
+                       completion="def a(xs): bad = xs[i]")])
     write("trained", [rec("A", 0, completion="def a(): fixed")], root=tmp_path / "round_1")
     path, results = write_analysis(tmp_path)
     text = path.read_text()

@@ -3,7 +3,6 @@ same draws, the binomial distribution), the aggregation of hand-made jobs, its f
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -11,62 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import find, naive_interval, naive_percentile, naive_replicates, read_csv
 
 from eta.report import bootstrap
 from eta.report.compare import compare, main
 
 # ---------------------------------------------------------------- the estimators
-
-
-def naive_replicates(groups, n_boot, seed, problems=None, families=None):
-    """The cluster bootstrap written out with lists, drawing in the documented order: families, then the
-    problems within each drawn family, then (crossed) the seeds; each drawn seed scored on the drawn problems."""
-    problems = problems or [[str(i) for i in range(len(num))] for num, _ in groups]
-    family = (families or {}).get
-    blocks = {}
-    for p in sorted({p for seed in problems for p in seed}, key=lambda p: (family(p, p), p)):
-        blocks.setdefault(family(p, p), []).append(p)
-    names = list(blocks)
-    rng = np.random.default_rng(seed)
-    fam = rng.integers(0, len(names), (n_boot, len(names)))
-    u = rng.random((n_boot, len(names), max(len(b) for b in blocks.values())))
-    seeds = rng.integers(0, len(groups), (n_boot, len(groups)))
-    reps = []
-    for b in range(n_boot):
-        drawn = []
-        for j, f in enumerate(fam[b]):
-            block = blocks[names[f]]
-            drawn += [block[math.floor(u[b][j][k] * len(block))] for k in range(len(block))]
-        per_seed = []
-        for s in seeds[b]:
-            num, den = groups[s]
-            row = {p: i for i, p in enumerate(problems[s])}
-            mine = [row[p] for p in drawn if p in row]
-            if not mine:
-                continue
-            series = []
-            for k in range(len(num[0])):
-                top = sum(num[i][k] for i in mine)
-                bottom = sum(den[i][k] for i in mine)
-                series.append(top / bottom if bottom else 0.0)
-            per_seed.append(series)
-        reps.append([sum(v[k] for v in per_seed) / len(per_seed) for k in range(len(per_seed[0]))])
-    return reps
-
-
-def naive_interval(reps, center, n_families):
-    """The 95% percentile interval, its distance from the point estimate widened for few families."""
-    scale = bootstrap.widening(n_families, 0.95)
-    low, high = naive_percentile(reps, 2.5), naive_percentile(reps, 97.5)
-    return max(center - scale * (center - low), min(reps)), min(center + scale * (high - center), max(reps))
-
-
-def naive_percentile(values, q):
-    """numpy's default ('linear') percentile, by hand."""
-    xs = sorted(values)
-    pos = q / 100 * (len(xs) - 1)
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def random_groups(rng, sizes, series=2):
@@ -215,15 +164,8 @@ def sweep(tmp_path):
     return sweep
 
 
-def read_csv(path: Path) -> list[dict]:
-    with path.open() as f:
-        return list(csv.DictReader(f))
 
 
-def find(rows, metric, method, against=""):
-    hits = [r for r in rows if r["metric"] == metric and r["method"] == method and r["against"] == against]
-    assert len(hits) == 1, (metric, method, against, hits)
-    return {k: (float(v) if k in ("mean", "ci_low", "ci_high") else v) for k, v in hits[0].items()}
 
 
 def test_compare_tables_means_and_intervals_match_independent_computations(sweep):
@@ -323,6 +265,7 @@ def test_compare_logs_a_wandb_run_in_the_jobs_group(tmp_path, monkeypatch):
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_misspelt_experiment_fails_with_one_line_listing_the_experiments(tmp_path):
     import subprocess
     import sys

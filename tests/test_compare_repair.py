@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import find, naive_interval, naive_percentile, naive_replicates, read_csv
 
 from eta.report.compare import compare
 from eta.report.plots import plot_rounds, round_values
-from test_compare import find, naive_interval, naive_replicates, read_csv
 
 PROGRAMS = [f"Synthetic/f/{i}#0@0" for i in range(5)]
 METRIC = "repair failing (trace)"

@@ -3,30 +3,15 @@ arm file composes with the experiment."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 pytest.importorskip("hydra")
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from helpers import ROOT  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from eta.config import register  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 ARMS = sorted(p.stem for p in (ROOT / "experiments" / "arm").glob("*.yaml"))
-
-
-@pytest.fixture
-def hydra_conf(monkeypatch):
-    monkeypatch.setenv("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 def listed_arms() -> list[str]:
@@ -42,10 +27,10 @@ def test_every_arm_file_is_listed_and_every_listed_arm_has_a_file():
 
 
 @pytest.mark.parametrize("arm", ARMS)
-def test_every_arm_composes_with_the_comparison(hydra_conf, arm):
+def test_every_arm_composes_with_the_comparison(compose, arm):
     from eta.methods import load_method
 
-    cfg = compose(config_name="config", overrides=["experiment=comparison", f"arm={arm}"])
+    cfg = compose("experiment=comparison", f"arm={arm}")
     OmegaConf.resolve(cfg)
     method = load_method(cfg)
     assert cfg.label

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("hydra")
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from helpers import ROOT  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from eta.config import enum_text, register  # noqa: E402
+from eta.config import enum_text  # noqa: E402
 
 pytestmark = pytest.mark.needs_torch
-ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
-
-
-@pytest.fixture(autouse=True)
-def hydra_conf(monkeypatch):
-    monkeypatch.setenv("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        yield
-    GlobalHydra.instance().clear()
 
 
 def options(group: str) -> list[str]:
@@ -35,8 +22,8 @@ def options(group: str) -> list[str]:
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
-def test_every_option_composes(group, option):
-    cfg = compose(config_name="config", overrides=[f"{group}={option}"])
+def test_every_option_composes(compose, group, option):
+    cfg = compose(f"{group}={option}")
     OmegaConf.resolve(cfg)
     node = cfg[group]
     if group == "paths":
@@ -49,15 +36,21 @@ def test_every_option_composes(group, option):
         assert load_method(cfg).trains_policy in (True, False)
 
 
-def test_default_config_is_smollm2_dpo():
-    cfg = compose(config_name="config")
+def test_default_config_is_smollm2_dpo(cfg):
     assert cfg.model.name == "smollm2_135m" and cfg.method.name == "dpo" and cfg.method.module == "eta.methods.dpo"
     assert cfg.logger.mode.value == "offline"
 
 
+def test_the_smoke_experiment_is_what_the_run_py_tests_count_on(smoke_cfg):
+    """tests/helpers.SMOKE: the tiny in-process model, no logger, 4 problems x 2 samples, 2 training steps."""
+    assert enum_text(smoke_cfg.model.name) == "tiny" and enum_text(smoke_cfg.logger.name) == "none"
+    assert (enum_text(smoke_cfg.dataset.name), smoke_cfg.dataset.limit, smoke_cfg.sampler.n) == ("humaneval", 4, 2)
+    assert smoke_cfg.method.max_steps == 2 and smoke_cfg.prefer.include_reference
+
+
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "experiments" / "experiment").glob("*.yaml")))
-def test_every_experiment_composes(experiment):
-    cfg = compose(config_name="config", overrides=[f"experiment={experiment}"])
+def test_every_experiment_composes(compose, experiment):
+    cfg = compose(f"experiment={experiment}")
     OmegaConf.resolve(cfg)
     assert cfg.model.name
 
@@ -70,12 +63,12 @@ def test_every_experiment_composes(experiment):
     ("method.lerning_rate=1e-5", "lerning_rate"),
     ("dataset.name=imagenet", "dataset.name"),
 ])
-def test_invalid_values_fail_at_composition_naming_the_key(override, key):
+def test_invalid_values_fail_at_composition_naming_the_key(compose, override, key):
     """Hydra's schemas check most groups; a method checks its own node before any stage runs."""
     from eta.methods import load_method
 
     with pytest.raises(Exception) as info:
-        cfg = compose(config_name="config", overrides=[override])
+        cfg = compose(override)
         OmegaConf.resolve(cfg)
         load_method(cfg)
     assert key in str(info.value)
@@ -89,11 +82,11 @@ def test_invalid_values_fail_at_composition_naming_the_key(override, key):
     ("method=none +method.beta=0.1", "method.beta: method=none trains nothing"),
     ("method.module=eta.methods.nosuch", "method.module: no module 'eta.methods.nosuch'"),
 ])
-def test_a_method_names_the_bad_key_in_one_line(override, message):
+def test_a_method_names_the_bad_key_in_one_line(compose, override, message):
     from eta.errors import ConfigError
     from eta.methods import load_method
 
-    cfg = compose(config_name="config", overrides=override.split())
+    cfg = compose(*override.split())
     with pytest.raises(ConfigError) as info:
         load_method(cfg)
     assert message in str(info.value) and "\n" not in str(info.value)

@@ -14,7 +14,8 @@ import pytest
 from eta.execute import Executor, Job, Limits, Outcome, execute
 from eta.tasks.schema import TestCase, TestKind
 
-LIMITS = Limits(timeout_s=6, test_timeout_s=1.0, memory_mb=512)
+LIMITS = Limits(timeout_s=6, test_timeout_s=1.0, memory_mb=512)  # the module's executor (tests/conftest.py)
+WORKERS = 2
 
 
 def T(code: str) -> TestCase:
@@ -22,9 +23,8 @@ def T(code: str) -> TestCase:
 
 
 @pytest.fixture(scope="module")
-def ex():
-    with Executor(workers=2, limits=LIMITS) as executor:
-        yield executor
+def ex(executor):
+    return executor
 
 
 def run1(ex: Executor, program: str, tests: list[TestCase], **kw) -> "object":

@@ -17,7 +17,7 @@ from eta.execute import view as fsview
 from eta.tasks.schema import TestCase
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LIMITS = Limits(timeout_s=20, test_timeout_s=10.0, memory_mb=1024)
+LIMITS = Limits(timeout_s=20, test_timeout_s=10.0, memory_mb=1024)  # the module's executor (tests/conftest.py)
 WALK_LIMITS = Limits(timeout_s=60, test_timeout_s=50.0, memory_mb=1024)  # walking the whole view takes a while
 
 
@@ -26,9 +26,8 @@ def T(code: str) -> TestCase:
 
 
 @pytest.fixture(scope="module")
-def ex():
-    with Executor(workers=1, limits=LIMITS) as executor:
-        yield executor
+def ex(executor):
+    return executor
 
 
 def _needs_view(ex: Executor) -> None:

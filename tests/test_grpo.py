@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_py
 
 from eta import rewards
 from eta.errors import ConfigError
 from eta.execute.outcome import Outcome
 from eta.execute.result import ExecutionResult, TestResult
 from eta.tasks.schema import CompletionMode, Task, TestCase
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def rows(path: Path) -> list[dict]:
@@ -106,33 +105,21 @@ def test_the_rm_reward_scores_code_and_verdict_and_masks_infra_errors():
 
 # -- the method's config ---------------------------------------------------------------------------------
 
-def compose(*overrides):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from eta.config import register
-
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = hydra_compose("config", overrides=["method=grpo", *overrides])
-    GlobalHydra.instance().clear()
-    return cfg
+GRPO = "method=grpo"
 
 
-def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward():
+def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward(compose):
     pytest.importorskip("trl")
     from eta.methods import load_method
     from eta.methods.grpo import configure
 
-    cfg = compose()
+    cfg = compose(GRPO)
     method = load_method(cfg)
     assert method.needs is None and method.trains_policy and "execute" in method.keys
     _, args = configure(cfg.method, "/tmp/unused")
     assert args.beta > 0 and args.temperature == cfg.sampler.temperature and args.reward_weights == [1.0]
-    assert load_method(compose("method.reward=rm")).needs == "prefer"  # ETA-RM trains on the pairs first
-    _, args = configure(compose("+method.reward={shaped:1.0,rm:0.5}").method, "/tmp/unused")
+    assert load_method(compose(GRPO, "method.reward=rm")).needs == "prefer"  # ETA-RM trains on the pairs first
+    _, args = configure(compose(GRPO, "+method.reward={shaped:1.0,rm:0.5}").method, "/tmp/unused")
     assert args.reward_weights == [1.0, 0.5]
 
 
@@ -143,12 +130,12 @@ def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward()
     ("+method.bta=0.1", "method.bta: not a key of method 'grpo' nor a field of trl.GRPOConfig"),
     ("method.reward=rm +method.rm.max_stps=3", "method.max_stps: not a key of method 'rm'"),
 ])
-def test_a_bad_grpo_setting_fails_in_one_line(override, message):
+def test_a_bad_grpo_setting_fails_in_one_line(compose, override, message):
     pytest.importorskip("trl")
     from eta.methods import load_method
 
     with pytest.raises(ConfigError) as e:
-        load_method(compose(*override.split()))
+        load_method(compose(GRPO, *override.split()))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
@@ -163,11 +150,11 @@ def lottery_tasks(n=2):
 
 
 @pytest.fixture
-def grpo_run(tmp_path):
+def grpo_run(tmp_path, compose):
     pytest.importorskip("trl")
     from eta.context import RunContext
 
-    cfg = compose("model=tiny", "logger=none", "dataset.prompt_style=completion", "dataset.test_time_floor_s=null",
+    cfg = compose(GRPO, "model=tiny", "logger=none", "dataset.prompt_style=completion", "dataset.test_time_floor_s=null",
                   "method.max_steps=3", "method.learning_rate=0.05", "method.max_completion_length=1",
                   "method.temperature=1.5", "method.bf16=false", "method.per_device_train_batch_size=4",
                   "method.gradient_accumulation_steps=1", "method.num_generations=4", "+method.disable_tqdm=true",
@@ -233,10 +220,9 @@ FAST = ("model=tiny", "dataset.limit=4", "logger=none", "sampler.max_new_tokens=
         "method.gradient_accumulation_steps=1")
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_run_py_grpo_shaped_writes_the_trained_policys_evaluation(tmp_path):
     pytest.importorskip("trl")
-    from tests.test_pipeline import run_py
-
     run_dir = tmp_path / "run"
     done = run_py(*FAST, "method=grpo", "method.reward=shaped", f"hydra.run.dir={run_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -249,9 +235,8 @@ def test_run_py_grpo_shaped_writes_the_trained_policys_evaluation(tmp_path):
     assert any("frac_reward_zero_std" in e and "rollouts/passed" in e for e in state["log_history"])
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
-    from tests.test_pipeline import run_py
-
     done = run_py(*FAST, "method=grpo", "method.reward=nope", f"hydra.run.dir={tmp_path / 'run'}")
     assert done.returncode != 0
     assert "unknown reward 'nope'; known rewards: binary, divergence, pass_rate, rm, shaped" in done.stderr
@@ -259,10 +244,8 @@ def test_run_py_unknown_reward_fails_in_one_line(tmp_path):
 
 
 @pytest.mark.slow  # 25 s here
-def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_path):
+def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_path, compose):
     pytest.importorskip("trl")
-    from tests.test_pipeline import run_py
-
     run_dir = tmp_path / "run"
     done = run_py(*FAST, "method=grpo", "method.reward=rm", "sampler.n=2", "prefer.include_reference=true",
                   "+method.rm={max_steps: 2, per_device_train_batch_size: 2}", f"hydra.run.dir={run_dir}")
@@ -281,9 +264,8 @@ def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_
     from eta.execute.pool import Executor, Job, TraceOptions
     from eta.context import load_splits
     from eta.rm import load_scorer
-    from tests.test_grpo import compose as _compose
 
-    cfg = _compose(*FAST[:2])
+    cfg = compose(GRPO, *FAST[:2])
     tasks = {t.task_id: t for t in load_splits(cfg)[0]}
     scorer = load_scorer(run_dir / "reward_model" / "trace")
     prompts = {r["task_id"]: r["prompt"] for r in rows(run_dir / "samples.jsonl")}
@@ -300,8 +282,6 @@ def test_two_process_launch_each_rank_rolls_out_and_executes_its_share(tmp_path)
     """TRL's default, kept: every rank generates, executes (its own executor) and scores its slice of each
     generation batch; the group baselines see the gathered rewards. Rank 0 alone evaluates."""
     pytest.importorskip("trl")
-    from tests.test_pipeline import run_py
-
     run_dir = tmp_path / "run"
     done = run_py(*FAST, "method=grpo", "method.reward=shaped", f"hydra.run.dir={run_dir}", processes=2,
                   OMP_NUM_THREADS="1")
@@ -321,23 +301,20 @@ def test_two_process_launch_each_rank_rolls_out_and_executes_its_share(tmp_path)
 
 @pytest.mark.parametrize("arm, label, reward, needs", [("grpo_binary", "GRPO-binary", "binary", None),
                                                       ("eta_rm", "ETA-RM", "rm", "prefer")])
-def test_the_comparison_arms_compose_under_the_shared_budget(arm, label, reward, needs, monkeypatch):
+def test_the_comparison_arms_compose_under_the_shared_budget(compose, arm, label, reward, needs):
     pytest.importorskip("trl")
     from eta.methods import load_method
 
-    monkeypatch.setenv("ETA_ROOT", str(ROOT))
-    cfg = compose("experiment=comparison", f"arm={arm}")
+    cfg = compose(GRPO, "experiment=comparison", f"arm={arm}")
     assert cfg.label == label and cfg.method.reward == reward and cfg.method.max_steps == cfg.compare.budget.max_steps
     assert load_method(cfg).needs == needs
 
 
 @pytest.mark.slow  # ~60 s here
-def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_path):
+def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_path, compose):
     """ETA-RM under a 2-process launch: both ranks train the reward model (one DDP run, rank 0 saves it), then
     each rank scores its share of the rollouts with it; the recorded rewards are the saved scorer's."""
     pytest.importorskip("trl")
-    from tests.test_pipeline import run_py
-
     run_dir = tmp_path / "run"
     done = run_py(*FAST, "method=grpo", "method.reward=rm", "sampler.n=2", "prefer.include_reference=true",
                   "+method.rm={max_steps: 2, per_device_train_batch_size: 2}", f"hydra.run.dir={run_dir}",
@@ -353,7 +330,7 @@ def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_pa
     from eta.context import load_splits
     from eta.rm import load_scorer
 
-    cfg = compose(*FAST[:2])
+    cfg = compose(GRPO, *FAST[:2])
     tasks = {t.task_id: t for t in load_splits(cfg)[0]}
     scorer = load_scorer(path)
     prompts = {r["task_id"]: r["prompt"] for r in rows(run_dir / "samples.jsonl")}

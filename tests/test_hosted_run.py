@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 # --- an unknown model ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # run.py in a new process
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_an_unknown_model_is_one_line_naming_it(provider, tmp_path):
     with StubServer() as server:
@@ -165,6 +167,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 if n - c < k else 1.0 - comb(n - c, k) / comb(n, k)
 
 
+@pytest.mark.slow  # run.py in a new process
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_method_none_end_to_end_pass_at_k_tokens_and_cost(provider, tmp_path):
     run_dir = tmp_path / "run"
@@ -234,6 +237,7 @@ def files_holding(root: Path, secrets: list[str]) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_the_key_reaches_no_file_of_the_run_nor_wandb_nor_the_logs(tmp_path):
     key = f"sk-eta-leakcheck-{uuid.uuid4().hex}"
     secrets = [key, key.removeprefix("sk-eta-leakcheck-")[:20]]  # the whole key, and a part of it
@@ -252,6 +256,7 @@ def test_the_key_reaches_no_file_of_the_run_nor_wandb_nor_the_logs(tmp_path):
         assert s not in proc.stdout and s not in proc.stderr
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_a_key_in_the_config_is_refused_and_removed_from_hydras_saved_config(tmp_path):
     key = f"sk-eta-leakcheck-{uuid.uuid4().hex}"
     run_dir = tmp_path / "run"
@@ -323,6 +328,7 @@ def probing_answer(keys: list[str]) -> Any:
 WITHOUT_ROOT = ("setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--")
 
 
+@pytest.mark.slow  # run.py in a new process
 @pytest.mark.parametrize("unprivileged", [False, True], ids=["default-sandbox", "without-root"])
 def test_executed_programs_cannot_see_the_keys(unprivileged, tmp_path):
     """The keys exported for the run; the programs it executes look for them in their environment, in every
@@ -348,43 +354,16 @@ def test_executed_programs_cannot_see_the_keys(unprivileged, tmp_path):
 
 # --- a hosted model cannot train -------------------------------------------------------------------------
 
-def compose_run(*overrides: str) -> Any:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from eta.config import register
-
-    os.environ.setdefault("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
-    finally:
-        GlobalHydra.instance().clear()
-
-
-def training_methods() -> list[str]:
+def training_methods(compose: Callable[..., Any]) -> list[str]:
     """Every conf/method option whose method needs the policy's own weights (needs_local_weights, by default
     trains_policy), by composing it."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from eta.config import register
     from eta.methods import load_method
 
-    os.environ.setdefault("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
     found = []
-    try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            for option in sorted(p.stem for p in (ROOT / "conf" / "method").glob("*.yaml")):
-                method = load_method(compose(config_name="config", overrides=[f"method={option}"]))
-                if getattr(method, "needs_local_weights", method.trains_policy):
-                    found.append(option)
-    finally:
-        GlobalHydra.instance().clear()
+    for option in sorted(p.stem for p in (ROOT / "conf" / "method").glob("*.yaml")):
+        method = load_method(compose(f"method={option}"))
+        if getattr(method, "needs_local_weights", method.trains_policy):
+            found.append(option)
     return found
 
 
@@ -397,45 +376,46 @@ def refused_in_one_line(proc: subprocess.CompletedProcess, run_dir: Path, provid
     assert not list(run_dir.rglob("*.jsonl")) and not (run_dir / "stages.json").exists(), method
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_dpo_with_a_hosted_model_fails_in_one_line_before_sampling(tmp_path):
     with StubServer() as server:
         proc = run_py(tmp_path, *hosted_run("openai", server.url, tmp_path / "run"), "method=dpo")
         refused_in_one_line(proc, tmp_path / "run", "openai", "dpo", server.stub)
 
 
-def test_every_method_that_needs_local_weights_is_refused_for_both_services(monkeypatch):
+def test_every_method_that_needs_local_weights_is_refused_for_both_services(monkeypatch, compose):
     from eta.errors import ConfigError
     from eta.hosted import check_run
     from eta.methods import load_method
 
-    methods = training_methods()
+    methods = training_methods(compose)
     assert {"dpo", "sft", "rm"} <= set(methods)
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", GOOD_KEY)
     for provider in ("openai", "anthropic"):
         for method in methods:
-            cfg = compose_run(f"model={provider}", f"method={method}", "dataset=humaneval")
+            cfg = compose(f"model={provider}", f"method={method}", "dataset=humaneval")
             with pytest.raises(ConfigError, match=f"^method={method}: it trains .*model={provider} is a hosted"):
                 check_run(cfg, load_method(cfg))
 
 
 @pytest.mark.slow
-def test_every_training_method_with_a_hosted_model_fails_in_one_line_from_run_py(tmp_path):
+def test_every_training_method_with_a_hosted_model_fails_in_one_line_from_run_py(tmp_path, compose):
     with StubServer() as server:
-        for provider, method in [("openai", m) for m in training_methods()] + [("anthropic", "dpo")]:
+        for provider, method in [("openai", m) for m in training_methods(compose)] + [("anthropic", "dpo")]:
             run_dir = tmp_path / f"{provider}-{method}"
             proc = run_py(tmp_path, *hosted_run(provider, server.url, run_dir), f"method={method}",
                           provider=provider)
             refused_in_one_line(proc, run_dir, provider, method, server.stub)
 
 
-def test_a_reward_model_on_its_own_backbone_may_score_a_hosted_policys_samples(monkeypatch):
+def test_a_reward_model_on_its_own_backbone_may_score_a_hosted_policys_samples(monkeypatch, compose):
     from eta.hosted import check_run
     from eta.methods import load_method
 
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
     for backbone, refused in (("policy", True), ("minilm", False)):
-        cfg = compose_run("model=openai", "method=rm", f"method.backbone={backbone}", "dataset=humaneval")
+        cfg = compose("model=openai", "method=rm", f"method.backbone={backbone}", "dataset=humaneval")
         if refused:
             with pytest.raises(Exception, match="method=rm: it trains on the policy's own weights"):
                 check_run(cfg, load_method(cfg))
@@ -446,6 +426,7 @@ def test_a_reward_model_on_its_own_backbone_may_score_a_hosted_policys_samples(m
 # --- method=repair with a hosted model -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # run.py in a new process
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_method_repair_with_a_hosted_model_end_to_end(provider, tmp_path):
     run_dir = tmp_path / "run"

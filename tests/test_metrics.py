@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from helpers import record
+
 from eta.metrics import greedy_pass_at_1, pass_at_k, repair_accuracy, summarize
 
 
@@ -45,21 +47,14 @@ def test_pass_at_k_rejects_bad_arguments(n, c, k, needle):
         pass_at_k(n, c, k)
 
 
-def rec(task: str, sid: int, outcome: str, tests_passed: int, tests_total: int = 4,
-        error_type: str | None = None) -> dict:
-    return {"task_id": task, "sample_id": sid, "completion": f"c{sid}", "passed": outcome == "passed",
-            "outcome": outcome, "tests_passed": tests_passed, "tests_total": tests_total, "error_type": error_type,
-            "error_message": None, "steps": 10, "duration_s": 0.0, "tests": []}
-
-
 FIXTURE = [
-    rec("A", 0, "passed", 4),
-    rec("A", 1, "wrong_answer", 2),
-    rec("A", 2, "runtime_error", 1, error_type="ZeroDivisionError"),
-    rec("B", 0, "syntax_error", 0, error_type="SyntaxError"),
-    rec("B", 1, "runtime_error", 0, error_type="ZeroDivisionError"),
-    rec("B", 2, "timeout", 0),
-    rec("B", 3, "infra_error", 0),  # masked: B keeps 3 samples
+    record("A", 0, "passed", tests_passed=4),
+    record("A", 1, "wrong_answer", tests_passed=2),
+    record("A", 2, "runtime_error", tests_passed=1, error_type="ZeroDivisionError"),
+    record("B", 0, "syntax_error", error_type="SyntaxError"),
+    record("B", 1, "runtime_error", error_type="ZeroDivisionError"),
+    record("B", 2, "timeout"),
+    record("B", 3, "infra_error"),  # masked: B keeps 3 samples
 ]
 
 
@@ -82,32 +77,35 @@ def test_summarize_counts_a_small_fixture():
 def test_summarize_reports_the_share_of_tests_compared_outside_the_program():
     tests = [{"index": 0, "outcome": "passed", "checked_outside": True},
              {"index": 1, "outcome": "passed", "checked_outside": False}]
-    records = [{**rec("A", 0, "passed", 2), "tests": tests}, {**rec("A", 1, "passed", 2), "tests": tests[:1]},
-               {**rec("A", 2, "infra_error", 0), "tests": tests[1:]}]  # masked: not counted
+    records = [{**record("A", 0, "passed", tests_passed=2), "tests": tests},
+               {**record("A", 1, "passed", tests_passed=2), "tests": tests[:1]},
+               {**record("A", 2, "infra_error"), "tests": tests[1:]}]  # masked: not counted
     assert summarize(records, ks=(1,))["tests_checked_outside_fraction"] == pytest.approx(2 / 3)
 
 
 def test_greedy_and_repair_helpers_are_pass_at_1():
-    greedy = [rec("A", 0, "passed", 4), rec("B", 0, "wrong_answer", 1), rec("C", 0, "passed", 4)]
+    greedy = [record("A", 0, "passed", tests_passed=4), record("B", 0, "wrong_answer", tests_passed=1),
+              record("C", 0, "passed", tests_passed=4)]
     assert greedy_pass_at_1(greedy) == pytest.approx(2 / 3)
-    repairs = [rec("QuixBugs/gcd", i, "passed" if i < 3 else "runtime_error", 0) for i in range(4)]
+    repairs = [record("QuixBugs/gcd", i, "passed" if i < 3 else "runtime_error") for i in range(4)]
     assert repair_accuracy(repairs) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="no usable records"):
-        greedy_pass_at_1([rec("A", 0, "infra_error", 0)])
+        greedy_pass_at_1([record("A", 0, "infra_error")])
 
 
 def test_summarize_rejects_bad_records():
     with pytest.raises(ValueError, match="record 1: task 'A' sample 1: field 'outcome'"):
-        summarize([rec("A", 0, "passed", 4), {**rec("A", 1, "passed", 4), "outcome": "ok"}])
+        summarize([record("A", 0, "passed", tests_passed=4),
+                   {**record("A", 1, "passed", tests_passed=4), "outcome": "ok"}])
 
 
 def test_hacking_attempts_are_counted_per_policy_and_shown_in_the_report():
     from eta.report.table import format_table
 
-    records = [dict(rec("a", 0, "crashed", 0), hacks=["early_exit"]),
-               dict(rec("a", 1, "wrong_answer", 0), hacks=["comparison_override", "introspection"]),
-               dict(rec("b", 0, "passed", 1), hacks=[]),
-               dict(rec("b", 1, "infra_error", 0), hacks=["early_exit"])]  # masked
+    records = [dict(record("a", 0, "crashed"), hacks=["early_exit"]),
+               dict(record("a", 1, "wrong_answer"), hacks=["comparison_override", "introspection"]),
+               dict(record("b", 0, "passed", tests_passed=1), hacks=[]),
+               dict(record("b", 1, "infra_error"), hacks=["early_exit"])]  # masked
     s = summarize(records, ks=(1,))
     assert s["hacking/attempt_rate"] == pytest.approx(2 / 3)
     assert s["hacking/early_exit"] == pytest.approx(1 / 3) and s["hacking/timeout_caught"] == 0.0

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import SMOKE, run_py
 
 pytestmark = pytest.mark.needs_torch
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_py(*overrides: str, timeout: int = 600, processes: int = 1, **extra_env: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, WANDB_MODE="offline", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra_env)
-    launcher = [] if processes == 1 else ["-m", "torch.distributed.run", f"--nproc_per_node={processes}"]
-    return subprocess.run([sys.executable, *launcher, str(ROOT / "run.py"), *overrides], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-SMOKE = ("model=tiny", "dataset=humaneval", "dataset.limit=4", "logger=none", "sampler.n=2", "sampler.max_new_tokens=16",
-         "eval.n=2", "eval.ks=[1,2]", "prefer.include_reference=true", "method.max_steps=2",
-         "method.per_device_train_batch_size=2", "method.logging_steps=1")
 
 
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_smoke_run_writes_every_stage_and_resumes_without_redoing(tmp_path):
     run_dir = tmp_path / "run"
-    first = run_py("model=tiny", "dataset=humaneval", "dataset.limit=4", "logger=none", "sampler.n=2",
-                   "sampler.max_new_tokens=16", "eval.n=2", "eval.ks=[1,2]", "prefer.include_reference=true",
-                   "method.max_steps=2", "method.per_device_train_batch_size=2", "method.logging_steps=1",
-                   f"hydra.run.dir={run_dir}")
+    first = run_py(*SMOKE, f"hydra.run.dir={run_dir}")
     assert first.returncode == 0, first.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics) == {"base", "trained", "method", "sandbox"} and metrics["method"]["heldout_pairs"]["pairs"] > 0
@@ -54,10 +38,7 @@ def test_smoke_run_writes_every_stage_and_resumes_without_redoing(tmp_path):
     assert "pass@1" in first.stdout and "trained" in first.stdout  # the before/after table
 
     mtime = (run_dir / "samples.jsonl").stat().st_mtime_ns
-    again = run_py("model=tiny", "dataset=humaneval", "dataset.limit=4", "logger=none", "sampler.n=2",
-                   "sampler.max_new_tokens=16", "eval.n=2", "eval.ks=[1,2]", "prefer.include_reference=true",
-                   "method.max_steps=2", "method.per_device_train_batch_size=2", "method.logging_steps=1",
-                   f"hydra.run.dir={run_dir}")
+    again = run_py(*SMOKE, f"hydra.run.dir={run_dir}")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "reused a finished run" in again.stdout
     assert lines(run_dir / "samples.jsonl") == samples  # nothing sampled twice
@@ -114,6 +95,7 @@ def check_two_rank_run(result: subprocess.CompletedProcess, run_dir: Path) -> No
     assert lora_b and all(w.abs().sum() > 0 for w in lora_b)  # LoRA's B starts at zero: training moved it
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_two_process_launch_samples_once_and_trains_on_both_ranks(tmp_path):
     run_dir = tmp_path / "run"
     check_two_rank_run(run_py(*SMOKE, f"hydra.run.dir={run_dir}", processes=2, OMP_NUM_THREADS="1"), run_dir)
@@ -132,7 +114,7 @@ def test_two_process_deepspeed_zero3_launch_evaluates_a_reloaded_policy(tmp_path
 
 @pytest.mark.slow
 def test_multirun_sweep_runs_four_jobs_each_in_its_own_directory(tmp_path):
-    result = run_py("-m", "method.beta=0.05,0.1", "heuristic=eta,binary", "experiment=smoke",
+    result = run_py("-m", "method.beta=0.05,0.1", "heuristic=eta,binary", *SMOKE,
                     f"hydra.sweep.dir={tmp_path}", timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     from omegaconf import OmegaConf

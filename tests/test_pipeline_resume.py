@@ -12,51 +12,17 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from helpers import ROOT, SMOKE, Counts, compose  # noqa: E402
 
 pytestmark = pytest.mark.needs_torch
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ["model=tiny", "dataset=humaneval", "dataset.limit=3", "logger=none", "sampler.n=2",
-         "sampler.max_new_tokens=8", "eval.n=1", "eval.ks=[1]", "eval.greedy=false", "prefer.include_reference=true",
-         "method.max_steps=1", "method.per_device_train_batch_size=2", "method.logging_steps=1", "method.bf16=false",
+SMALL = [*SMOKE, "dataset.limit=3", "sampler.max_new_tokens=8", "eval.n=1", "eval.ks=[1]", "eval.greedy=false",
+         "method.max_steps=1", "method.bf16=false",
          "eval.repair.enabled=false", "eval.cheat.enabled=false"]  # exact counts of prompts below; repair eval:
 # tests/test_repair.py; cheating rate: tests/test_execute_cheat.py
 
 
 def config(*overrides: str):
-    from eta.config import register
-
-    os.environ.setdefault("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=[*SMOKE, *overrides])
-
-
-class Counts:
-    """What a run really did: prompts sampled and programs executed."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import eta.execute.batch
-        import eta.sample
-
-        self.prompts = self.programs = 0
-        real_sample, real_executor = eta.sample.sample, eta.execute.batch.Executor
-        counts = self
-
-        def sample(model, tokenizer, prompts, **kw):
-            counts.prompts += len(prompts)
-            return real_sample(model, tokenizer, prompts, **kw)
-
-        class Executor(real_executor):
-            def imap_unordered(self, jobs):
-                for result in super().imap_unordered(jobs):
-                    counts.programs += 1
-                    yield result
-
-        monkeypatch.setattr(eta.sample, "sample", sample)
-        monkeypatch.setattr(eta.execute.batch, "Executor", Executor)
+    return compose(*SMALL, *overrides)
 
 
 def run(run_dir: Path, *overrides: str, capsys=None) -> tuple[dict, str]:
@@ -149,15 +115,17 @@ def make(cfg):
 '''
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_a_toy_method_plugs_in_without_touching_the_pipeline(tmp_path):
     (tmp_path / "conf" / "method").mkdir(parents=True)
     (tmp_path / "toy_method.py").write_text(TOY)
     (tmp_path / "conf" / "method" / "toy.yaml").write_text("module: toy_method\nname: toy\nbonus: 3\n")
     run_dir = tmp_path / "run"
-    overrides = [o for o in SMOKE if not o.startswith("method.")]
+    overrides = [o for o in SMALL if not o.startswith("method.")]
     env = dict(os.environ, PYTHONPATH=str(tmp_path), HF_HUB_OFFLINE="1", WANDB_MODE="offline")
+    searchpath = f"hydra.searchpath=[file://{tmp_path / 'conf'},file://{ROOT / 'experiments'}]"  # + experiment=smoke
     done = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides, "method=toy", "method.bonus=5",
-                           f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"hydra.run.dir={run_dir}"],
+                           searchpath, f"hydra.run.dir={run_dir}"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import record as plain_record
 
 from eta.execute.outcome import Outcome
 from eta.prefer import (HeuristicConfig, Pair, build_pairs, compare, load_heuristic, make_criteria, read_pairs,
@@ -15,17 +17,14 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "heuristic"
 FULL = ["passed", "steps", "error_class", "tests"]
 
 
+T0 = "T/0"  # the task of a record unless a test names another
 REFERENCE_STEPS = 10**6  # the reference's steps on every first failing test here: relative steps follow `steps`
 
 
-def rec(sid: int, outcome: str, steps: int | None = None, tests_passed: int = 0, tests_total: int = 4,
-        error_type: str | None = None, task: str = "T/0", completion: str | None = None) -> dict:
-    """A record; `steps` are its live steps on its first failing test (a divergence from a reference with
-    REFERENCE_STEPS there), None: no divergence (untraced, or no reference)."""
-    r = {"task_id": task, "sample_id": sid, "completion": completion if completion is not None else f"code {sid}",
-         "passed": outcome == "passed", "outcome": outcome, "tests_passed": tests_passed,
-         "tests_total": tests_total, "error_type": error_type, "error_message": None, "steps": steps,
-         "duration_s": 0.01, "tests": []}
+def record(task_id: str, sample_id: int, outcome: str, *, steps: int | None = None, **kw: Any) -> dict:
+    """helpers.record, where `steps` are the live steps on the first failing test: a failing record with steps
+    carries a divergence from a reference with REFERENCE_STEPS there (None: untraced, or no reference)."""
+    r = plain_record(task_id, sample_id, outcome, steps=steps, **kw)
     if steps is not None and outcome != "passed":
         r["divergence"] = {"score": 0.0, "f1": 0.0, "tests": [{"index": 0, "steps": steps,
                                                                "reference_steps": REFERENCE_STEPS}]}
@@ -47,64 +46,67 @@ PROMPTS = {"T/0": "def f():\n", "T/1": "def g():\n"}
 # --- each criterion -------------------------------------------------------------------------------------------
 
 def test_passing_beats_failing_whatever_else():
-    passing = rec(1, "passed", steps=3, tests_passed=4)
-    failing = rec(2, "wrong_answer", steps=900, tests_passed=3)
+    passing = record(T0, 1, "passed", steps=3, tests_passed=4)
+    failing = record(T0, 2, "wrong_answer", steps=900, tests_passed=3)
     assert decide(passing, failing) == (1, "passed")
     assert decide(failing, passing) == (1, "passed")
 
 
 def test_more_steps_before_the_error_wins_between_failures():
-    assert decide(rec(1, "runtime_error", steps=12), rec(2, "runtime_error", steps=40)) == (2, "steps")
+    assert decide(record(T0, 1, "runtime_error", steps=12), record(T0, 2, "runtime_error", steps=40)) == (2, "steps")
 
 
 def test_runtime_error_beats_syntax_error_on_error_class():
     # the runtime error raised before any line of the candidate ran: 0 steps, the same as a syntax error
-    runtime, syntax = rec(1, "runtime_error", steps=0), rec(2, "syntax_error", steps=None)
+    runtime, syntax = record(T0, 1, "runtime_error", steps=0), record(T0, 2, "syntax_error", steps=None)
     assert decide(runtime, syntax) == (1, "error_class")
-    assert decide(rec(1, "runtime_error", steps=5), rec(2, "syntax_error"), ["passed", "error_class"]) == \
-        (1, "error_class")
+    crash, syntax = record(T0, 1, "runtime_error", steps=5), record(T0, 2, "syntax_error")
+    assert decide(crash, syntax, ["passed", "error_class"]) == (1, "error_class")
 
 
 def test_error_class_ranks_wrong_answer_then_runtime_then_runaways_then_syntax():
     order = ["wrong_answer", "runtime_error", "timeout", "syntax_error"]
     for i, better in enumerate(order):
         for worse in order[i + 1:]:
-            assert decide(rec(1, better), rec(2, worse), ["error_class"]) == (1, "error_class"), (better, worse)
-    assert decide(rec(1, "timeout"), rec(2, "memory_exceeded"), ["error_class"]) is None
+            pair = record(T0, 1, better), record(T0, 2, worse)
+            assert decide(*pair, ["error_class"]) == (1, "error_class"), (better, worse)
+    assert decide(record(T0, 1, "timeout"), record(T0, 2, "memory_exceeded"), ["error_class"]) is None
 
 
 def test_more_tests_passed_wins():
-    a, b = rec(1, "wrong_answer", steps=20, tests_passed=1), rec(2, "wrong_answer", steps=20, tests_passed=3)
+    a = record(T0, 1, "wrong_answer", steps=20, tests_passed=1)
+    b = record(T0, 2, "wrong_answer", steps=20, tests_passed=3)
     assert decide(a, b) == (2, "tests")
 
 
 def test_untraced_steps_leave_the_decision_to_the_next_criterion():
-    a, b = rec(1, "runtime_error", steps=None, tests_passed=2), rec(2, "runtime_error", steps=50, tests_passed=1)
+    a = record(T0, 1, "runtime_error", steps=None, tests_passed=2)
+    b = record(T0, 2, "runtime_error", steps=50, tests_passed=1)
     assert decide(a, b) == (1, "tests")
 
 
 # --- the hierarchy and its order ------------------------------------------------------------------------------
 
 def test_order_of_criteria_decides_the_winner():
-    deep_crash = rec(1, "runtime_error", steps=60, tests_passed=1)
-    shallow_wrong = rec(2, "wrong_answer", steps=30, tests_passed=2)
+    deep_crash = record(T0, 1, "runtime_error", steps=60, tests_passed=1)
+    shallow_wrong = record(T0, 2, "wrong_answer", steps=30, tests_passed=2)
     assert decide(deep_crash, shallow_wrong, ["passed", "steps", "error_class", "tests"]) == (1, "steps")
     assert decide(deep_crash, shallow_wrong, ["passed", "error_class", "steps", "tests"]) == (2, "error_class")
     assert decide(deep_crash, shallow_wrong, ["passed", "tests", "steps"]) == (2, "tests")
 
 
 def test_timeouts_and_runaways_never_win_by_steps():
-    timeout = rec(1, "timeout", steps=10**7)
-    memory = rec(2, "memory_exceeded", steps=10**7)
-    recursion = rec(3, "runtime_error", steps=10**6, error_type="RecursionError")
-    modest = rec(4, "runtime_error", steps=5, error_type="IndexError")
+    timeout = record(T0, 1, "timeout", steps=10**7)
+    memory = record(T0, 2, "memory_exceeded", steps=10**7)
+    recursion = record(T0, 3, "runtime_error", steps=10**6, error_type="RecursionError")
+    modest = record(T0, 4, "runtime_error", steps=5, error_type="IndexError")
     for runaway in (timeout, memory, recursion):
         assert decide(runaway, modest, ["passed", "steps"]) == (4, "steps")
 
 
 def test_steps_are_capped_so_long_runs_tie():
-    long1, long2 = rec(1, "runtime_error", steps=50_000, tests_passed=1), rec(2, "runtime_error", steps=20_000,
-                                                                            tests_passed=2)
+    long1 = record(T0, 1, "runtime_error", steps=50_000, tests_passed=1)
+    long2 = record(T0, 2, "runtime_error", steps=20_000, tests_passed=2)
     assert decide(long1, long2, max_steps=10_000) == (2, "tests")
     assert decide(long1, long2, max_steps=100_000) == (1, "steps")
 
@@ -113,12 +115,12 @@ def test_steps_are_capped_so_long_runs_tie():
 
 def ladder(n: int, task: str = "T/0") -> list[dict]:
     """n failing samples, strictly ordered by steps: sample i has i*10+1 steps."""
-    return [rec(i, "runtime_error", steps=i * 10 + 1, task=task) for i in range(n)]
+    return [record(task, i, "runtime_error", steps=i * 10 + 1) for i in range(n)]
 
 
 def test_all_pairing_keeps_every_decided_pair_with_its_metadata():
-    records = [rec(0, "passed", tests_passed=4), rec(1, "runtime_error", steps=7, error_type="KeyError"),
-               rec(2, "syntax_error")]
+    records = [record(T0, 0, "passed", tests_passed=4), record(T0, 1, "runtime_error", steps=7, error_type="KeyError"),
+               record(T0, 2, "syntax_error")]
     pairs = build_pairs(records, cfg(), PROMPTS)
     got = {(p.chosen_sample_id, p.rejected_sample_id, p.criterion) for p in pairs}
     assert got == {(0, 1, "passed"), (0, 2, "passed"), (1, 2, "steps")}
@@ -127,8 +129,8 @@ def test_all_pairing_keeps_every_decided_pair_with_its_metadata():
 
 
 def test_ties_are_dropped():
-    records = [rec(0, "wrong_answer", steps=10, tests_passed=1), rec(1, "wrong_answer", steps=10, tests_passed=1),
-               rec(2, "runtime_error", steps=3)]
+    records = [record(T0, 0, "wrong_answer", steps=10, tests_passed=1),
+               record(T0, 1, "wrong_answer", steps=10, tests_passed=1), record(T0, 2, "runtime_error", steps=3)]
     assert build_pairs(records, cfg(["passed"]), PROMPTS) == []  # binary: failing programs all tie
     pairs = build_pairs(records, cfg(), PROMPTS)
     assert {(p.chosen_sample_id, p.rejected_sample_id) for p in pairs} == {(0, 2), (1, 2)}
@@ -144,15 +146,15 @@ def test_pairs_stay_within_their_problem():
 
 
 def test_identical_completions_are_not_paired():
-    records = [rec(0, "passed", completion="return 1"), rec(1, "timeout", completion="return 1\n"),
-               rec(2, "wrong_answer", steps=4, completion="return 2")]
+    records = [record(T0, 0, "passed", completion="return 1"), record(T0, 1, "timeout", completion="return 1\n"),
+               record(T0, 2, "wrong_answer", steps=4, completion="return 2")]
     pairs = build_pairs(records, cfg(), PROMPTS)
     assert [(p.chosen_sample_id, p.rejected_sample_id) for p in pairs] == [(0, 2)]
 
 
 def test_infra_errors_are_masked():
-    records = [rec(0, "infra_error"), rec(1, "runtime_error", steps=9), rec(2, "syntax_error"),
-               rec(0, "infra_error", task="T/9")]  # a task with nothing usable needs no prompt
+    records = [record(T0, 0, "infra_error"), record(T0, 1, "runtime_error", steps=9), record(T0, 2, "syntax_error"),
+               record("T/9", 0, "infra_error")]  # a task with nothing usable needs no prompt
     pairs = build_pairs(records, cfg(), PROMPTS)
     assert [(p.chosen_sample_id, p.rejected_sample_id) for p in pairs] == [(1, 2)]
 
@@ -177,7 +179,7 @@ def test_best_vs_worst_pairs_the_extremes():
 
 
 def test_best_vs_worst_with_ties_picks_a_tied_best_and_stays_decided():
-    records = [rec(i, "passed", tests_passed=4) for i in range(3)] + [rec(3, "syntax_error")]
+    records = [record(T0, i, "passed", tests_passed=4) for i in range(3)] + [record(T0, 3, "syntax_error")]
     pairs = build_pairs(records, cfg(pairing="best_vs_worst"), PROMPTS)
     assert len(pairs) == 1 and pairs[0].rejected_sample_id == 3 and pairs[0].criterion == "passed"
 
@@ -217,28 +219,28 @@ def test_bad_heuristic_config_names_the_problem(bad, needle):
 
 def test_bad_records_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="'outcome'.*'exploded'"):
-        build_pairs([rec(0, "exploded")], cfg(), PROMPTS)
-    broken = rec(0, "passed")
+        build_pairs([record(T0, 0, "exploded")], cfg(), PROMPTS)
+    broken = record(T0, 0, "passed")
     del broken["completion"]
     with pytest.raises(ValueError, match="completion"):
         build_pairs([broken], cfg(), PROMPTS)
     with pytest.raises(ValueError, match="'passed'"):
-        build_pairs([{**rec(0, "wrong_answer"), "passed": True}], cfg(), PROMPTS)
+        build_pairs([{**record(T0, 0, "wrong_answer"), "passed": True}], cfg(), PROMPTS)
     with pytest.raises(ValueError, match="no prompt for task 'T/7'"):
         build_pairs(ladder(2, "T/7"), cfg(), PROMPTS)
     with pytest.raises(ValueError, match="twice"):
         build_pairs(ladder(2) + ladder(2), cfg(), PROMPTS)
     path = tmp_path / "executions.jsonl"
-    path.write_text(json.dumps(rec(0, "passed")) + "\n{not json\n")
+    path.write_text(json.dumps(record(T0, 0, "passed")) + "\n{not json\n")
     with pytest.raises(ValueError, match=r"executions.jsonl:2: not valid JSON"):
         read_records(path)
-    path.write_text(json.dumps({**rec(0, "runtime_error"), "steps": -3}) + "\n")
+    path.write_text(json.dumps({**record(T0, 0, "runtime_error"), "steps": -3}) + "\n")
     with pytest.raises(ValueError, match=r"executions.jsonl:1: .*'steps'"):
         read_records(path)
 
 
 def test_write_and_read_pairs_round_trip(tmp_path):
-    pairs = build_pairs(ladder(3) + [rec(9, "passed")], cfg(), PROMPTS)
+    pairs = build_pairs(ladder(3) + [record(T0, 9, "passed")], cfg(), PROMPTS)
     path = tmp_path / "out" / "pairs.jsonl"
     assert write_pairs(pairs, path) == len(pairs) == 6
     assert read_pairs(path) == pairs

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from helpers import Counts, compose
 
 from eta.repair.problems import RepairProblem, from_records
 from eta.repair.prompt import Shot, feedback_text, fence, repair_task
@@ -18,7 +19,6 @@ from eta.tasks import load_tasks
 from eta.tasks.prompts import build_prompt
 from eta.tasks.schema import Task, TestCase
 
-ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 12
 
 
@@ -26,7 +26,7 @@ def ctx_for(tmp_path: Path, *overrides: str) -> SimpleNamespace:
     """What eta.repair reads of a run: its config, its directory, its splits, its say()."""
     from eta.context import load_splits
 
-    cfg = compose_config("model=tiny", "logger=none", "execute.budget_lines=8", *overrides)
+    cfg = compose("model=tiny", "logger=none", "execute.budget_lines=8", *overrides)
 
     train, held = load_splits(cfg)
     return SimpleNamespace(cfg=cfg, run_dir=tmp_path, train_tasks=train, eval_tasks=held, say=lambda m: None,
@@ -166,26 +166,11 @@ TINY = ["model=tiny", "dataset=humaneval", "dataset.limit=3", "logger=none", "sa
         "eval.n=2", "eval.ks=[1,2]", "eval.greedy=false", "execute.budget_lines=8"]
 
 
-def compose_config(*overrides: str):
-    import os
-
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from eta.config import register
-
-    os.environ.setdefault("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
-
-
 def pipeline(run_dir: Path, *overrides: str):
     pytest.importorskip("torch")
     from eta.pipeline import run
 
-    return run(compose_config(*overrides), run_dir)
+    return run(compose(*overrides), run_dir)
 
 
 def repair_rows(run_dir: Path, where: str) -> list[dict]:
@@ -219,8 +204,6 @@ def test_method_repair_runs_with_each_feedback_kind(tmp_path, feedback):
 @torch_only
 @pytest.mark.slow  # ~40 s: two runs with DPO
 def test_every_policy_gets_the_repair_evaluation_and_a_resumed_run_samples_nothing(tmp_path, monkeypatch, capsys):
-    from tests.test_pipeline_resume import Counts
-
     overrides = ("method=dpo", *TINY, "eval.repair.limit=2", "prefer.include_reference=true", "method.max_steps=1",
                  "method.per_device_train_batch_size=2", "method.logging_steps=1", "method.bf16=false")
     metrics = pipeline(tmp_path, *overrides)

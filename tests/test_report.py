@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
+from helpers import record
 
 from eta.metrics import summarize
 from eta.prefer import HeuristicConfig, build_pairs
@@ -14,19 +16,12 @@ from eta.report import (flatten_metrics, format_table, log_to_wandb, plot_loss, 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def rec(task: str, sid: int, outcome: str, tests_passed: int = 0, error_type: str | None = None,
-        trace: str | None = None) -> dict:
-    return {"task_id": task, "sample_id": sid, "completion": f"return {sid}", "passed": outcome == "passed",
-            "outcome": outcome, "tests_passed": tests_passed, "tests_total": 2, "error_type": error_type,
-            "error_message": None, "steps": 5 + sid, "duration_s": 0.0,
-            "tests": [{"index": 0, "outcome": outcome, "error_type": error_type, "error_message": None,
-                       "steps": 5 + sid, "trace": trace}]}
-
-
-BEFORE = [rec("A", 0, "passed", 2), rec("A", 1, "runtime_error", 0, "KeyError"), rec("B", 0, "syntax_error"),
-          rec("B", 1, "runtime_error", 1, "KeyError")]
-AFTER = [rec("A", 0, "passed", 2), rec("A", 1, "passed", 2), rec("B", 0, "wrong_answer", 1),
-         rec("B", 1, "passed", 2)]
+rec = partial(record, tests_total=2, per_test=True)  # two tests a problem, the first one's verdict kept
+BEFORE = [rec("A", 0, "passed", tests_passed=2, steps=5), rec("A", 1, "runtime_error", error_type="KeyError", steps=6),
+          rec("B", 0, "syntax_error", steps=5),
+          rec("B", 1, "runtime_error", tests_passed=1, error_type="KeyError", steps=6)]
+AFTER = [rec("A", 0, "passed", tests_passed=2, steps=5), rec("A", 1, "passed", tests_passed=2, steps=6),
+         rec("B", 0, "wrong_answer", tests_passed=1, steps=5), rec("B", 1, "passed", tests_passed=2, steps=6)]
 
 
 def metrics() -> dict[str, dict]:
@@ -104,7 +99,7 @@ def test_log_to_wandb_sends_metrics_images_and_tables(tmp_path):
 
     png = plot_outcomes(metrics()["base"], metrics()["eta-dpo"], tmp_path / "outcomes.png")
     pairs = build_pairs(BEFORE, HeuristicConfig(name="eta", criteria=("passed", "error_class")), {"A": "pa", "B": "pb"})
-    records = [rec("A", 0, "runtime_error", 0, "KeyError", trace="line 1\n" * 1000)]
+    records = [rec("A", 0, "runtime_error", error_type="KeyError", steps=5, trace="line 1\n" * 1000)]
     run = FakeRun()
     log_to_wandb(run, {"base": metrics()["base"]}, images={"outcomes": png},
                  tables={"pairs": pairs, "samples": sample_rows(records, max_trace_chars=100)}, step=3)

@@ -93,22 +93,12 @@ def test_wilson_interval():
 # -- training (tiny model, in process) ---------------------------------------------------------------
 
 @pytest.fixture
-def tiny_run(tmp_path, monkeypatch):
+def tiny_run(tmp_path, compose):
     pytest.importorskip("trl")
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from eta.config import register
     from eta.context import RunContext
 
-    monkeypatch.setenv("ETA_ROOT", str(ROOT))
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["model=tiny", "method=rm", "method.max_steps=3",
-                                                       "method.per_device_train_batch_size=2",
-                                                       "method.learning_rate=1e-2", "logger=none"])
-    GlobalHydra.instance().clear()
+    cfg = compose("model=tiny", "method=rm", "method.max_steps=3", "method.per_device_train_batch_size=2",
+                  "method.learning_rate=1e-2", "logger=none")
     executions, pairs = [], []
     for t in range(6):
         tid = f"T/{t}"

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, SMOKE, run_py
 
 from eta.pipeline.runlock import LOCK_FILE, RunDirBusy, lock_run_dir, release_run_dir
-from tests.test_pipeline import SMOKE, run_py
 
-ROOT = Path(__file__).resolve().parents[1]
 HOLD = "import sys, time; from eta.pipeline.runlock import lock_run_dir; lock_run_dir(sys.argv[1]); print('held', flush=True); time.sleep(60)"
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import SMOKE, run_py
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.needs_torch
@@ -18,7 +18,6 @@ from eta.tasks.extract import extract_code  # noqa: E402
 from eta.tasks.prompts import build_prompt  # noqa: E402
 from eta.tasks.schema import Task, TestCase  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 
 
@@ -120,30 +119,21 @@ def test_passing_samples_stand_in_where_there_is_no_reference():
     assert len(rows) == 1 and counts["from_passing_samples"] == 0
 
 
-def test_needs_follow_the_dataset():
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from eta.config import register
+def test_needs_follow_the_dataset(compose):
     from eta.errors import ConfigError
     from eta.methods import load_method
 
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        assert load_method(compose("config", overrides=["method=sft", "dataset=humaneval"])).needs is None
-        apps = load_method(compose("config", overrides=["method=sft", "dataset=apps"]))
-        assert apps.needs == "execute" and apps.without_reference > 0
-        passing = load_method(compose("config", overrides=["method=sft", "method.completions=passing"]))
-        assert passing.needs == "execute"
-        with pytest.raises(ConfigError, match="completions"):
-            load_method(compose("config", overrides=["method=sft", "method.completions=both"]))
-    GlobalHydra.instance().clear()
+    assert load_method(compose("method=sft", "dataset=humaneval")).needs is None
+    apps = load_method(compose("method=sft", "dataset=apps"))
+    assert apps.needs == "execute" and apps.without_reference > 0
+    passing = load_method(compose("method=sft", "method.completions=passing"))
+    assert passing.needs == "execute"
+    with pytest.raises(ConfigError, match="completions"):
+        load_method(compose("method=sft", "method.completions=both"))
 
 
+@pytest.mark.slow  # run.py in a new process
 def test_method_sft_runs_end_to_end(tmp_path):
-    from tests.test_pipeline import SMOKE, run_py
-
     run_dir = tmp_path / "run"
     done = run_py(*SMOKE, "method=sft", f"hydra.run.dir={run_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -157,8 +147,6 @@ def test_method_sft_runs_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_method_sft_on_samples_executes_and_says_so(tmp_path):
-    from tests.test_pipeline import SMOKE, run_py
-
     run_dir = tmp_path / "run"
     done = run_py(*SMOKE, "method=sft", "method.completions=passing", f"hydra.run.dir={run_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
