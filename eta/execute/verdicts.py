@@ -294,7 +294,7 @@ def _test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | Non
     _check_fields(frame)
     result: dict[str, Any] = {"index": index, "duration_s": log.measured(index, frame.get("duration_s")),
                               "steps": _steps(frame)}
-    for key in ("stdout", "trace"):
+    for key in ("stdout", "trace", "writes"):
         if key in frame:
             result[key] = frame[key]
     if "events" in frame:  # rebuilt field by field: a malformed event raises, and is the program's doing
@@ -328,7 +328,19 @@ _TEST_FIELDS: dict[str, Any] = {
     "value": lambda v: True,  # decoded, and checked so, by the test's check
     "error_type": lambda v: type(v) is str, "error_message": lambda v: type(v) is str,
     "builtin": lambda v: type(v) is bool, "compile": lambda v: type(v) is bool,
+    "writes": lambda v: _writes_ok(v),
 }
+
+
+def _writes_ok(v: Any) -> bool:
+    """A test's value writes as eta.trace.writes.value_writes makes them (what the divergence reads)."""
+    if type(v) is not dict or not set(v) <= {"writes", "lines", "complete"}:
+        return False
+    writes, lines = v.get("writes", []), v.get("lines", [])
+    return (type(writes) is list and type(lines) is list and type(v.get("complete", True)) is bool
+            and all(type(w) is list and len(w) == 4 and type(w[0]) is int and type(w[1]) is str
+                    and type(w[2]) is str and (w[3] is None or type(w[3]) is str) for w in writes)
+            and all(type(x) is list and len(x) == 2 and type(x[0]) is int and type(x[1]) is int for x in lines))
 
 
 def _check_fields(frame: dict[str, Any]) -> None:
