@@ -82,6 +82,12 @@ def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = (), primary
            "interval includes no change. \"problems\" counts each seed's problems; \"families\" the distinct "
            "families of problems.", ""]
     out += [f"- {n}" for n in notes]
+    if any(r.against and r.against.endswith("(same policy)") for r in rows):
+        out.append("- Repair controls (`eval.repair.controls`): \"vs none (same policy)\" is the feedback's repair "
+                   "accuracy minus that of the same policy shown the failing program without feedback, \"vs scratch "
+                   "(same policy)\" minus the same policy asked the problem alone (no program); paired by program. "
+                   "A gain over the base that these do not show is the policy solving the problem, not using the "
+                   "feedback.")
     out += primary_markdown(primary, endpoint)
     if primary:
         out += ["", f"## Exploratory: everything below ({len(rows)} intervals)", "",
