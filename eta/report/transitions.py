@@ -24,6 +24,7 @@ import numpy as np
 
 from eta.report.analysis import CATEGORIES, WRONG_FILE, categorize, solved
 from eta.report.bootstrap import Estimate, estimate, paired_difference
+from eta.report.estimates import ordered
 from eta.report.jobs import BASE, Job
 from eta.report.mistakes import DIFF_CATEGORIES
 from eta.tasks.families import family_of
@@ -127,7 +128,7 @@ def transition_table(data: Mapping[str, Outcomes], counterparts: Mapping[str, st
     """Per arm and base class, the share fixed (or broken) with its interval; for an arm with a counterpart,
     the difference of the two on the (seed, problem) rows both have."""
     rows: list[Transition] = []
-    for arm in sorted(data):
+    for arm in ordered(data):
         present = {c for by_task in data[arm].values() for c, _ in by_task.values()}
         for base_class in (c for c in CLASSES if c in present):
             ids, moved = _rows(data[arm], base_class)

@@ -90,7 +90,7 @@ def transitions_markdown(rows: Sequence[Transition]) -> list[str]:
     for arm in dict.fromkeys(r.arm for r in rows):
         mine = [r for r in rows if r.arm == arm]
         against = next((r.against for r in mine if r.against), None)
-        out += ["", f"### {arm}", "", "| base class | rows | problems' families | fixed or broken [95% CI] |"
+        out += ["", f"### {arm}", "", "| base class | rows | families | fixed or broken [95% CI] |"
                 + (f" vs {against} |" if against else ""), "| --- | --- | --- | --- |" + (" --- |" if against else "")]
         for r in (r for r in mine if r.against is None):
             d = next((x for x in mine if x.against and x.base_class == r.base_class), None)
@@ -117,11 +117,11 @@ def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = (), primary
                    "A gain over the base that these do not show is the policy solving the problem, not using the "
                    "feedback.")
     out += primary_markdown(primary, endpoint)
-    out += transitions_markdown(transitions)
     if primary:
-        out += ["", f"## Exploratory: everything below ({len(rows)} intervals)", "",
+        out += ["", f"## Exploratory: everything below ({len(rows)} intervals and the transition table)", "",
                 "Unadjusted 95% intervals, not corrected for their number: read them as exploratory; only the "
                 "primary analysis above is confirmatory."]
+    out += transitions_markdown(transitions)
     for metric in dict.fromkeys(r.metric for r in rows):
         mine = [r for r in rows if r.metric == metric]
         against = list(dict.fromkeys(r.against for r in mine if r.against))
