@@ -33,7 +33,11 @@ def mutant(old: str, new: str, renamed: bool = True) -> str:
     (mutant("total = 0", "total = 1"), "accumulator or initial value"),
     (mutant("total += values[i]", "total *= values[i]"), "accumulator or initial value"),
     (mutant("total += values[i]", "total += i"), "accumulator or initial value"),
-    (mutant("> limit", "> limit + 1"), "other"),  # a new operand: a structural change, not a constant's value
+    (mutant("> limit", "> limit + 1"), "other"),
+    (mutant("values[i] > limit", "values[i] * 2 > limit"), "other"),  # an operand added
+    (mutant("values[i] > limit", "values[i] - limit > 0"), "other"),
+    (mutant("if values[i] > limit", "if values[i] > limit and i > 0"), "other"),
+  # a new operand: a structural change, not a constant's value
     (mutant("    return total\n", ""), "return missing or misplaced"),
     (mutant("            total += values[i]\n    return total\n",
             "            total += values[i]\n        return total\n"), "return missing or misplaced"),
@@ -53,6 +57,12 @@ def test_a_constant_outside_loops_and_accumulators_is_a_constant():
     assert diff_category(reference.replace("xs[2]", "xs[1]"), reference, "f") == "constant"
     assert diff_category(reference.replace("< 3", "<= 3"), reference, "f") == "comparison operator"
     assert diff_category(reference.replace("< 3", "< 2"), reference, "f") == "constant"
+
+
+def test_an_arithmetic_operator_outside_an_accumulator():
+    reference = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n    return out\n"
+    assert diff_category(reference.replace("x * 2", "x + 2"), reference, "f") == "arithmetic operator"
+    assert diff_category(reference.replace("x * 2", "x + 3"), reference, "f") == "other"  # operator and constant
 
 
 def test_while_conditions_are_loop_bounds_and_helpers_outside_the_entry_point_are_ignored():

@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-DIFF_CATEGORIES = ("comparison operator", "loop bound", "constant", "accumulator or initial value",
-                   "return missing or misplaced", "same as reference", "other")
+DIFF_CATEGORIES = ("comparison operator", "arithmetic operator", "loop bound", "constant",
+                   "accumulator or initial value", "return missing or misplaced", "same as reference", "other")
 DIFF_RULES = {
     "comparison operator": "every change is a comparison's operator (`>` for `>=`, `==` for `!=`) outside a "
                            "loop's header",
+    "arithmetic operator": "every change is an arithmetic operator (`*` for `+`, `//` for `%`) outside a loop's "
+                           "header and an accumulator's update",
     "loop bound": "every change is inside a loop's header: the iterable of a `for` (a `range` bound, a slice) "
                   "or a `while` condition",
     "constant": "every change is a literal's value (outside a loop's header and an accumulator's start)",
@@ -46,6 +48,7 @@ VALUE_RULES = {
 }
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _KNOWN = set(dir(builtins))
+_MISSING = object()  # no literal value could be read
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ def _diff(a: ast.AST, b: ast.AST, accumulators: set[str], where: str = "body") -
             yield from _diff_list(va, vb if isinstance(vb, list) else [], accumulators, inner, name)
         elif isinstance(va, ast.AST) and isinstance(vb, ast.AST):
             if name == "op" and type(va) is not type(vb):
-                yield Change("augop" if isinstance(a, ast.AugAssign) else "binop", inner)
+                kind = "augop" if isinstance(a, ast.AugAssign) else "binop" if isinstance(a, ast.BinOp) else "node"
+                yield Change(kind, inner)
             else:
                 yield from _diff(va, vb, accumulators, inner)
         elif va != vb and name not in ("ctx", "type_comment", "kind"):
@@ -210,6 +214,8 @@ def _kind(change: Change) -> str:
         return "comparison operator"
     if change.kind == "const":
         return "constant"
+    if change.kind == "binop":
+        return "arithmetic operator"
     return "other"
 
 
@@ -246,8 +252,6 @@ def value_relation(record: dict[str, Any], tests: list[str]) -> str | None:
         return "other value"
     return "off by one" if _one_apart(got, expected) else "other value"
 
-
-_MISSING = object()
 
 
 def _code(tests: list[str], result: dict[str, Any]) -> str:
