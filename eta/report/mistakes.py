@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ _MISSING = object()  # no literal value could be read
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # op | const | node | added | removed | augop
+    kind: str  # op (comparison) | binop | augop | const | node | added | removed
     where: str  # header | accumulator | return | body
 
 
@@ -62,10 +63,10 @@ def diff_category(program: str, reference: str, entry_point: str | None = None) 
     both define it)."""
     try:
         ours, theirs = _unit(ast.parse(program), entry_point), _unit(ast.parse(reference), entry_point)
-    except (SyntaxError, ValueError, RecursionError):
+        reference_tree = _renamed(theirs)
+        return _category(list(_diff(reference_tree, _renamed(ours), _accumulators(reference_tree))))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # unparsable, or nested past the stack
         return "other"
-    reference_tree = _renamed(theirs)
-    return _category(list(_diff(reference_tree, _renamed(ours), _accumulators(reference_tree))))
 
 
 def _unit(tree: ast.Module, entry_point: str | None) -> ast.AST:
@@ -77,8 +78,6 @@ def _unit(tree: ast.Module, entry_point: str | None) -> ast.AST:
 
 def _renamed(node: ast.AST) -> ast.AST:
     """A copy with local names (arguments, assigned or read names that are no builtins) as v0, v1, ..."""
-    import copy
-
     node = copy.deepcopy(node)
     names: dict[str, str] = {}
     for sub in ast.walk(node):
