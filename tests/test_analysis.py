@@ -131,3 +131,6 @@ def test_write_analysis_classes_wrong_values_against_the_reference(tmp_path):
     assert "### Wrong values by change against the reference" in text
     assert "| comparison operator | 1 | 0 | -1 |" in text and "| returned None | 0 | 1 | +1 |" in text
     assert "**loop bound**" in text and "**fails only the empty/zero test**" in text
+    table = table_rows(results)["analysis_trained_wrong_values"]
+    assert {"by": "diff", "class": "comparison operator", "base": 1, "trained": 0} in table
+    assert {"by": "value", "class": "returned None", "base": 0, "trained": 1} in table

@@ -284,7 +284,7 @@ def _fence(text: str, max_chars: int, lang: str) -> str:
 
 
 def table_rows(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """W&B tables: the category counts, and the newly solved and broken problems."""
+    """W&B tables: the category counts, the newly solved and broken problems, the wrong values' classes."""
     tables: dict[str, list[dict[str, Any]]] = {}
     for name, result in results.items():
         tables[f"analysis_{name}_categories"] = [
@@ -295,4 +295,9 @@ def table_rows(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, A
              "off_by_one": ex["off_by_one"], "error": ex["error"], "failing_program": ex["failing_program"],
              "trace": ex["trace"], "passing_program": ex["passing_program"]}
             for key in ("newly_solved", "newly_broken") for ex in result[key]]
+        if result.get("wrong"):
+            base, trained = result["wrong"]["base"], result["wrong"]["trained"]
+            tables[f"analysis_{name}_wrong_values"] = [
+                {"by": by, "class": c, "base": base[by].get(c, 0), name: trained[by].get(c, 0)}
+                for by in ("diff", "value") for c in dict.fromkeys([*base[by], *trained[by]])]
     return tables
