@@ -8,7 +8,6 @@ Reads the evaluation's files only (``eval/<policy>/sampled_executions.jsonl``; a
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -188,8 +187,10 @@ def wrong_answers(records: list[dict[str, Any]], tasks: Mapping[str, Task]) -> l
 
 def write_wrong_answers(path: Path, records: list[dict[str, Any]], tasks: Mapping[str, Task]) -> list[dict[str, Any]]:
     """``wrong_answers.jsonl`` beside the executions ``path`` (rewritten: a pure function of the two)."""
+    from eta.jsonl import write_rows
+
     rows = wrong_answers(records, tasks)
-    (path.parent / WRONG_FILE).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    write_rows(path.parent / WRONG_FILE, rows)
     return rows
 
 
