@@ -13,7 +13,7 @@ import yaml
 from eta.report.compare import compare
 from eta.report.transitions import SOLVED, collect_transitions, problem_classes, transition_table
 from eta.report.jobs import find_jobs
-from test_compare import naive_interval, naive_replicates
+from test_compare import find, naive_interval, naive_replicates, read_csv
 
 PROBLEMS = [f"Synthetic/{f}/{i}" for f in ("a", "b", "c") for i in range(3)]
 CMP, IDX = "wrong value: comparison operator", "index or key"
@@ -113,3 +113,7 @@ def test_comparison_md_carries_the_transition_table(sweep):
     row = next(line for line in text.splitlines() if line.startswith(f"| {CMP} | 8 | 3 | fixed 87.5%"))
     assert "+62.5 pp" in row
     assert f"| {SOLVED} | 5 | 2 | broken " in text
+    rows = read_csv(sweep / "comparison.csv")
+    d = find(rows, f"transition fixed: {CMP}", "ETA-DPO", "DPO-binary")
+    assert d["mean"] == pytest.approx(7 / 8 - 2 / 8) and d["problems"] == "8" and d["families"] == "3"
+    assert find(rows, f"transition broken: {SOLVED}", "DPO-binary")["mean"] == pytest.approx(1 / 5)

@@ -24,7 +24,7 @@ import numpy as np
 
 from eta.report.analysis import CATEGORIES, WRONG_FILE, categorize, solved
 from eta.report.bootstrap import Estimate, estimate, paired_difference
-from eta.report.estimates import ordered
+from eta.report.estimates import Row, ordered
 from eta.report.jobs import BASE, Job
 from eta.report.mistakes import DIFF_CATEGORIES
 from eta.tasks.families import family_of
@@ -143,3 +143,8 @@ def transition_table(data: Mapping[str, Outcomes], counterparts: Mapping[str, st
                     rows.append(Transition(arm, base_class, _estimate(ids, [mine, _rows(theirs, base_class)[1]],
                                                                       n_boot, seed), other))
     return rows
+
+
+def as_rows(transitions: Sequence[Transition]) -> list[Row]:
+    """The table as comparison.csv's estimate rows: metric ``transition <fixed|broken>: <base class>``."""
+    return [Row(f"transition {t.moved}: {t.base_class}", t.arm, t.against, t.share) for t in transitions]
