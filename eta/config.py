@@ -210,6 +210,11 @@ class RepairFeedback(StrEnum):
     trace = "trace"
 
 
+class RepairControl(StrEnum):
+    none = "none"  # the failing program, no feedback
+    scratch = "scratch"  # the problem alone
+
+
 @dataclass
 class RepairEvalConf:
     """Repair accuracy of every evaluated policy (eta.repair); keys as eta.repair.settings.RepairSettings."""
@@ -217,6 +222,7 @@ class RepairEvalConf:
     enabled: bool = True
     sets: List[RepairSet] = field(default_factory=lambda: [RepairSet.quixbugs, RepairSet.failing])
     feedback: List[RepairFeedback] = field(default_factory=lambda: [RepairFeedback.trace])
+    controls: List[RepairControl] = field(default_factory=lambda: [RepairControl.none, RepairControl.scratch])
     n: int = 1
     shots: int = 0
     limit: Optional[int] = None

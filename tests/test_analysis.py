@@ -97,3 +97,38 @@ def test_write_analysis_reads_the_eval_files_and_writes_markdown(tmp_path):
     assert "(off-by-one)" in text and "| index or key | 1 | 0 | -1 |" in text
     for category in CATEGORIES:
         assert f"**{category}**" in text  # each rule is stated
+
+
+def test_write_analysis_classes_wrong_values_against_the_reference(tmp_path):
+    from eta.tasks.schema import CompletionMode, Task, TestCase
+
+    reference = "def above(xs, k):\n    n = 0\n    for x in xs:\n        if x > k:\n            n += 1\n    return n\n"
+    tests = [TestCase(code="assert above([], 0) == 0"), TestCase(code="assert above([1, 2, 3], 1) == 2")]
+    task = Task(task_id="Synthetic/above/0", prompt="", reference=reference, tests=tuple(tests), entry_point="above",
+                completion_mode=CompletionMode.FULL)
+
+    def wrong(sample_id, program, got):
+        r = rec(task.task_id, sample_id, "wrong_answer", "AssertionError", completion=program)
+        r["tests"] = [{"index": 0, "outcome": "passed"},
+                      {"index": 1, "outcome": "wrong_answer", "error_type": "AssertionError", "error_message": got}]
+        return r
+
+    base = [wrong(0, reference.replace("x > k", "x >= k"), "got 3"), wrong(1, reference.replace("n = 0", "n = 1"), "got 3")]
+    trained = [rec(task.task_id, 0, completion=reference), wrong(1, reference.replace("    return n\n", ""), "got None")]
+    for policy, records in (("base", base), ("trained", trained)):
+        path = tmp_path / "eval" / policy / "sampled_executions.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _, results = write_analysis(tmp_path, [task])
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "base" / "wrong_answers.jsonl").read_text().splitlines()]
+    assert [(r["sample_id"], r["diff"], r["value"]) for r in rows] == [
+        (0, "comparison operator", "off by one"), (1, "accumulator or initial value", "off by one")]
+    wrong_trained = results["trained"]["wrong"]["trained"]
+    assert wrong_trained["diff"]["return missing or misplaced"] == 1 and wrong_trained["value"]["returned None"] == 1
+    text = (tmp_path / "analysis.md").read_text()
+    assert "### Wrong values by change against the reference" in text
+    assert "| comparison operator | 1 | 0 | -1 |" in text and "| returned None | 0 | 1 | +1 |" in text
+    assert "**loop bound**" in text and "**fails only the empty/zero test**" in text
+    table = table_rows(results)["analysis_trained_wrong_values"]
+    assert {"by": "diff", "class": "comparison operator", "base": 1, "trained": 0} in table
+    assert {"by": "value", "class": "returned None", "base": 0, "trained": 1} in table

@@ -107,6 +107,30 @@ def test_repair_rows_pair_only_the_programs_both_repaired(sweep):
     assert d["mean"] == pytest.approx((seed0 + seed1) / 2) and d["problems"] == str(3 + len(PROGRAMS))
 
 
+def test_the_feedback_is_set_against_its_controls_on_the_same_policy_and_programs(sweep):
+    # ETA-DPO's policy also ran the controls: the failing program alone (none), the problem alone (scratch)
+    controls = {"none": {0: [1, 0, 0, 1, 0], 1: [1, 0, 0, 0, 1]}, "scratch": {0: [1, 0, 1, 1, 0], 1: [1, 1, 0, 1, 1]}}
+    for kind, by_seed in controls.items():
+        for seed, fixed in by_seed.items():
+            write(sweep / f"ETA-DPO-seed{seed}" / "eval" / "trained" / "repair" / "failing" / kind / "executions.jsonl",
+                  attempts(fixed))
+    compare(sweep, wandb=False, n_boot=300)
+    rows = read_csv(sweep / "comparison.csv")
+    trace = FIXED["ETA-DPO"]
+    for kind, by_seed in controls.items():
+        d = find(rows, METRIC, "ETA-DPO", f"{kind} (same policy)")
+        assert d["mean"] == pytest.approx(np.mean([np.mean(trace[s]) - np.mean(by_seed[s]) for s in (0, 1)]))
+        pairs = [([[a, b] for a, b in zip(trace[s], by_seed[s])], [[1.0, 1.0]] * len(PROGRAMS)) for s in (0, 1)]
+        diffs = [a - b for a, b in naive_replicates(pairs, 300, 0, [PROGRAMS, PROGRAMS],
+                                                    {p: "Synthetic/f" for p in PROGRAMS})]
+        assert (d["ci_low"], d["ci_high"]) == pytest.approx(naive_interval(diffs, d["mean"], 1))
+    assert find(rows, "repair failing (scratch)", "ETA-DPO")["mean"] == pytest.approx(0.7)  # its own row too
+    assert not [r for r in rows if r["method"] == "base" and r["against"].endswith("(same policy)")]  # no controls run
+    assert not [r for r in rows if r["metric"] == "repair failing (none)" and r["against"].endswith("(same policy)")]
+    text = (sweep / "comparison.md").read_text()
+    assert "vs none (same policy)" in text and "vs scratch (same policy)" in text
+
+
 def per_round(p1: float, acc: float) -> dict:
     return {"pass@1": p1, "execution_rate": 0.5, "repair": {"failing": {"trace": {"accuracy": acc}},
                                                             "quixbugs": {"skipped": "no data"}}}

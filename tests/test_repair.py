@@ -150,6 +150,52 @@ def test_failing_records_make_one_problem_per_distinct_failing_program():
     assert [p.problem_id for p in from_records(records, [task], per_problem=1)] == ["T/1#0"]
 
 
+def test_the_scratch_control_asks_the_problem_alone_and_controls_run_after_the_feedback():
+    from eta.repair.prompt import asked_task
+
+    task = Task("Synthetic/f/1", "Return one.", "def f():\n    return 1\n", (TestCase(code="assert f() == 1"),),
+                entry_point="f", instruction="Return one.")
+    problem = RepairProblem("Synthetic/f/1#0", task, "def f():\n    return 2\n", {"outcome": "wrong_answer", "tests": []})
+    scratch = asked_task(problem, "scratch", [], BUDGET)
+    assert scratch.task_id == problem.problem_id and "return 2" not in user_text(scratch)
+    assert user_text(scratch) == user_text(task)  # as the evaluation asks it
+    assert "return 2" in user_text(asked_task(problem, "none", [], BUDGET))
+    settings = RepairSettings(feedback=["trace", "none"], controls=["none", "scratch"])
+    assert settings.kinds == ["trace", "none", "scratch"] and RepairSettings().kinds == ["trace"]
+
+
+@pytest.mark.slow  # 4-8 s on 2 shared cores: six programs through the sandbox
+def test_controls_are_evaluated_beside_the_feedback_on_the_same_programs(tmp_path, monkeypatch):
+    """A fake policy that answers a repair prompt with the failing program and the problem alone with the
+    reference: only the scratch control fixes anything, so the files say where a gain came from."""
+    import eta.pipeline.generate
+    from eta.repair.evaluate import evaluate_repair
+
+    ctx = ctx_for(tmp_path, "dataset.limit=2", "sampler.batch_size=4")
+    ctx.style = "completion"
+    failing = tmp_path / "sampled_executions.jsonl"
+    failing.write_text("".join(json.dumps({"task_id": t.task_id, "sample_id": 0, "passed": False, "outcome": "wrong_answer",
+                                           "completion": f"def {t.entry_point}(*args):\n    return None\n", "tests": []}) + "\n"
+                               for t in ctx.eval_tasks))
+    asked: dict[str, list[Task]] = {}
+
+    def fake_sample(model, tokenizer, tasks, out, **kw):
+        asked[out.parent.name] = tasks
+        return [{"task_id": t.task_id, "sample_id": 0,
+                 "completion": t.metadata["buggy_program"] if "buggy_program" in t.metadata else t.reference}
+                for t in tasks]
+
+    monkeypatch.setattr(eta.pipeline.generate, "sample_tasks", fake_sample)
+    settings = RepairSettings(sets=["failing"], feedback=["trace"], controls=["none", "scratch"])
+    out = evaluate_repair(ctx, None, None, settings, tmp_path / "r", policy="base", failing_source=failing)["failing"]
+    assert list(out) == ["trace", "none", "scratch"]
+    assert [out[k]["accuracy"] for k in out] == [0.0, 0.0, 1.0] and {m["n_problems"] for m in out.values()} == {2}
+    assert [t.task_id for t in asked["scratch"]] == [t.task_id for t in asked["trace"]]  # the same programs
+    assert all("buggy_program" not in t.metadata for t in asked["scratch"])
+    for kind in out:
+        assert json.loads((tmp_path / "r/failing" / kind / "metrics.json").read_text()) == out[kind]
+
+
 def test_bad_settings_fail_in_one_line():
     from eta.errors import ConfigError
 
@@ -157,6 +203,8 @@ def test_bad_settings_fail_in_one_line():
         RepairSettings.from_node({"feedback": ["traces"]}, "eval.repair")
     with pytest.raises(ConfigError, match="method.shot: not a repair setting"):
         RepairSettings.from_node({"shot": 1}, "method")
+    with pytest.raises(ConfigError, match="eval.repair: controls must be zero or more of none, scratch"):
+        RepairSettings.from_node({"controls": ["trace"]}, "eval.repair")
 
 
 # --- the pipeline, on the tiny model -------------------------------------------------------------------
@@ -209,7 +257,8 @@ def test_every_policy_gets_the_repair_evaluation_and_a_resumed_run_samples_nothi
     metrics = pipeline(tmp_path, *overrides)
     for policy in ("base", "trained"):
         r = metrics[policy]["repair"]
-        assert set(r) == {"quixbugs", "failing"} and set(r["quixbugs"]) == {"trace"}
+        assert set(r) == {"quixbugs", "failing"} and set(r["quixbugs"]) == {"trace", "none"}  # no scratch there
+        assert set(r["failing"]) == {"trace", "none", "scratch"}  # eval.repair.controls' default
         assert r["quixbugs"]["trace"]["n_problems"] == 2 and r["quixbugs"]["trace"]["decoding"] == "greedy"
         assert (tmp_path / "eval" / policy / "repair/quixbugs/trace/samples.jsonl").is_file()
     # the same failing programs for both policies: the base's

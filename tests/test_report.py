@@ -81,6 +81,19 @@ def test_table_has_the_cheating_rate_with_its_bound():
     assert "base/cheat/rate" in flatten_metrics(m) and flatten_metrics(m)["eta-dpo/cheat/ci95/1"] < 0.6
 
 
+def test_table_shows_the_repair_feedback_beside_its_controls():
+    m = metrics()
+    for name, accuracies in (("base", (0.2, 0.1, 0.3)), ("eta-dpo", (0.5, 0.2, 0.3))):
+        m[name]["repair"] = {"failing": {kind: {"accuracy": a, "n_problems": 10}
+                                         for kind, a in zip(("trace", "none", "scratch"), accuracies)},
+                             "quixbugs": {"trace": {"accuracy": 0.0, "n_problems": 40}}}
+    lines = {line.split("  ")[0].strip(): line for line in format_table(m).splitlines()}
+    assert lines["repair failing (trace)"].split()[-4:] == ["20.0%", "50.0%", "+30.0", "pp"]
+    assert lines["repair failing (none)"].split()[-4:] == ["10.0%", "20.0%", "+10.0", "pp"]
+    assert lines["repair failing (scratch)"].split()[-4:] == ["30.0%", "30.0%", "+0.0", "pp"]
+    assert "repair quixbugs (scratch)" not in lines
+
+
 def test_table_with_one_model_has_no_change_column():
     table = format_table({"only": summarize(BEFORE)})
     assert "change" not in table.splitlines()[0] and "pass@1" in table and "pass@5" not in table  # n=2 per task

@@ -158,7 +158,7 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
     ctx.path(rundir.REPORT).write_text(table.strip() + "\n")
     from eta.report.analysis import table_rows, write_analysis
 
-    analysis = write_analysis(ctx.run_dir)  # analysis.md: newly solved/broken problems, error categories
+    analysis = write_analysis(ctx.run_dir, ctx.eval_tasks)  # analysis.md: newly solved/broken, error classes
     if ctx.logger is not None:
         _log_wandb(ctx, metrics, plots, table_rows(analysis[1]) if analysis else {})
     return table

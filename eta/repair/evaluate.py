@@ -5,7 +5,7 @@ Files, each resumable (a killed run continues, a finished one is read, not redon
 
     <out>/shots_executions.jsonl           the training-split mutants the worked examples come from
     <out>/quixbugs/buggy_executions.jsonl  the 40 buggy programs, executed once
-    <out>/<set>/<feedback>/samples.jsonl   the policy's attempts
+    <out>/<set>/<feedback>/samples.jsonl   the policy's attempts (<feedback>: also a control, none or scratch)
     <out>/<set>/<feedback>/executions.jsonl
     <out>/<set>/<feedback>/metrics.json
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from eta import rundir
 from eta.repair.problems import RepairProblem, from_records, quixbugs_tasks
-from eta.repair.prompt import Shot, repair_task
+from eta.repair.prompt import Shot, asked_task
 from eta.repair.settings import RepairSettings
 from eta.repair.shots import build_shots, for_problem
 from eta.tasks.errors import TaskLoadError
@@ -96,21 +96,22 @@ def repair_metrics(records: list[dict[str, Any]], settings: RepairSettings, ks: 
 
 def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem], shots: list[Shot], feedback: str,
             settings: RepairSettings, out: Path, dataset_cfg: Any, policy: str) -> dict[str, Any]:
-    """One set under one feedback kind: sample, execute, metrics (out/metrics.json)."""
+    """One set under one feedback kind or control: sample, execute, metrics (out/metrics.json)."""
     from eta.sample.generate import sample_tasks
     from eta.config import plain_dict
 
     cfg = ctx.cfg
     budget = cfg.execute.budget_lines
-    tasks = [repair_task(p, feedback, for_problem(shots, p, settings.shots), budget) for p in problems]
+    tasks = [asked_task(p, feedback, for_problem(shots, p, settings.shots), budget) for p in problems]
     sampler = SimpleNamespace(**{**plain_dict(cfg.sampler, "sampler"),
                                  "max_new_tokens": settings.max_new_tokens or cfg.sampler.max_new_tokens,
                                  "batch_size": cfg.sampler.batch_size or _rows(tasks, ctx.style, tokenizer)})
     samples = sample_tasks(model, tokenizer, tasks, out / rundir.SAMPLES, n=settings.n,
                            temperature=0.0 if settings.greedy else cfg.sampler.temperature, sampler_cfg=sampler,
                            style=ctx.style, policy=policy, seed=ctx.sampling_seed(SEED_OFFSET), progress=False)
-    by_id = {p.problem_id: p for p in problems}
-    todo = [(s["task_id"], by_id[s["task_id"]].task, s["completion"]) for s in samples]
+    by_id, asked = {p.problem_id: p for p in problems}, {t.task_id: t for t in tasks}
+    # a repair's answer is a whole program; scratch's is in the task's own format
+    todo = [(s["task_id"], by_id[s["task_id"]].task, asked[s["task_id"]].program(s["completion"])) for s in samples]
     records = _with_ids(execute_programs(ctx, _numbered(todo, samples), out / rundir.EXECUTIONS, dataset_cfg), samples)
     metrics = repair_metrics(records, settings, list(cfg.eval.ks))
     (out / rundir.METRICS).write_text(json.dumps(metrics, indent=2))
@@ -143,7 +144,8 @@ def _with_ids(records: list[dict[str, Any]], samples: list[dict[str, Any]]) -> l
 
 def evaluate_repair(ctx: Any, model: Any, tokenizer: Any, settings: RepairSettings, out: Path, *, policy: str,
                     failing_source: Path | None, buggy_executions: Path | None = None) -> dict[str, dict[str, Any]]:
-    """metrics[set][feedback] for every set and feedback kind of ``settings``; ``failing_source`` is the
+    """metrics[set][kind] for every set and feedback kind or control of ``settings`` (no ``scratch`` for
+    QuixBugs: it has no problem statement apart from the buggy program); ``failing_source`` is the
     evaluation executions whose failing programs make the ``failing`` set, ``buggy_executions`` where the
     QuixBugs programs' own executions are (default: ``out/quixbugs/``)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +170,9 @@ def evaluate_repair(ctx: Any, model: Any, tokenizer: Any, settings: RepairSettin
             problems, d = failing_problems(ctx, failing_source, settings.per_problem), ctx.cfg.dataset
         problems = problems[: settings.limit] if settings.limit else problems
         results[name] = {}
-        for feedback in settings.feedback:
+        for feedback in settings.kinds:
+            if feedback == "scratch" and name == "quixbugs":  # its only statement is the buggy program itself
+                continue
             folder = out / name / feedback
             folder.mkdir(parents=True, exist_ok=True)
             results[name][feedback] = attempt(ctx, model, tokenizer, problems, shots, feedback, settings, folder, d,

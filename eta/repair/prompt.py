@@ -4,7 +4,8 @@
 - ``error``: also the first failing test and its verdict: the exception and its message, or the value
   the call returned against the one the test expects;
 - ``trace``: also that test's execution trace in eta's text format (``eta.trace.text``), at most
-  ``budget_lines`` lines.
+  ``budget_lines`` lines;
+- ``scratch`` (a control, not feedback): the problem alone, without the failing program.
 
 What the program controls (its code, its exception messages, the values it returns) never writes a line
 of its own into the feedback: messages and values are put on one line (``one_line``) and cut to
@@ -158,3 +159,15 @@ def repair_task(problem: RepairProblem, feedback: str, shots: list[Shot], budget
                 "repair_shots": "".join(_completion_shot(s, feedback, budget_lines) for s in shots)}
     return replace(problem.task, task_id=problem.problem_id, completion_mode=CompletionMode.FULL,
                    instruction=instruction, metadata=metadata)
+
+
+def scratch_task(problem: RepairProblem) -> Task:
+    """The ``scratch`` control: the problem alone, as the evaluation asks it (no failing program, no feedback,
+    no worked examples: they show fixes), under the repair problem's id; its answer is in the task's own
+    format (``Task.program`` makes the whole program)."""
+    return replace(problem.task, task_id=problem.problem_id)
+
+
+def asked_task(problem: RepairProblem, kind: str, shots: list[Shot], budget_lines: int) -> Task:
+    """What the policy is asked under a feedback kind or control (``scratch``: :func:`scratch_task`)."""
+    return scratch_task(problem) if kind == "scratch" else repair_task(problem, kind, shots, budget_lines)

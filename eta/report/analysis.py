@@ -10,10 +10,13 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from eta import rundir
+from eta.report.mistakes import DIFF_CATEGORIES, DIFF_RULES, VALUE_RELATIONS, VALUE_RULES, classify
+from eta.tasks.schema import Task
 
 # In the order analysis.md lists them.
 CATEGORIES = ("syntax", "name or attribute", "type", "index or key", "wrong value", "infinite loop or timeout",
@@ -129,6 +132,19 @@ def category_counts(records: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def wrong_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Wrong answers by diff class and by value relation (``not recorded``: no value to compare)."""
+    diffs = Counter(r.get("diff") or "no reference" for r in rows)
+    values = Counter(r.get("value") or "not recorded" for r in rows)
+    return {"diff": _counted(diffs, DIFF_CATEGORIES, "no reference"),
+            "value": _counted(values, VALUE_RELATIONS, "not recorded")}
+
+
+def _counted(counts: Counter, classes: Sequence[str], unknown: str) -> dict[str, int]:
+    # every class shown, zero or not; the unknown one only where it occurs
+    return {c: counts.get(c, 0) for c in classes} | ({unknown: counts[unknown]} if counts.get(unknown) else {})
+
+
 def _example(task_id: str, *, failing: list[dict[str, Any]], passing: list[dict[str, Any]]) -> dict[str, Any]:
     fail = next(r for r in failing if not r.get("passed"))
     ok = next((r for r in passing if r.get("passed")), passing[0])
@@ -155,16 +171,51 @@ def trained_policies(run_dir: Path) -> dict[str, Path]:
     return found
 
 
-def write_analysis(run_dir: Path) -> tuple[Path, dict[str, dict[str, Any]]] | None:
-    """``analysis.md`` for every trained policy against the base; None without both evaluations."""
+WRONG_FILE = "wrong_answers.jsonl"  # beside sampled_executions.jsonl: each wrong answer's classes
+
+
+def wrong_answers(records: list[dict[str, Any]], tasks: Mapping[str, Task]) -> list[dict[str, Any]]:
+    """The :mod:`eta.report.mistakes` classes of each wrong answer among ``records`` whose task is known."""
+    out = []
+    for r in records:
+        task = tasks.get(r.get("task_id", ""))
+        if task is None or r.get("outcome") != "wrong_answer":
+            continue
+        classes = classify(r, task.reference or None, [t.code for t in task.tests], task.entry_point,
+                           program=task.program(r.get("completion") or ""))
+        out.append({"task_id": r["task_id"], "sample_id": r.get("sample_id", 0), **(classes or {})})
+    return out
+
+
+def write_wrong_answers(path: Path, records: list[dict[str, Any]], tasks: Mapping[str, Task]) -> list[dict[str, Any]]:
+    """``wrong_answers.jsonl`` beside the executions ``path`` (rewritten: a pure function of the two)."""
+    from eta.jsonl import write_rows
+
+    rows = wrong_answers(records, tasks)
+    write_rows(path.parent / WRONG_FILE, rows)
+    return rows
+
+
+def write_analysis(run_dir: Path, tasks: Sequence[Task] = ()) -> tuple[Path, dict[str, dict[str, Any]]] | None:
+    """``analysis.md`` for every trained policy against the base; None without both evaluations. With the
+    held-out ``tasks``, each policy's wrong answers are classed against the references too (and written to
+    ``eval/<policy>/wrong_answers.jsonl``, which the comparison's transition table reads)."""
     from eta.jsonl import read_rows as read_records
 
     base_file = rundir.eval_dir(run_dir, rundir.BASE) / rundir.SAMPLED_EXECUTIONS
     policies = trained_policies(run_dir)
     if not base_file.is_file() or not policies:
         return None
+    by_id = {t.task_id: t for t in tasks}
     base = read_records(base_file)
-    results = {name: compare(base, read_records(path)) for name, path in policies.items()}
+    base_wrong = write_wrong_answers(base_file, base, by_id) if by_id else None
+    results = {}
+    for name, path in policies.items():
+        records = read_records(path)
+        results[name] = compare(base, records)
+        if base_wrong is not None:
+            results[name]["wrong"] = {"base": wrong_counts(base_wrong),
+                                      "trained": wrong_counts(write_wrong_answers(path, records, by_id))}
     out = run_dir / rundir.ANALYSIS
     out.write_text(render(results))
     return out, results
@@ -178,12 +229,15 @@ def render(results: dict[str, dict[str, Any]], max_chars: int = 2500) -> str:
              "From each failing program's outcome and, for runtime errors, the exception type of its first "
              "failing test:", ""]
     lines += [f"- **{c}**: {RULES[c]}" for c in CATEGORIES] + [""]
+    if any(r.get("wrong") for r in results.values()):
+        lines += _wrong_rules()
     for name, result in results.items():
         lines += [f"## {name} against base", "", "### Failures by category (failing programs)", "",
                   f"| category | base | {name} | change |", "| --- | --- | --- | --- |"]
         base, trained = result["categories"]["base"], result["categories"]["trained"]
         for c in base:
             lines.append(f"| {c} | {base[c]} | {trained[c]} | {trained[c] - base[c]:+d} |")
+        lines += _wrong_tables(name, result.get("wrong"))
         for title, key, bad in (("Newly solved", "newly_solved", "base"), ("Newly broken", "newly_broken", name)):
             good = name if bad == "base" else "base"
             lines += ["", f"### {title} ({len(result[key])})", ""]
@@ -203,6 +257,28 @@ def render(results: dict[str, dict[str, Any]], max_chars: int = 2500) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _wrong_tables(name: str, wrong: dict[str, dict[str, dict[str, int]]] | None) -> list[str]:
+    if not wrong:
+        return []
+    lines = []
+    for key, title in (("diff", "change against the reference"), ("value", "value returned")):
+        base, trained = wrong["base"][key], wrong["trained"][key]
+        lines += ["", f"### Wrong values by {title}", "", f"| class | base | {name} | change |", "| --- | --- | --- | --- |"]
+        for c in dict.fromkeys([*base, *trained]):
+            b, t = base.get(c, 0), trained.get(c, 0)
+            lines.append(f"| {c} | {b} | {t} | {t - b:+d} |")
+    return lines
+
+
+def _wrong_rules() -> list[str]:
+    lines = ["", "A wrong value (outcome `wrong_answer`) is also classed by its change against the task's reference "
+             "(eta/report/mistakes.py: local names renamed by first use, statements aligned, each difference "
+             "placed; the class every difference shares):", ""]
+    lines += [f"- **{c}**: {DIFF_RULES[c]}" for c in DIFF_CATEGORIES]
+    lines += ["", "and by the value its first failing test's call returned against the expected one:", ""]
+    return lines + [f"- **{c}**: {VALUE_RULES[c]}" for c in VALUE_RELATIONS] + [""]
+
+
 def _fence(text: str, max_chars: int, lang: str) -> str:
     text = text.rstrip()
     if len(text) > max_chars:
@@ -211,7 +287,7 @@ def _fence(text: str, max_chars: int, lang: str) -> str:
 
 
 def table_rows(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """W&B tables: the category counts, and the newly solved and broken problems."""
+    """W&B tables: the category counts, the newly solved and broken problems, the wrong values' classes."""
     tables: dict[str, list[dict[str, Any]]] = {}
     for name, result in results.items():
         tables[f"analysis_{name}_categories"] = [
@@ -222,4 +298,9 @@ def table_rows(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, A
              "off_by_one": ex["off_by_one"], "error": ex["error"], "failing_program": ex["failing_program"],
              "trace": ex["trace"], "passing_program": ex["passing_program"]}
             for key in ("newly_solved", "newly_broken") for ex in result[key]]
+        if result.get("wrong"):
+            base, trained = result["wrong"]["base"], result["wrong"]["trained"]
+            tables[f"analysis_{name}_wrong_values"] = [
+                {"by": by, "class": c, "base": base[by].get(c, 0), name: trained[by].get(c, 0)}
+                for by in ("diff", "value") for c in dict.fromkeys([*base[by], *trained[by]])]
     return tables

@@ -8,7 +8,8 @@ every metric, the mean and 95% interval per method from a bootstrap over seeds a
 binary counterpart (ETA-DPO vs DPO-binary, ETA-RM vs GRPO-binary); ``eta.report.writing`` writes, into the
 sweep folder:
 
-* ``comparison.md``: the tables; ``comparison.csv``: the same, one row per estimate;
+* ``comparison.md``: the tables (and which errors each arm fixes: ``eta.report.transitions``);
+  ``comparison.csv``: the estimates (the transition table's too), one row each;
 * ``plots/*.png``: each metric by method with its interval, outcome frequencies stacked by method, the
   metrics by round when the jobs ran rounds > 1;
 * a W&B run (``comparison``) in the jobs' group with the same tables and plots, when the jobs log to W&B.
@@ -25,6 +26,7 @@ from typing import Any
 from eta.errors import ConfigError
 from eta.report.estimates import COUNTERPARTS, ENDPOINT, estimate_all, ordered, primary_analysis
 from eta.report.jobs import Job, collect, find_jobs
+from eta.report.transitions import as_rows, collect_transitions, transition_table
 from eta.report.writing import log_wandb, markdown, write_csv, write_plots
 
 __all__ = ["CompareCallback", "compare", "main", "ordered"]
@@ -62,9 +64,10 @@ def compare(sweep_dir: str | Path, wandb: bool | None = None, n_boot: int | None
     if unfinished:
         notes.append(f"{len(unfinished)} job(s) without metrics.json left out: "
                      + ", ".join(str(p.relative_to(sweep_dir)) for p in unfinished))
-    text = markdown(rows, f"Comparison: {sweep_dir.name}", notes, primary, endpoint)
+    transitions = transition_table(collect_transitions(jobs), counterparts, n_boot, int(settings.get("seed", 0)))
+    text = markdown(rows, f"Comparison: {sweep_dir.name}", notes, primary, endpoint, transitions)
     (sweep_dir / "comparison.md").write_text(text)
-    write_csv(rows, sweep_dir / "comparison.csv", primary, endpoint)
+    write_csv(rows + as_rows(transitions), sweep_dir / "comparison.csv", primary, endpoint)
     plots = write_plots(rows, ev, sweep_dir / "plots")
     logger = next((j.cfg.get("logger") for j in jobs if isinstance(j.cfg.get("logger"), Mapping)), {}) or {}
     if wandb if wandb is not None else str(logger.get("name", "none")) == "wandb":

@@ -5,6 +5,7 @@ no files."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,7 +167,37 @@ def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS
         rows += _problem_rows(ev.greedy if kind == "greedy" else ev.sampled, metric, inner, counterparts, n_boot, seed)
     for metric in sorted(ev.repair):  # accuracy = pass@1 of the first attempt at each program
         rows += _problem_rows(ev.repair[metric], metric, "pass@1", counterparts, n_boot, seed)
+        rows += _control_rows(ev, metric, n_boot, seed)
     return rows + _seed_rows(ev, counterparts, n_boot, seed)
+
+
+CONTROL = re.compile(r"^repair (?P<set>.+) \((?P<kind>none|scratch)\)$")
+
+
+def control_label(kind: str) -> str:
+    return f"{kind} (same policy)"
+
+
+def _control_rows(ev: Evaluations, metric: str, n_boot: int, seed: int) -> list[Row]:
+    """A feedback's repair accuracy against each control of the same policy on the same programs and seeds
+    (``eval.repair.controls``): the gain the feedback itself brings."""
+    if CONTROL.match(metric) or not metric.endswith(")"):
+        return []
+    rows: list[Row] = []
+    name = metric.rsplit(" (", 1)[0]
+    for kind in ("none", "scratch"):
+        control = ev.repair.get(f"{name} ({kind})")
+        if control is None:
+            continue
+        for label in ordered(ev.repair[metric]):
+            if label not in control:
+                continue
+            both = _groups({"feedback": ev.repair[metric][label], "control": control[label]}, "pass@1", "feedback",
+                           "control")
+            if both.a:
+                rows.append(Row(metric, label, control_label(kind), paired_difference(
+                    both.a, both.b, n_boot, seed, problems=both.problems, families=both.families)))
+    return rows
 
 
 # ---------------------------------------------------------------- the primary analysis

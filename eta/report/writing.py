@@ -18,6 +18,7 @@ import numpy as np
 from eta.report.bootstrap import Estimate
 from eta.report.estimates import ALPHA, ENDPOINT, POWER, TARGET, Primary, Row, ordered
 from eta.report.jobs import Evaluations
+from eta.report.transitions import Transition
 
 
 def _is_fraction(metric: str) -> bool:
@@ -74,19 +75,53 @@ def primary_markdown(primary: Sequence[Primary], endpoint: str) -> list[str]:
     return out
 
 
+def transitions_markdown(rows: Sequence[Transition]) -> list[str]:
+    """Per arm, each base class's share fixed (or, of the problems the base solved, broken), and the
+    difference against the arm's counterpart: does a trace arm fix other errors than its binary one?"""
+    if not rows:
+        return []
+    out = ["", "## Which errors each arm fixes (paired transitions, pooled over seeds)", "",
+           "Each held-out problem of a seed is put in the base policy's class on it (solved, else the most common "
+           "class of its failing samples: eta/report/analysis.py's categories, a wrong value split by its change "
+           "against the reference, eta/report/mistakes.py). \"fixed\": the share of a class's (seed, problem) rows "
+           "the arm solves (the rest still fail); for \"solved by base\", \"broken\": the share it no longer solves. "
+           "95% intervals: the cluster bootstrap over families and problems, each problem with its rows of every "
+           "seed (eta/report/transitions.py). \"vs\": the arm's share minus its counterpart's on the same rows."]
+    for arm in dict.fromkeys(r.arm for r in rows):
+        mine = [r for r in rows if r.arm == arm]
+        against = next((r.against for r in mine if r.against), None)
+        out += ["", f"### {arm}", "", "| base class | rows | families | fixed or broken [95% CI] |"
+                + (f" vs {against} |" if against else ""), "| --- | --- | --- | --- |" + (" --- |" if against else "")]
+        for r in (r for r in mine if r.against is None):
+            d = next((x for x in mine if x.against and x.base_class == r.base_class), None)
+            cells = [r.base_class, str(r.share.n_problems), str(r.share.n_families),
+                     f"{r.moved} {_fmt('pass@1', r.share, False)}"]
+            if against:
+                cells.append(_fmt("pass@1", d.share, True) if d else "")
+            out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def markdown(rows: Sequence[Row], title: str, notes: Sequence[str] = (), primary: Sequence[Primary] = (),
-             endpoint: str = ENDPOINT) -> str:
+             endpoint: str = ENDPOINT, transitions: Sequence[Transition] = ()) -> str:
     out = [f"# {title}", "", "Mean and 95% interval per method (a cluster bootstrap: families of problems, problems "
            "within them and, crossed with them, seeds; eta/report/bootstrap.py), and the paired difference against "
            "the base and against the method's binary counterpart (same seeds, same problems); \"spans 0\": the "
            "interval includes no change. \"problems\" counts each seed's problems; \"families\" the distinct "
            "families of problems.", ""]
     out += [f"- {n}" for n in notes]
+    if any(r.against and r.against.endswith("(same policy)") for r in rows):
+        out.append("- Repair controls (`eval.repair.controls`): \"vs none (same policy)\" is the feedback's repair "
+                   "accuracy minus that of the same policy shown the failing program without feedback, \"vs scratch "
+                   "(same policy)\" minus the same policy asked the problem alone (no program); paired by program. "
+                   "A gain over the base that these do not show is the policy solving the problem, not using the "
+                   "feedback.")
     out += primary_markdown(primary, endpoint)
     if primary:
-        out += ["", f"## Exploratory: everything below ({len(rows)} intervals)", "",
+        out += ["", f"## Exploratory: everything below ({len(rows)} intervals and the transition table)", "",
                 "Unadjusted 95% intervals, not corrected for their number: read them as exploratory; only the "
                 "primary analysis above is confirmatory."]
+    out += transitions_markdown(transitions)
     for metric in dict.fromkeys(r.metric for r in rows):
         mine = [r for r in rows if r.metric == metric]
         against = list(dict.fromkeys(r.against for r in mine if r.against))
