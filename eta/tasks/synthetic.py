@@ -1,12 +1,13 @@
 """A seeded suite of simple function-writing problems, for measuring alignment on a CPU.
 
 The default model (SmolLM2-135M-Instruct) solves about 5% of HumanEval and MBPP, too few for an
-alignment effect to show; this suite is easy enough for a base pass rate between 20% and 60%
-(measured with ``experiments/synthetic_base_rate.py``). Problems come in families (list, string and
-arithmetic tasks with loops and conditions); each family is parameterised (function name, parameter
-name, constants) and yields several instances with a natural-language prompt, a reference solution and
-3-6 tests whose expected values come from running the reference. The train/test split is by family,
-so the test problems are not paraphrases of training ones. Same seed, same tasks.
+alignment effect to show; its first 21 families were easy enough for a base pass rate between 20% and
+60% (measured with ``experiments/synthetic_base_rate.py``; the 29 later ones are not measured yet).
+Problems come in families (list, 2-D list, string and arithmetic tasks with loops and conditions); each
+family is parameterised (function name, parameter name, constants) and yields several instances with a
+natural-language prompt, a reference solution and 3-6 tests whose expected values come from running the
+reference. The train/validation/test split is by family and by skeleton (``eta.tasks.skeleton``), so
+held-out problems are not paraphrases or renamings of training ones. Same seed, same tasks.
 """
 
 from __future__ import annotations
