@@ -13,7 +13,8 @@ from eta.tasks.skeleton import closest, similarity, skeleton
 
 THRESHOLD = 0.8
 
-COUNT_VALUE = "def count_value(nums):\n    count = 0\n    for x in nums:\n        if x == 3:\n            count += 1\n    return count\n"
+COUNT_VALUE = ("def count_value(nums):\n    count = 0\n    for x in nums:\n        if x == 3:\n            count += 1\n"
+               "    return count\n")
 COUNT_LETTER = "def count_a(s):\n    n = 0\n    for ch in s:\n        if ch == 'a':\n            n += 1\n    return n\n"
 BALANCED = ("def balanced(s):\n    depth = 0\n    for ch in s:\n        if ch == '(':\n            depth += 1\n"
             "        elif ch == ')':\n            depth -= 1\n            if depth < 0:\n                return False\n"

@@ -12,6 +12,7 @@ held-out problems are not paraphrases or renamings of training ones. Same seed, 
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 from dataclasses import dataclass
@@ -385,7 +386,8 @@ def sum_in_text(rng: random.Random) -> Instance:
             f"            total += int(part)\n    return total\n")
     nums = [sep.join(str(x) for x in _ints(rng, -20, 99, (2, 6))) for _ in range(3)]
     return Instance(name, p, f"returns the sum of the integers in the string `{p}`, written separated by "
-                    f"'{sep}' (0 for an empty string)", body, [("",), (str(rng.randint(0, 50)),)] + [(n,) for n in nums])
+                    f"'{sep}' (0 for an empty string)", body,
+                    [("",), (str(rng.randint(0, 50)),)] + [(n,) for n in nums])
 
 
 def count_pairs(rng: random.Random) -> Instance:
@@ -536,7 +538,8 @@ def is_sorted(rng: random.Random) -> Instance:
     body = (f"    for i in range(len({p}) - 1):\n        if {p}[i] {op} {p}[i + 1]:\n            return False\n"
             f"    return True\n")
     return Instance(name, p, f"returns True if the numbers of the list `{p}` are {words}, and False otherwise",
-                    body, [([],), ([4],), ([1, 3, 3, 7],), ([1, 2, 5, 9],), ([2, 4, 6, 1],), (_ints(rng, 0, 9, (4, 6)),)])
+                    body, [([],), ([4],), ([1, 3, 3, 7],), ([1, 2, 5, 9],), ([2, 4, 6, 1],),
+                           (_ints(rng, 0, 9, (4, 6)),)])
 
 
 def transpose(rng: random.Random) -> Instance:
@@ -628,7 +631,7 @@ def build(family: Family, index: int, inst: Instance) -> Task:
     function = namespace[inst.name]
     tests = []
     for args in inst.inputs:
-        expected = function(*[list(a) if isinstance(a, list) else a for a in args])
+        expected = function(*copy.deepcopy(args))  # a 2-D list argument must not change under the call
         call = f"{inst.name}({', '.join(map(repr, args))})"
         tests.append(TestCase(kind=TestKind.ASSERT, code=f"assert {call} == {expected!r}", display=call))
     signature = f"def {inst.name}({inst.params}):"
