@@ -574,34 +574,20 @@ def gcd(rng: random.Random) -> Instance:
                      (rng.randint(10, 99), rng.randint(10, 99))])
 
 
+def _of_kind(kind: str, *makers: Callable[[random.Random], Instance]) -> tuple[Family, ...]:
+    return tuple(Family(make.__name__, kind, make) for make in makers)
+
+
+# In this order: a limit takes problems round-robin across families in order of first appearance.
 FAMILIES: tuple[Family, ...] = (
-    Family("sum_above", "list", sum_above), Family("count_value", "list", count_value),
-    Family("scale_list", "list", scale_list), Family("keep_even", "list", keep_even),
-    Family("largest", "list", largest), Family("count_negative", "list", count_negative),
-    Family("list_product", "list", list_product),
-    Family("reverse_text", "string", reverse_text), Family("count_letter", "string", count_letter),
-    Family("shout", "string", shout), Family("repeat_text", "string", repeat_text),
-    Family("count_vowels", "string", count_vowels), Family("remove_letter", "string", remove_letter),
-    Family("sum_to", "arithmetic", sum_to), Family("factorial", "arithmetic", factorial),
-    Family("divisible", "arithmetic", divisible), Family("sum_multiples", "arithmetic", sum_multiples),
-    Family("count_digits", "arithmetic", count_digits), Family("fizz", "arithmetic", fizz),
-    Family("power_loop", "arithmetic", power_loop), Family("clamp", "arithmetic", clamp),
-    Family("index_of_extreme", "list", index_of_extreme), Family("first_index_above", "list", first_index_above),
-    Family("max_window_sum", "list", max_window_sum), Family("running_total", "list", running_total),
-    Family("pair_sum_sorted", "list", pair_sum_sorted), Family("most_frequent", "list", most_frequent),
-    Family("count_pairs", "list", count_pairs), Family("merge_sorted", "list", merge_sorted),
-    Family("longest_streak", "list", longest_streak), Family("rotate", "list", rotate),
-    Family("balance_point", "list", balance_point), Family("dedupe", "list", dedupe),
-    Family("is_sorted", "list", is_sorted),
-    Family("diagonal_sum", "grid", diagonal_sum), Family("column_sums", "grid", column_sums),
-    Family("grid_count", "grid", grid_count), Family("transpose", "grid", transpose),
-    Family("run_length", "string", run_length), Family("balanced", "string", balanced),
-    Family("word_counts", "string", word_counts), Family("sum_in_text", "string", sum_in_text),
-    Family("caesar", "string", caesar), Family("from_base", "string", from_base),
-    Family("acronym", "string", acronym),
-    Family("collatz_steps", "arithmetic", collatz_steps), Family("digit_sum", "arithmetic", digit_sum),
-    Family("is_prime", "arithmetic", is_prime), Family("fibonacci", "arithmetic", fibonacci),
-    Family("gcd", "arithmetic", gcd),
+    *_of_kind("list", sum_above, count_value, scale_list, keep_even, largest, count_negative, list_product),
+    *_of_kind("string", reverse_text, count_letter, shout, repeat_text, count_vowels, remove_letter),
+    *_of_kind("arithmetic", sum_to, factorial, divisible, sum_multiples, count_digits, fizz, power_loop, clamp),
+    *_of_kind("list", index_of_extreme, first_index_above, max_window_sum, running_total, pair_sum_sorted,
+              most_frequent, count_pairs, merge_sorted, longest_streak, rotate, balance_point, dedupe, is_sorted),
+    *_of_kind("grid", diagonal_sum, column_sums, grid_count, transpose),
+    *_of_kind("string", run_length, balanced, word_counts, sum_in_text, caesar, from_base, acronym),
+    *_of_kind("arithmetic", collatz_steps, digit_sum, is_prime, fibonacci, gcd),
 )
 # The splits are by family, and families whose references share a skeleton (``eta.tasks.skeleton``: the same
 # program up to names and constants, similarity >= 0.8) are on the same side: the short loop-and-accumulate
