@@ -30,6 +30,9 @@ def test_names_and_constants_do_not_count_the_shape_does():
     assert "len" in skeleton("def f(xs):\n    return len(xs)\n")
     assert "append" in skeleton("def f(xs):\n    out = []\n    out.append(xs)\n    return out\n")
     assert skeleton("def f(x):\n    # why\n\n    return x\n") == skeleton("def g(y):\n    return y\n")
+    # an f-string is one constant (Python 3.12 tokenizes its parts); code after the function is not its body
+    assert skeleton("def f(x):\n    return f'a{x}b' + str(x)\n\ny = 2\n") == \
+        ("INDENT", "return", "CONST", "+", "str", "(", "P0", ")", "NEWLINE")
 
 
 def test_a_different_program_scores_low_and_the_measure_is_symmetric():

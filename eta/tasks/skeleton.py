@@ -26,36 +26,47 @@ import difflib
 import io
 import keyword
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 Skeleton = tuple[str, ...]
 
 _DROP = {tokenize.NL, tokenize.COMMENT, tokenize.ENCODING, tokenize.ENDMARKER}
 _BUILTINS = frozenset(dir(builtins))
+# Python 3.12 splits an f-string into parts; before, it is one STRING: one CONST either way
+_FSTRING_START, _FSTRING_END = getattr(tokenize, "FSTRING_START", -1), getattr(tokenize, "FSTRING_END", -1)
 
 
-def _signature(source: str) -> tuple[str, list[str], int]:
-    """The first function's name, its parameter names, and the line its body starts on."""
+def _signature(source: str) -> tuple[str, list[str], int, int]:
+    """The first function's name, its parameter names, and the lines its body starts and ends on."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef):
             args = node.args
             params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
             params += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
-            return node.name, params, node.body[0].lineno
+            return node.name, params, node.body[0].lineno, node.end_lineno or node.body[-1].lineno
     raise ValueError("the source defines no function")
+
+
+def _body_tokens(source: str, first_line: int, last_line: int) -> Iterator[tokenize.TokenInfo]:
+    """The tokens of lines ``first_line``..``last_line``, without comments and blank lines; an f-string as
+    its start token alone."""
+    depth = 0
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        depth += (token.type == _FSTRING_START) - (token.type == _FSTRING_END)
+        inside = depth > 1 or (depth == 1 and token.type != _FSTRING_START) or token.type == _FSTRING_END
+        if not inside and token.type not in _DROP and first_line <= token.start[0] <= last_line:
+            yield token
 
 
 def skeleton(source: str) -> Skeleton:
     """The body of the first function in ``source``, names by role and literals as ``CONST``."""
-    name, params, first_line = _signature(source)
+    name, params, first_line, last_line = _signature(source)
     roles = {name: "FN"} | {p: f"P{i}" for i, p in enumerate(params)}
     out: list[str] = []
     previous = ""
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type in _DROP or token.start[0] < first_line:
-            continue
+    for token in _body_tokens(source, first_line, last_line):
         text = token.string
-        if token.type in (tokenize.NUMBER, tokenize.STRING):
+        if token.type in (tokenize.NUMBER, tokenize.STRING, _FSTRING_START):
             text = "CONST"
         elif token.type == tokenize.NAME and not keyword.iskeyword(text) and previous != ".":
             if text not in roles and text not in _BUILTINS:
