@@ -471,7 +471,7 @@ def caesar(rng: random.Random) -> Instance:
     name, p = _names(rng, ["caesar", "shift_letters", "encode"], ["s", "text", "word"])
     body = (f"    result = ''\n    for ch in {p}:\n        result += chr((ord(ch) - ord('a') + {k}) % 26 + ord('a'))\n"
             f"    return result\n")
-    return Instance(name, p, f"returns the lowercase string `{p}` with every letter moved {k} places on in the "
+    return Instance(name, p, f"returns the lowercase string `{p}` with every letter moved {k} place{'s' * (k > 1)} on in the "
                     f"alphabet, wrapping around from 'z' to 'a'", body,
                     [("",), ("xyz",)] + [(_words(rng),) for _ in range(3)])
 
