@@ -235,6 +235,10 @@ def clamp(rng: random.Random) -> Instance:
 # value that a small model plausibly gets wrong (a wrong answer rather than a crash), and an edge-case test
 # (empty input, zero, a tie, a boundary value) that catches it.
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + "s" * (n != 1)
+
+
 def _names(rng: random.Random, names: list[str], params: list[str]) -> tuple[str, str]:
     return rng.choice(names), rng.choice(params)
 
@@ -461,9 +465,10 @@ def rotate(rng: random.Random) -> Instance:
     name, p = _names(rng, [f"rotate_{way}", "rotate", "shift_list"], ["nums", "items"])
     body = (f"    if not {p}:\n        return []\n    result = []\n    for i in range(len({p})):\n"
             f"        result.append({p}[(i {sign} {k}) % len({p})])\n    return result\n")
-    return Instance(name, p, f"returns the list `{p}` rotated {way} by {k} places (each number moves {k} "
-                    f"positions to the {way}, wrapping around)", body,
-                    [([],), (_ints(rng, 0, 9, (1, 1)),), (list(range(1, k + 1)),), (_ints(rng, 0, 9, (k + 1, k + 5)),)])
+    return Instance(name, p, f"returns the list `{p}` rotated {way} by {_count(k, 'place')} (each number moves "
+                    f"{_count(k, 'position')} to the {way}, wrapping around)", body,
+                    [([],), (_ints(rng, 0, 9, (1, 1)),), (list(range(1, k + 1)),),
+                     (_ints(rng, 0, 9, (k + 1, k + 5)),)])
 
 
 def caesar(rng: random.Random) -> Instance:
@@ -471,8 +476,8 @@ def caesar(rng: random.Random) -> Instance:
     name, p = _names(rng, ["caesar", "shift_letters", "encode"], ["s", "text", "word"])
     body = (f"    result = ''\n    for ch in {p}:\n        result += chr((ord(ch) - ord('a') + {k}) % 26 + ord('a'))\n"
             f"    return result\n")
-    return Instance(name, p, f"returns the lowercase string `{p}` with every letter moved {k} place{'s' * (k > 1)} on in the "
-                    f"alphabet, wrapping around from 'z' to 'a'", body,
+    return Instance(name, p, f"returns the lowercase string `{p}` with every letter moved {_count(k, 'place')} on "
+                    f"in the alphabet, wrapping around from 'z' to 'a'", body,
                     [("",), ("xyz",)] + [(_words(rng),) for _ in range(3)])
 
 
