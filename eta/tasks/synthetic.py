@@ -2,7 +2,8 @@
 
 The default model (SmolLM2-135M-Instruct) solves about 5% of HumanEval and MBPP, too few for an
 alignment effect to show; its first 21 families were easy enough for a base pass rate between 20% and
-60% (measured with ``experiments/synthetic_base_rate.py``; the 29 later ones are not measured yet).
+60% (measured with ``experiments/synthetic_base_rate.py``); the held-out families of today's splits are
+harder (docs/datasets.md).
 Problems come in families (list, 2-D list, string and arithmetic tasks with loops and conditions); each
 family is parameterised (function name, parameter name, constants) and yields several instances with a
 natural-language prompt, a reference solution and 3-6 tests whose expected values come from running the
