@@ -56,7 +56,7 @@ def run_all(pairs: list) -> list[tuple[int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="test", choices=["test", "train", "all"])
+    parser.add_argument("--split", default="test", choices=["test", "validation", "train", "all"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-family", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from eta.tasks import load_tasks
+from eta.tasks import load_tasks, synthetic
 from eta.tasks.families import family_of, n_families, stratified
 
 
@@ -37,14 +37,29 @@ def test_without_families_a_limit_is_the_prefix():
     assert stratified(ids, 4) == ids[:4] and stratified(ids, None) == ids and n_families(ids) == 10
 
 
-def test_the_default_synthetic_limit_spans_every_held_out_family():
-    from eta.context import load_splits
+def _synthetic_cfg(eval_split: str = "test", limit: int | None = 24):
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create({"seed": 0, "dataset": {
-        "name": "synthetic", "eval_split": "test", "train_split": "train", "holdout_fraction": 0.5, "limit": 24,
-        "data_dir": None, "source": "local", "options": {"seed": 0, "per_family": 10}}})
-    train, held = load_splits(cfg)
+    return OmegaConf.create({"seed": 0, "dataset": {
+        "name": "synthetic", "eval_split": eval_split, "train_split": "train", "holdout_fraction": 0.5,
+        "limit": limit, "data_dir": None, "source": "local", "options": {"seed": 0, "per_family": 10}}})
+
+
+def test_the_default_synthetic_limit_spans_every_held_out_family():
+    from eta.context import load_splits
+
+    train, held = load_splits(_synthetic_cfg())
     assert len(train) == len(held) == 24
-    assert n_families(held) == n_families(load_tasks("synthetic", split="test")) == 8  # was 3 with a prefix
-    assert n_families(train) == n_families(load_tasks("synthetic", split="train"))
+    assert n_families(held) == n_families(load_tasks("synthetic", split="test")) == 12  # was 3 with a prefix
+    assert n_families(train) == 24  # one problem from each of 24 of the 28 training families
+
+
+def test_validation_is_the_evaluation_set_for_tuning_and_shares_no_family():
+    from eta.context import load_splits
+
+    train, validation = load_splits(_synthetic_cfg("validation", limit=None))
+    _, test = load_splits(_synthetic_cfg("test", limit=None))
+    families = [{family_of(t.task_id) for t in side} for side in (train, validation, test)]
+    assert {f.split("/")[1] for f in families[1]} == synthetic.VALIDATION_FAMILIES
+    assert all(t.split == "validation" for t in validation) and all(t.split == "train" for t in train)
+    assert not (families[0] & families[1] or families[0] & families[2] or families[1] & families[2])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import itertools
+import signal
 
 import pytest
 
@@ -31,17 +33,19 @@ def test_same_seed_same_tasks_other_seed_other_tasks():
     assert [t.task_id for t in other] != [] and [t.tests for t in other] != [t.tests for t in first]
 
 
-def test_split_by_family_with_every_kind_on_both_sides():
-    train, test = load_tasks("synthetic", split="train"), load_tasks("synthetic", split="test")
-    train_families = {t.metadata["family"] for t in train}
-    test_families = {t.metadata["family"] for t in test}
-    assert not train_families & test_families and test_families == synthetic.TEST_FAMILIES
-    assert train_families | test_families == {f.name for f in synthetic.FAMILIES}
-    for side in (train, test):
-        assert {t.metadata["kind"] for t in side} == {"list", "string", "arithmetic"}
-    assert all(t.split == "train" for t in train) and all(t.split == "test" for t in test)
-    assert len(load_tasks("synthetic")) == len(test)  # test by default
-    assert len(load_tasks("synthetic", split="all")) == len(train) + len(test)
+def test_three_splits_by_family_with_every_kind_on_each():
+    sides = {name: load_tasks("synthetic", split=name) for name in ("train", "validation", "test")}
+    families = {name: {t.metadata["family"] for t in tasks} for name, tasks in sides.items()}
+    assert families["test"] == synthetic.TEST_FAMILIES and families["validation"] == synthetic.VALIDATION_FAMILIES
+    for a, b in itertools.combinations(families.values(), 2):
+        assert not a & b
+    assert set().union(*families.values()) == {f.name for f in synthetic.FAMILIES}
+    for name, tasks in sides.items():
+        assert {"list", "grid", "string", "arithmetic"} == {t.metadata["kind"] for t in tasks}, name
+        assert all(t.split == name for t in tasks)
+    assert len(families["train"]) >= 25 and len(families["test"]) >= 10 and len(families["validation"]) >= 8
+    assert len(load_tasks("synthetic")) == len(sides["test"])  # test by default
+    assert len(load_tasks("synthetic", split="all")) == sum(map(len, sides.values()))
 
 
 def test_each_task_states_the_function_and_has_three_to_six_tests():
@@ -75,7 +79,61 @@ def test_options_are_checked():
     assert len(load_tasks("synthetic", per_family=2)) == 2 * len(synthetic.TEST_FAMILIES)
     with pytest.raises(TaskLoadError, match="unknown synthetic families: nope"):
         load_tasks("synthetic", families=["nope"])
-    with pytest.raises(TaskLoadError, match="no split 'validation'"):
-        load_tasks("synthetic", split="validation")
+    with pytest.raises(TaskLoadError, match="no split 'dev'; use one of test, validation, train, all"):
+        load_tasks("synthetic", split="dev")
     with pytest.raises(TaskLoadError, match="generated, not downloaded"):
         load_tasks("synthetic", source="hf")
+
+
+_FLIP = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt}
+
+
+def _mutants(source: str) -> list[str]:
+    """The small model's plausible slips, one at a time: ``>`` for ``>=`` (and back), and every integer
+    literal off by one (a loop bound, an initial value, an index)."""
+    out = []
+    count = sum(1 for _ in ast.walk(ast.parse(source)))
+    for i in range(count):
+        for delta in (-1, 1):
+            tree = ast.parse(source)
+            node = list(ast.walk(tree))[i]
+            if isinstance(node, ast.Compare) and type(node.ops[0]) in _FLIP and delta == 1:
+                node.ops[0] = _FLIP[type(node.ops[0])]()
+            elif isinstance(node, ast.Constant) and type(node.value) is int:
+                node.value += delta
+            else:
+                continue
+            out.append(ast.unparse(tree))
+    return out
+
+
+def _outcome(task, program: str) -> str:
+    """'wrong' (a test fails, nothing raised), 'passes', or 'other' (raised or ran past 50 ms)."""
+    def stop(*_):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        verdicts = _run_in_process(task, program)
+    except Exception:  # a crash or a hang: not the wrong answers this suite is built to produce
+        return "other"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return "passes" if all(verdicts) else "wrong"
+
+
+def test_held_out_tests_catch_off_by_one_and_comparison_slips_as_wrong_answers():
+    held_out = synthetic.TEST_FAMILIES | synthetic.VALIDATION_FAMILIES
+    tally: dict[str, dict[str, int]] = {}
+    for task in load_tasks("synthetic", split="all", per_family=1, families=sorted(held_out)):
+        counts = tally.setdefault(task.metadata["family"], {"wrong": 0, "passes": 0, "other": 0})
+        for program in _mutants(task.reference):
+            counts[_outcome(task, program)] += 1
+    wrong = sum(c["wrong"] for c in tally.values())
+    survived = sum(c["passes"] for c in tally.values())
+    # most slips that run are caught (a survivor is often equivalent: `<` for `<=` after an `==` test) ...
+    assert wrong >= 4 * survived and wrong > 100
+    # ... and in nearly every family some slip is a wrong answer, not a crash: the case a trace can explain
+    assert sum(c["wrong"] > 0 for c in tally.values()) >= 0.85 * len(held_out)

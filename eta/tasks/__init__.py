@@ -9,7 +9,7 @@ humaneval   test                                     HumanEval/0 ... HumanEval/1
 mbpp        test, train, validation, prompt, all     Mbpp/11 ... (sanitized; by task_id ranges)
 apps        test (``difficulty=`` one of three)      APPS/<id>
 quixbugs    test                                     QuixBugs/<program>, e.g. QuixBugs/bitcount
-synthetic   test, train, all (split by family)       Synthetic/<family>/<n>
+synthetic   test, validation, train, all (by family) Synthetic/<family>/<n>
 =========== ======================================== =============================================
 
 The data folder is ``../shared/data`` beside the project, or ``$ETA_DATA_DIR``, or ``data_dir``;

@@ -1,16 +1,19 @@
 """A seeded suite of simple function-writing problems, for measuring alignment on a CPU.
 
 The default model (SmolLM2-135M-Instruct) solves about 5% of HumanEval and MBPP, too few for an
-alignment effect to show; this suite is easy enough for a base pass rate between 20% and 60%
-(measured with ``experiments/synthetic_base_rate.py``). Problems come in families (list, string and
-arithmetic tasks with loops and conditions); each family is parameterised (function name, parameter
-name, constants) and yields several instances with a natural-language prompt, a reference solution and
-3-6 tests whose expected values come from running the reference. The train/test split is by family,
-so the test problems are not paraphrases of training ones. Same seed, same tasks.
+alignment effect to show; its first 21 families were easy enough for a base pass rate between 20% and
+60% (measured with ``experiments/synthetic_base_rate.py``); the held-out families of today's splits are
+harder (docs/datasets.md).
+Problems come in families (list, 2-D list, string and arithmetic tasks with loops and conditions); each
+family is parameterised (function name, parameter name, constants) and yields several instances with a
+natural-language prompt, a reference solution and 3-6 tests whose expected values come from running the
+reference. The train/validation/test split is by family and by skeleton (``eta.tasks.skeleton``), so
+held-out problems are not paraphrases or renamings of training ones. Same seed, same tasks.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from typing import Any, Callable
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.schema import CompletionMode, Task, TestCase, TestKind
 
-SPLITS = ("test", "train", "all")
+SPLITS = ("test", "validation", "train", "all")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Instance:
 @dataclass(frozen=True)
 class Family:
     name: str
-    kind: str  # list, string or arithmetic
+    kind: str  # list, grid (2-D lists), string or arithmetic
     make: Callable[[random.Random], Instance]
 
 
@@ -227,26 +230,386 @@ def clamp(rng: random.Random) -> Instance:
                     [(low - rng.randint(1, 9),), (high + rng.randint(1, 9),), (low,), (rng.randint(low, high),)])
 
 
+# ---- families with more structure ------------------------------------------------------------------
+# Index arithmetic, early exit, nested loops, 2-D lists, dict counting, parsing, sliding windows, prefix
+# sums, two pointers, run-length encoding, bracket matching. Each has a bound, a comparison or an initial
+# value that a small model plausibly gets wrong (a wrong answer rather than a crash), and an edge-case test
+# (empty input, zero, a tie, a boundary value) that catches it.
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + "s" * (n != 1)
+
+
+def _names(rng: random.Random, names: list[str], params: list[str]) -> tuple[str, str]:
+    return rng.choice(names), rng.choice(params)
+
+
+def index_of_extreme(rng: random.Random) -> Instance:
+    big, last = rng.random() < 0.5, rng.random() < 0.5
+    word, op = ("largest", ">") if big else ("smallest", "<")
+    op, where = (op + "=", "last") if last else (op, "first")
+    short = "max" if big else "min"
+    name, p = _names(rng, [f"index_of_{short}", f"position_of_{word}", f"arg{short}"], ["nums", "values"])
+    body = (f"    if not {p}:\n        return -1\n    best = 0\n    for i in range(1, len({p})):\n"
+            f"        if {p}[i] {op} {p}[best]:\n            best = i\n    return best\n")
+    tie = _ints(rng, -3, 4, (3, 6))
+    tie.insert(rng.randint(0, len(tie)), max(tie) if big else min(tie))
+    second = [0, 5 if big else -5, rng.randint(-4, 4)]
+    return Instance(name, p, f"returns the index of the {where} {word} number in the list `{p}` (-1 for an "
+                    "empty list)", body, [([],), ([rng.randint(-5, 5)],), (second,), (tie,)]
+                    + [(_ints(rng, -3, 4, (4, 8)),) for _ in range(2)])
+
+
+def first_index_above(rng: random.Random) -> Instance:
+    k = rng.randint(0, 9)
+    name, p = _names(rng, ["first_above", "find_first_above", "index_above"], ["nums", "values"])
+    body = f"    for i in range(len({p})):\n        if {p}[i] > {k}:\n            return i\n    return -1\n"
+    below = [rng.randint(k - 5, k) for _ in range(4)] + [k]
+    return Instance(name, p, f"returns the index of the first number in the list `{p}` that is greater than "
+                    f"{k}, or -1 if there is none", body,
+                    [([],), (below,), (below + [k + 1, k + 2],)] + [(_ints(rng, 0, 15, (4, 7)),) for _ in range(2)])
+
+
+def max_window_sum(rng: random.Random) -> Instance:
+    k = rng.randint(2, 4)
+    name, p = _names(rng, ["max_window_sum", "best_window", "largest_run_sum"], ["nums", "values", "readings"])
+    body = (f"    if len({p}) < {k}:\n        return 0\n    window = sum({p}[:{k}])\n    best = window\n"
+            f"    for i in range({k}, len({p})):\n        window += {p}[i] - {p}[i - {k}]\n"
+            f"        if window > best:\n            best = window\n    return best\n")
+    return Instance(name, p, f"returns the largest sum of {k} consecutive numbers in the list `{p}` (0 if it "
+                    f"has fewer than {k} numbers)", body,
+                    [([],), (_ints(rng, -9, 9, (k - 1, k - 1)),), (_ints(rng, -9, 9, (k, k)),),
+                     (list(range(-3, k + 1)),)] + [(_ints(rng, -9, 9, (k + 2, k + 6)),) for _ in range(2)])
+
+
+def running_total(rng: random.Random) -> Instance:
+    start = rng.choice([0, 0, 10, 100])
+    name, p = _names(rng, ["running_total", "prefix_sums", "cumulative"], ["nums", "values", "amounts"])
+    body = (f"    result = []\n    total = {start}\n    for x in {p}:\n        total += x\n"
+            f"        result.append(total)\n    return result\n")
+    text = (f"returns the running totals of the list `{p}`: the i-th number of the result is the sum of the first "
+            f"i + 1 numbers" + (f", plus a starting balance of {start}" if start else ""))
+    return Instance(name, p, text, body, _list_inputs(rng, 4))
+
+
+def pair_sum_sorted(rng: random.Random) -> Instance:
+    k = 2 * rng.randint(3, 8)
+    name, p = _names(rng, ["has_pair_sum", "two_sum_sorted", "pair_adds_to"], ["nums", "sorted_nums"])
+    body = (f"    i = 0\n    j = len({p}) - 1\n    while i < j:\n        total = {p}[i] + {p}[j]\n"
+            f"        if total == {k}:\n            return True\n        if total < {k}:\n            i += 1\n"
+            f"        else:\n            j -= 1\n    return False\n")
+    a = rng.randint(0, k // 2 - 1)
+    hit = sorted(_ints(rng, 0, 20, (2, 5)) + [a, k - a])
+    return Instance(name, p, f"returns True if two numbers at different positions of the sorted list `{p}` add "
+                    f"up to {k}, and False otherwise", body,
+                    [([],), ([a, k - a],), ([1, k // 2, k + 5],), (hit,), (list(range(k + 1, k + 5)),),
+                     (sorted(_ints(rng, 0, 20, (3, 6))),)])
+
+
+def run_length(rng: random.Random) -> Instance:
+    count_first = rng.random() < 0.5
+    piece, order = ("str(j - i) + {p}[i]", "count then letter") if count_first else \
+        ("{p}[i] + str(j - i)", "letter then count")
+    name, p = _names(rng, ["run_length", "compress", "encode_runs"], ["s", "text"])
+    body = (f"    result = ''\n    i = 0\n    while i < len({p}):\n        j = i\n"
+            f"        while j < len({p}) and {p}[j] == {p}[i]:\n            j += 1\n"
+            f"        result += {piece.format(p=p)}\n        i = j\n    return result\n")
+    example = "3a2b" if count_first else "a3b2"
+    runs = ["".join(rng.choice("ab") * rng.randint(1, 3) for _ in range(rng.randint(2, 4))) for _ in range(3)]
+    return Instance(name, p, f"returns the run-length encoding of the string `{p}`: each run of a repeated "
+                    f"letter written as {order} (\"aaabb\" gives \"{example}\")", body,
+                    [("",), (rng.choice("xyz"),)] + [(r,) for r in runs])
+
+
+def balanced(rng: random.Random) -> Instance:
+    o, c = rng.choice(["()", "[]", "{}"])
+    name, p = _names(rng, ["balanced", "is_balanced", "brackets_match"], ["s", "text", "brackets"])
+    body = (f"    depth = 0\n    for ch in {p}:\n        if ch == '{o}':\n            depth += 1\n"
+            f"        elif ch == '{c}':\n            depth -= 1\n            if depth < 0:\n"
+            f"                return False\n    return depth == 0\n")
+    nested = o * 2 + c + o + c * 2
+    return Instance(name, p, f"returns True if the brackets '{o}' and '{c}' in the string `{p}` are balanced "
+                    f"(every '{o}' closed by a later '{c}'), and False otherwise", body,
+                    [("",), (c + o,), (o * 2 + c,), (nested,), (o + c + o + c,)])
+
+
+def diagonal_sum(rng: random.Random) -> Instance:
+    anti = rng.random() < 0.5
+    cell, which = ("{p}[i][len({p}) - 1 - i]", "anti-diagonal (top right to bottom left)") if anti else \
+        ("{p}[i][i]", "main diagonal (top left to bottom right)")
+    name, p = _names(rng, ["diagonal_sum", "sum_diagonal", "diag_total"], ["grid", "matrix"])
+    body = (f"    total = 0\n    for i in range(len({p})):\n        total += {cell.format(p=p)}\n"
+            f"    return total\n")
+    squares = [[_ints(rng, -9, 9, (n, n)) for _ in range(n)] for n in (1, 2, 3, rng.randint(4, 5))]
+    return Instance(name, p, f"returns the sum of the {which} of the square matrix `{p}` (a list of rows; 0 "
+                    "for an empty matrix)", body, [([],)] + [(s,) for s in squares])
+
+
+def column_sums(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["column_sums", "sum_columns", "col_totals"], ["grid", "matrix", "rows"])
+    body = (f"    if not {p}:\n        return []\n    sums = [0] * len({p}[0])\n    for row in {p}:\n"
+            f"        for j in range(len(row)):\n            sums[j] += row[j]\n    return sums\n")
+    shapes = [(1, 3), (3, 1), (rng.randint(2, 4), rng.randint(2, 4))]
+    return Instance(name, p, f"returns the list of column sums of the matrix `{p}` (a list of rows of equal "
+                    "length; [] for an empty matrix)", body,
+                    [([],)] + [([_ints(rng, -9, 9, (w, w)) for _ in range(h)],) for h, w in shapes])
+
+
+def _sentence(rng: random.Random, n: tuple[int, int] = (3, 7)) -> str:
+    words = [_words(rng) for _ in range(rng.randint(*n))]
+    return " ".join(words + [rng.choice(words)])
+
+
+def word_counts(rng: random.Random) -> Instance:
+    k = rng.randint(3, 5)
+    name, p = _names(rng, ["word_counts", "count_words", "word_frequencies"], ["text", "sentence"])
+    body = (f"    counts = {{}}\n    for word in {p}.split():\n        if len(word) >= {k}:\n"
+            f"            counts[word] = counts.get(word, 0) + 1\n    return counts\n")
+    short = "an cat loop radar banana cat loop"
+    return Instance(name, p, f"returns a dictionary mapping each word of at least {k} letters in the string "
+                    f"`{p}` (words are separated by spaces) to how many times it appears", body,
+                    [("",), (short,)] + [(_sentence(rng),) for _ in range(3)])
+
+
+def most_frequent(rng: random.Random) -> Instance:
+    smallest = rng.random() < 0.5
+    rule, tie = ("the smallest of them", " or (counts[x] == counts[best] and x < best)") if smallest else \
+        ("the one that appears first", "")
+    name, p = _names(rng, ["most_frequent", "mode", "most_common"], ["nums", "values"])
+    body = (f"    counts = {{}}\n    for x in {p}:\n        counts[x] = counts.get(x, 0) + 1\n    best = {p}[0]\n"
+            f"    for x in {p}:\n        if counts[x] > counts[best]{tie}:\n            best = x\n    return best\n")
+    tied = [5, 1, 5, 1, 3] if rng.random() < 0.5 else [4, 2, 2, 4, 9]
+    return Instance(name, p, f"returns the number that appears most often in the non-empty list `{p}`; on a "
+                    f"tie, {rule}", body,
+                    [([rng.randint(0, 9)],), (tied,)] + [(_ints(rng, 0, 4, (5, 9)),) for _ in range(3)])
+
+
+def sum_in_text(rng: random.Random) -> Instance:
+    sep = rng.choice([",", ";", "|"])
+    name, p = _names(rng, ["sum_numbers", "add_up_text", "total_of_text"], ["text", "line", "record"])
+    body = (f"    total = 0\n    for part in {p}.split('{sep}'):\n        if part:\n"
+            f"            total += int(part)\n    return total\n")
+    nums = [sep.join(str(x) for x in _ints(rng, -20, 99, (2, 6))) for _ in range(3)]
+    return Instance(name, p, f"returns the sum of the integers in the string `{p}`, written separated by "
+                    f"'{sep}' (0 for an empty string)", body,
+                    [("",), (str(rng.randint(0, 50)),)] + [(n,) for n in nums])
+
+
+def count_pairs(rng: random.Random) -> Instance:
+    k = rng.randint(4, 10)
+    name, p = _names(rng, ["count_pairs", "pairs_summing", "num_pairs_with_sum"], ["nums", "values"])
+    body = (f"    count = 0\n    for i in range(len({p})):\n        for j in range(i + 1, len({p})):\n"
+            f"            if {p}[i] + {p}[j] == {k}:\n                count += 1\n    return count\n")
+    return Instance(name, p, f"returns how many pairs of positions i < j in the list `{p}` hold two numbers that "
+                    f"add up to {k}", body,
+                    [([],), ([k // 2, k - k // 2],), ([k // 2],)] + [(_ints(rng, 0, k, (4, 8)),) for _ in range(2)])
+
+
+def collatz_steps(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["collatz_steps", "steps_to_one", "collatz_length"], ["n", "start"])
+    body = (f"    steps = 0\n    while {p} != 1:\n        if {p} % 2 == 0:\n            {p} //= 2\n        else:\n"
+            f"            {p} = 3 * {p} + 1\n        steps += 1\n    return steps\n")
+    return Instance(name, p, f"returns how many steps the Collatz sequence takes from the positive integer `{p}` "
+                    f"to 1 (halve an even number, replace an odd one by 3 times it plus 1; 0 steps from 1)",
+                    body, [(1,), (2,), (rng.choice([3, 6, 7]),), (rng.randint(8, 40),)])
+
+
+def digit_sum(rng: random.Random) -> Instance:
+    base = rng.choice([10, 10, 2, 8])
+    where = "" if base == 10 else f" written in base {base}"
+    name, p = _names(rng, ["digit_sum", "sum_digits", "add_digits"], ["n", "number"])
+    body = (f"    total = 0\n    while {p} > 0:\n        total += {p} % {base}\n        {p} //= {base}\n"
+            f"    return total\n")
+    return Instance(name, p, f"returns the sum of the digits of the non-negative integer `{p}`{where}", body,
+                    [(0,), (rng.randint(1, base - 1),), (base,)] + [(rng.randint(11, 99999),) for _ in range(2)])
+
+
+def is_prime(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["is_prime", "prime", "check_prime"], ["n", "x"])
+    body = (f"    if {p} < 2:\n        return False\n    for d in range(2, {p}):\n        if {p} % d == 0:\n"
+            f"            return False\n    return True\n")
+    return Instance(name, p, f"returns True if the integer `{p}` is a prime number, and False otherwise", body,
+                    [(0,), (1,), (2,), (4,), (rng.choice([9, 15, 21, 25, 49]),), (rng.choice([7, 11, 13, 17, 29]),)])
+
+
+def merge_sorted(rng: random.Random) -> Instance:
+    name = rng.choice(["merge", "merge_sorted", "combine_sorted"])
+    a, b = rng.choice([("a", "b"), ("xs", "ys"), ("left", "right")])
+    body = (f"    result = []\n    i = 0\n    j = 0\n    while i < len({a}) and j < len({b}):\n"
+            f"        if {a}[i] <= {b}[j]:\n            result.append({a}[i])\n            i += 1\n"
+            f"        else:\n            result.append({b}[j])\n            j += 1\n"
+            f"    return result + {a}[i:] + {b}[j:]\n")
+
+    def run() -> list[int]:
+        return sorted(_ints(rng, 0, 12, (1, 5)))
+    return Instance(name, f"{a}, {b}", f"returns one sorted list holding every number of the sorted lists `{a}` "
+                    f"and `{b}`", body, [([], []), ([], run()), (run(), []), (run(), run()), (run(), run())])
+
+
+def longest_streak(rng: random.Random) -> Instance:
+    k, at_least = rng.randint(0, 6), rng.random() < 0.5
+    op, words = (">=", f"at least {k}") if at_least else (">", f"greater than {k}")
+    name, p = _names(rng, ["longest_streak", "longest_run_above", "max_streak"], ["nums", "values", "temps"])
+    body = (f"    best = 0\n    current = 0\n    for x in {p}:\n        if x {op} {k}:\n            current += 1\n"
+            f"            if current > best:\n                best = current\n        else:\n            current = 0\n"
+            f"    return best\n")
+    edge = [k, k + 1, k - 1, k, k]
+    start = [k + 1, k + 2, k - 1, k + 3]
+    return Instance(name, p, f"returns the length of the longest run of consecutive numbers in the list `{p}` "
+                    f"that are {words}", body, [([],), (edge,), (start,)] + [(_ints(rng, k - 4, k + 4, (5, 9)),)
+                                                                             for _ in range(2)])
+
+
+def rotate(rng: random.Random) -> Instance:
+    k, left = rng.randint(1, 4), rng.random() < 0.5
+    sign, way = ("+", "left") if left else ("-", "right")
+    name, p = _names(rng, [f"rotate_{way}", "rotate", "shift_list"], ["nums", "items"])
+    body = (f"    if not {p}:\n        return []\n    result = []\n    for i in range(len({p})):\n"
+            f"        result.append({p}[(i {sign} {k}) % len({p})])\n    return result\n")
+    return Instance(name, p, f"returns the list `{p}` rotated {way} by {_count(k, 'place')} (each number moves "
+                    f"{_count(k, 'position')} to the {way}, wrapping around)", body,
+                    [([],), (_ints(rng, 0, 9, (1, 1)),), (list(range(1, k + 1)),),
+                     (_ints(rng, 0, 9, (k + 1, k + 5)),)])
+
+
+def caesar(rng: random.Random) -> Instance:
+    k = rng.randint(1, 5)
+    name, p = _names(rng, ["caesar", "shift_letters", "encode"], ["s", "text", "word"])
+    body = (f"    result = ''\n    for ch in {p}:\n        result += chr((ord(ch) - ord('a') + {k}) % 26 + ord('a'))\n"
+            f"    return result\n")
+    return Instance(name, p, f"returns the lowercase string `{p}` with every letter moved {_count(k, 'place')} on "
+                    f"in the alphabet, wrapping around from 'z' to 'a'", body,
+                    [("",), ("xyz",)] + [(_words(rng),) for _ in range(3)])
+
+
+def balance_point(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["balance_point", "pivot_index", "equilibrium"], ["nums", "weights"])
+    body = (f"    total = sum({p})\n    left = 0\n    for i in range(len({p})):\n"
+            f"        if left == total - left - {p}[i]:\n            return i\n        left += {p}[i]\n    return -1\n")
+
+    def balanced_list() -> list[int]:
+        side = _ints(rng, 0, 9, (1, 4))
+        other = side[:]
+        rng.shuffle(other)
+        return side + [rng.randint(-5, 9)] + other + [0] * rng.randint(0, 1)
+    return Instance(name, p, f"returns the first index i of the list `{p}` where the sum of the numbers before i "
+                    f"equals the sum of the numbers after i, or -1 if there is none", body,
+                    [([],), ([rng.randint(1, 9)],), (balanced_list(),), (balanced_list(),), ([1, 2, 4],)])
+
+
+def grid_count(rng: random.Random) -> Instance:
+    k = rng.randint(0, 6)
+    name, p = _names(rng, ["count_cells_above", "grid_count", "cells_over"], ["grid", "matrix"])
+    body = (f"    count = 0\n    for r in range(len({p})):\n        for c in range(len({p}[r])):\n"
+            f"            if {p}[r][c] > {k}:\n                count += 1\n    return count\n")
+    return Instance(name, p, f"returns how many entries of the matrix `{p}` (a list of rows) are greater than {k}",
+                    body, [([],), ([[k, k + 1, k]],)]
+                    + [([_ints(rng, k - 5, k + 5, (3, 3)) for _ in range(rng.randint(2, 4))],) for _ in range(2)])
+
+
+def dedupe(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["dedupe", "unique", "remove_duplicates"], ["nums", "values", "ids"])
+    body = (f"    seen = set()\n    result = []\n    for x in {p}:\n        if x not in seen:\n"
+            f"            seen.add(x)\n            result.append(x)\n    return result\n")
+    return Instance(name, p, f"returns the list `{p}` without repeated numbers, keeping the first occurrence of "
+                    "each, in order", body, [([],), ([3, 1, 2],)] + [(_ints(rng, 0, 5, (5, 9)),) for _ in range(3)])
+
+
+def from_base(rng: random.Random) -> Instance:
+    base = rng.randint(2, 8)
+    name, p = _names(rng, [f"from_base_{base}", "parse_base", "digits_to_int"], ["digits", "s"])
+    body = f"    value = 0\n    for ch in {p}:\n        value = value * {base} + int(ch)\n    return value\n"
+
+    def digits() -> str:
+        return "".join(str(rng.randint(0, base - 1)) for _ in range(rng.randint(2, 6)))
+    return Instance(name, p, f"returns the integer that the string `{p}` writes in base {base} ('' is 0)", body,
+                    [("",), ("0",), (str(base - 1),), ("10",), (digits(),), (digits(),)])
+
+
+def acronym(rng: random.Random) -> Instance:
+    upper = rng.random() < 0.5
+    case = "upper" if upper else "lower"
+    name, p = _names(rng, ["acronym", "initials", "first_letters"], ["phrase", "text"])
+    body = (f"    result = ''\n    for word in {p}.split():\n        result += word[0].{case}()\n    return result\n")
+    phrases = [_sentence(rng, (1, 4)) for _ in range(3)]
+    return Instance(name, p, f"returns the first letter of each word of the string `{p}` (words separated by "
+                    f"spaces), joined, in {case} case", body,
+                    [("",)] + [(x.title() if not upper else x,) for x in phrases] + [("  two  spaces ",)])
+
+
+def is_sorted(rng: random.Random) -> Instance:
+    strict = rng.random() < 0.5
+    op, words = (">=", "strictly increasing") if strict else (">", "in non-decreasing order")
+    name, p = _names(rng, ["is_sorted", "in_order", "check_sorted"], ["nums", "values"])
+    body = (f"    for i in range(len({p}) - 1):\n        if {p}[i] {op} {p}[i + 1]:\n            return False\n"
+            f"    return True\n")
+    return Instance(name, p, f"returns True if the numbers of the list `{p}` are {words}, and False otherwise",
+                    body, [([],), ([4],), ([1, 3, 3, 7],), ([1, 2, 5, 9],), ([2, 4, 6, 1],),
+                           (_ints(rng, 0, 9, (4, 6)),)])
+
+
+def transpose(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["transpose", "flip_matrix", "columns_as_rows"], ["grid", "matrix"])
+    body = (f"    if not {p}:\n        return []\n    result = []\n    for j in range(len({p}[0])):\n"
+            f"        row = []\n        for i in range(len({p})):\n            row.append({p}[i][j])\n"
+            f"        result.append(row)\n    return result\n")
+    shapes = [(1, 3), (3, 1), (rng.randint(2, 3), rng.randint(2, 4))]
+    return Instance(name, p, f"returns the transpose of the matrix `{p}` (a list of rows of equal length): its "
+                    "columns as rows", body, [([],)] + [([_ints(rng, 0, 9, (w, w)) for _ in range(h)],)
+                                                      for h, w in shapes])
+
+
+def fibonacci(rng: random.Random) -> Instance:
+    a, b = rng.choice([(0, 1), (2, 1)])
+    which = "Fibonacci" if a == 0 else "Lucas"
+    name, p = _names(rng, [which.lower(), f"nth_{which.lower()}", f"{which.lower()}_number"], ["n", "k"])
+    body = (f"    a = {a}\n    b = {b}\n    for _ in range({p}):\n        a, b = b, a + b\n    return a\n")
+    return Instance(name, p, f"returns the number at position `{p}` of the {which} sequence, which starts {a}, {b} "
+                    "and continues with the sum of the two numbers before (position 0 is the first)", body,
+                    [(0,), (1,), (2,), (rng.randint(5, 20),)])
+
+
+def gcd(rng: random.Random) -> Instance:
+    name = rng.choice(["gcd", "greatest_common_divisor", "highest_factor"])
+    a, b = rng.choice([("a", "b"), ("x", "y"), ("m", "n")])
+    body = f"    while {b} != 0:\n        {a}, {b} = {b}, {a} % {b}\n    return {a}\n"
+    g = rng.randint(2, 9)
+    return Instance(name, f"{a}, {b}", f"returns the greatest common divisor of the non-negative integers `{a}` "
+                    f"and `{b}` (gcd(x, 0) is x)", body,
+                    [(rng.randint(1, 30), 0), (0, rng.randint(1, 30)), (g * rng.randint(2, 9), g * rng.randint(2, 9)),
+                     (rng.randint(10, 99), rng.randint(10, 99))])
+
+
+def _of_kind(kind: str, *makers: Callable[[random.Random], Instance]) -> tuple[Family, ...]:
+    return tuple(Family(make.__name__, kind, make) for make in makers)
+
+
+# In this order: a limit takes problems round-robin across families in order of first appearance.
 FAMILIES: tuple[Family, ...] = (
-    Family("sum_above", "list", sum_above), Family("count_value", "list", count_value),
-    Family("scale_list", "list", scale_list), Family("keep_even", "list", keep_even),
-    Family("largest", "list", largest), Family("count_negative", "list", count_negative),
-    Family("list_product", "list", list_product),
-    Family("reverse_text", "string", reverse_text), Family("count_letter", "string", count_letter),
-    Family("shout", "string", shout), Family("repeat_text", "string", repeat_text),
-    Family("count_vowels", "string", count_vowels), Family("remove_letter", "string", remove_letter),
-    Family("sum_to", "arithmetic", sum_to), Family("factorial", "arithmetic", factorial),
-    Family("divisible", "arithmetic", divisible), Family("sum_multiples", "arithmetic", sum_multiples),
-    Family("count_digits", "arithmetic", count_digits), Family("fizz", "arithmetic", fizz),
-    Family("power_loop", "arithmetic", power_loop), Family("clamp", "arithmetic", clamp),
+    *_of_kind("list", sum_above, count_value, scale_list, keep_even, largest, count_negative, list_product),
+    *_of_kind("string", reverse_text, count_letter, shout, repeat_text, count_vowels, remove_letter),
+    *_of_kind("arithmetic", sum_to, factorial, divisible, sum_multiples, count_digits, fizz, power_loop, clamp),
+    *_of_kind("list", index_of_extreme, first_index_above, max_window_sum, running_total, pair_sum_sorted,
+              most_frequent, count_pairs, merge_sorted, longest_streak, rotate, balance_point, dedupe, is_sorted),
+    *_of_kind("grid", diagonal_sum, column_sums, grid_count, transpose),
+    *_of_kind("string", run_length, balanced, word_counts, sum_in_text, caesar, from_base, acronym),
+    *_of_kind("arithmetic", collatz_steps, digit_sum, is_prime, fibonacci, gcd),
 )
-# The held-out families: two or three of each kind, none a near-copy of a training family.
-TEST_FAMILIES = frozenset({"sum_above", "keep_even", "list_product", "count_letter", "repeat_text",
-                           "sum_multiples", "fizz", "clamp"})
+# The splits are by family, and families whose references share a skeleton (``eta.tasks.skeleton``: the same
+# program up to names and constants, similarity >= 0.8) are on the same side: the short loop-and-accumulate
+# families (sum_above, count_value, count_letter, ...) are one such cluster, all in train. Every tuning
+# decision is made on validation; test is looked at once, for the result.
+TEST_FAMILIES = frozenset({"index_of_extreme", "max_window_sum", "longest_streak", "pair_sum_sorted",
+                           "column_sums", "run_length", "balanced", "word_counts", "fizz", "clamp", "is_prime",
+                           "digit_sum"})
+VALIDATION_FAMILIES = frozenset({"most_frequent", "rotate", "balance_point", "first_index_above", "is_sorted",
+                                 "transpose", "caesar", "acronym", "collatz_steps", "gcd"})
 
 
 def family_split(family: str) -> str:
-    return "test" if family in TEST_FAMILIES else "train"
+    if family in TEST_FAMILIES:
+        return "test"
+    return "validation" if family in VALIDATION_FAMILIES else "train"
 
 
 def reference_of(inst: Instance) -> str:
@@ -260,7 +623,7 @@ def build(family: Family, index: int, inst: Instance) -> Task:
     function = namespace[inst.name]
     tests = []
     for args in inst.inputs:
-        expected = function(*[list(a) if isinstance(a, list) else a for a in args])
+        expected = function(*copy.deepcopy(args))  # a 2-D list argument must not change under the call
         call = f"{inst.name}({', '.join(map(repr, args))})"
         tests.append(TestCase(kind=TestKind.ASSERT, code=f"assert {call} == {expected!r}", display=call))
     signature = f"def {inst.name}({inst.params}):"
