@@ -108,7 +108,7 @@ def test_write_analysis_classes_wrong_values_against_the_reference(tmp_path):
                 completion_mode=CompletionMode.FULL)
 
     def wrong(sample_id, program, got):
-        r = rec(task.task_id, sample_id, "wrong_answer", "AssertionError", completion=program)
+        r = rec(task.task_id, sample_id, "wrong_answer", error_type="AssertionError", completion=program)
         r["tests"] = [{"index": 0, "outcome": "passed"},
                       {"index": 1, "outcome": "wrong_answer", "error_type": "AssertionError", "error_message": got}]
         return r
