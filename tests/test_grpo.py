@@ -122,15 +122,13 @@ def compose(*overrides):
 def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward():
     pytest.importorskip("trl")
     from eta.methods import load_method
-    from eta.methods.grpo import configure
-
     cfg = compose()
     method = load_method(cfg)
     assert method.needs is None and method.trains_policy and "execute" in method.keys
-    _, args = configure(cfg.method, "/tmp/unused")
+    args = method.args
     assert args.beta > 0 and args.temperature == cfg.sampler.temperature and args.reward_weights == [1.0]
     assert load_method(compose("method.reward=rm")).needs == "prefer"  # ETA-RM trains on the pairs first
-    _, args = configure(compose("+method.reward={shaped:1.0,rm:0.5}").method, "/tmp/unused")
+    args = load_method(compose("+method.reward={shaped:1.0,rm:0.5}")).args
     assert args.reward_weights == [1.0, 0.5]
 
 
