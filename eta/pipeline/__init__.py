@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eta.config import enum_text
+from eta.config import enum_text, parse
 from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.context import RunContext, load_splits, say
@@ -34,6 +34,7 @@ READY = "train_ready"  # rank 0's mark that the data is made: the other ranks ma
 
 def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics."""
+    parse(cfg)  # the schemas' checks of every value: one out of range fails here, naming its key
     run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
     method = load_method(cfg, run_dir)  # builds the method's settings: a bad key fails before anything loads
     check_hosted(cfg, method)  # a hosted model: no key in the config, no training

@@ -177,17 +177,18 @@ def in_folder(args: A, output_dir: str | Path) -> A:
     return moved
 
 
-def lora_settings(node: Any) -> Any:
-    """The model's ``lora`` node over its schema (``eta.config.LoraConf``): checked and with defaults filled in."""
+def lora_settings(node: Any) -> dict[str, Any]:
+    """The model's ``lora`` node over its schema (``eta.config.LoraConf``): checked, with defaults filled in."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     from eta.config import LoraConf
 
+    given = plain_dict(node, "model.lora")
     try:
-        return OmegaConf.merge(OmegaConf.structured(LoraConf), plain_dict(node, "model.lora"))
+        return dataclasses.asdict(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(LoraConf), given)))
     except OmegaConfBaseException as e:
-        unknown = sorted(set(plain_dict(node, "model.lora")) - {f.name for f in dataclasses.fields(LoraConf)})
+        unknown = sorted(set(given) - {f.name for f in dataclasses.fields(LoraConf)})
         detail = f"unknown key(s) {unknown}" if unknown else str(e).splitlines()[0]
         raise ConfigError(f"model.lora: {detail}") from None
 
@@ -197,7 +198,7 @@ def lora_config(lora_cfg: Any, task_type: str = "CAUSAL_LM", modules_to_save: li
     from peft import LoraConfig
 
     lora = lora_settings(lora_cfg)
-    targets = lora.target_modules
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+    targets = lora["target_modules"]
+    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                       target_modules=targets if isinstance(targets, str) else list(targets),
                       task_type=task_type, modules_to_save=modules_to_save)
