@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +62,8 @@ class DPO:
         # built once, here: a bad value fails before any stage runs
         self.args = run_args(DPOArgs, cfg, run_dir / "train")
         self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
-        self.reload = (lambda result: _reload(cfg, result))  # the sharded policy, whole again for rank 0
+        # the trained policy whole on rank 0 (reloaded where training sharded or wrapped it for all ranks)
+        self.whole_policy = partial(_whole_policy, cfg)
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from datasets import load_from_disk
@@ -83,12 +84,12 @@ class DPO:
     def _heldout(self, run: RunContext, result: TrainResult, tokenizer: Any, args: DPOArgs) -> dict[str, Any] | None:
         from eta.train.heldout import heldout_report
 
-        policy = result.model if result.reused else self.reload(result)
+        policy = result.model if result.reused else self.whole_policy(result)
         return heldout_report(run, policy, tokenizer, beta=args.beta, max_pairs=args.heldout_max_pairs,
                               cache_dir=Path(args.output_dir))
 
 
-def _reload(cfg: Any, result: TrainResult) -> Any:
+def _whole_policy(cfg: Any, result: TrainResult) -> Any:
     from eta.pipeline.ranks import reload_policy, sharded_after_training
 
     return reload_policy(cfg, result) if sharded_after_training(cfg) else result.model
