@@ -146,7 +146,8 @@ class SamplerConf:
 
     def __post_init__(self) -> None:
         _check("sampler", ("n", self.n, self.n >= 1), ("temperature", self.temperature, self.temperature >= 0),
-               ("top_p", self.top_p, 0 < self.top_p <= 1), ("max_new_tokens", self.max_new_tokens, self.max_new_tokens >= 1),
+               ("top_p", self.top_p, 0 < self.top_p <= 1),
+               ("max_new_tokens", self.max_new_tokens, self.max_new_tokens >= 1),
                ("batch_size", self.batch_size, self.batch_size is None or self.batch_size >= 1))
 
 
@@ -202,7 +203,8 @@ class ExecuteConf:
     allow_packages: List[str] = field(default_factory=lambda: list(_default_allow_packages()))
 
     def __post_init__(self) -> None:
-        _check("execute", ("workers", self.workers, self.workers >= 1), ("memory_mb", self.memory_mb, self.memory_mb >= 1),
+        _check("execute", ("workers", self.workers, self.workers >= 1),
+               ("memory_mb", self.memory_mb, self.memory_mb >= 1),
                ("max_events", self.max_events, self.max_events >= 1),
                ("budget_lines", self.budget_lines, self.budget_lines >= 1))
 
@@ -238,7 +240,8 @@ class RepairEvalConf:
     max_new_tokens: Optional[int] = None
 
     def __post_init__(self) -> None:
-        _check("eval.repair", ("sets", self.sets, len(self.sets) >= 1), ("feedback", self.feedback, len(self.feedback) >= 1),
+        _check("eval.repair", ("sets", self.sets, len(self.sets) >= 1),
+               ("feedback", self.feedback, len(self.feedback) >= 1),
                ("n", self.n, self.n >= 1), ("shots", self.shots, self.shots >= 0),
                *((key, getattr(self, key), getattr(self, key) is None or getattr(self, key) >= 1)
                  for key in ("limit", "per_problem", "max_new_tokens")))

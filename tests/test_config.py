@@ -65,7 +65,10 @@ def test_a_value_out_of_range_fails_in_its_schema_naming_the_key(override):
     assert str(info.value).startswith(f"{key}: ") and "out of range" in str(info.value)
 
 
-@pytest.mark.parametrize("experiment", [None, *sorted(p.stem for p in (ROOT / "experiments" / "experiment").glob("*.yaml"))])
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", [None, *EXPERIMENTS])
 def test_the_shipped_configs_parse_into_the_schemas(experiment):
     from eta.config import DType, RootConf, parse
 

@@ -140,8 +140,8 @@ def test_training_moves_lora_and_head_and_the_saved_folder_scores_the_same(tiny_
 
     model, tokenizer = load_model(dict(tiny_run.cfg.model))
     fresh, _ = build_backbone("policy", model, tokenizer, seed=tiny_run.cfg.seed)
-    path, scorer, heldout, result = train_reward_model(tiny_run, model, tokenizer, rm_args(tiny_run.cfg, tiny_run.run_dir),
-                                                       with_trace=True)
+    args = rm_args(tiny_run.cfg, tiny_run.run_dir)
+    path, scorer, heldout, result = train_reward_model(tiny_run, model, tokenizer, args, with_trace=True)
     assert result.steps == 3 and heldout and len({e.task_id for e in heldout}) == 2
     saved = load_file(str(path / "adapter_model.safetensors"))
     lora_b = [v for k, v in saved.items() if "lora_B" in k]
@@ -160,7 +160,7 @@ def test_training_moves_lora_and_head_and_the_saved_folder_scores_the_same(tiny_
     acc = accuracy(loaded, heldout)
     assert acc["n"] == len(heldout) and set(acc["by_criterion"]) <= {"passed", "error_class"}
     # a rerun reuses the finished model instead of training again
-    assert train_reward_model(tiny_run, model, tokenizer, rm_args(tiny_run.cfg, tiny_run.run_dir), with_trace=True)[3].reused
+    assert train_reward_model(tiny_run, model, tokenizer, args, with_trace=True)[3].reused
 
 
 def test_a_bad_backbone_is_one_line_config_error(tiny_run):

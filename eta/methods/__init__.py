@@ -1,7 +1,8 @@
 """Training methods as plugins: one module per method, behind the protocol of ``eta.methods.base``.
 
 ``conf/method/<name>.yaml`` names its module (``module: eta.methods.dpo``); :func:`load_method` imports it
-and calls its ``make(cfg, run_dir)`` (or ``make(cfg)``), which builds the method's typed settings once. Adding a method is a module and a YAML file, and no change to the pipeline.
+and calls its ``make(cfg, run_dir)`` (or ``make(cfg)``), which builds the method's typed settings once.
+Adding a method is a module and a YAML file, and no change to the pipeline.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ reports its pairwise accuracy on pairs of held-out problems; no policy is traine
 
 ``RMArgs`` is ``trl.RewardConfig`` with eta's keys added (backbone, with_trace, the no-trace ablation,
 heldout_fraction, ...), built once by ``make`` from ``conf/method/rm.yaml`` (GRPO builds one from its
-``method.rm`` node for ETA-RM); any other key is a field of ``trl.RewardConfig``, passed through. The model is saved in ``reward_model/trace/`` (and
-``reward_model/no_trace/`` for the ablation), where ``eta.rm.load_scorer`` reads it.
+``method.rm`` node for ETA-RM); any other key is a field of ``trl.RewardConfig``, passed through. The model
+is saved in ``reward_model/trace/`` (and ``reward_model/no_trace/`` for the ablation), where
+``eta.rm.load_scorer`` reads it.
 """
 
 from __future__ import annotations

@@ -95,8 +95,6 @@ def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return bool(re.search(r"\b(?:avx512_bf16|amx_bf16)\b", text))
 
 
-
-
 def trl_base(cls: type) -> type:
     """The TRL config class a method's args class extends (``trl.DPOConfig`` for ``DPOArgs``)."""
     return next((c for c in cls.__mro__ if c.__module__.split(".")[0] == "trl"), cls)
@@ -140,7 +138,8 @@ def build_args(cls: type[A], node: Any, output_dir: str | Path, *, seed: int | N
 
     on_cpu = not torch.cuda.is_available()
     kwargs = {"use_cpu": on_cpu, "report_to": report_to, "save_strategy": "steps",
-              **({} if seed is None else {"seed": seed}), **checked_keys(node, cls, what), "output_dir": str(output_dir), "deepspeed": deepspeed_config(dist_cfg)}
+              **({} if seed is None else {"seed": seed}), **checked_keys(node, cls, what),
+              "output_dir": str(output_dir), "deepspeed": deepspeed_config(dist_cfg)}
     if on_cpu and kwargs.get("bf16") and not cpu_has_native_bf16():
         # bf16 autocast only pays on CPUs that compute it natively; elsewhere oneDNN emulates it, and on an
         # AVX2 EPYC a bf16 matmul ran at 0.8 GFLOPS against fp32's 46 (one thread): a GRPO step took 5 min.
@@ -161,9 +160,9 @@ def run_args(cls: type[A], cfg: Any, output_dir: str | Path, node: Any = None, w
     from eta.config import enum_text
     from eta.train.distributed import is_main_process
 
-    logged = enum_text(cfg.logger.name) != "none" if "logger" in cfg else False
+    logged = enum_text(cfg.logger.name) != "none" and is_main_process()  # the run's W&B run is rank 0's
     return build_args(cls, cfg.method if node is None else node, output_dir, seed=cfg.seed, dist_cfg=cfg.get("dist"),
-                      report_to="wandb" if logged and is_main_process() else "none", what=what)
+                      report_to="wandb" if logged else "none", what=what)
 
 
 def in_folder(args: A, output_dir: str | Path) -> A:
@@ -172,7 +171,7 @@ def in_folder(args: A, output_dir: str | Path) -> A:
 
     if str(output_dir) == getattr(args, "output_dir"):
         return args
-    moved = copy.copy(args)
+    moved = copy.deepcopy(args)  # deep: the Trainer fills the DeepSpeed config's "auto" values in place
     moved.output_dir = str(output_dir)  # type: ignore[attr-defined]
     return moved
 
