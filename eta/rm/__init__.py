@@ -11,7 +11,7 @@ from typing import Any
 
 
 def load_scorer(path: "str | Path") -> Any:
-    """The reward model saved in `path` (a folder ``ensure_reward_model`` returned), as a ``Scorer``."""
+    """The reward model saved in `path` (a folder ``eta.rm.train.train_reward_model`` returned), as a ``Scorer``."""
     from eta.rm.scorer import Scorer
 
     return Scorer.load(path)
