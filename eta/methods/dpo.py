@@ -120,7 +120,7 @@ def train_dpo(model: Any, tokenizer: Any, dataset: Any, args: DPOArgs, peft: Any
         return _trainer_class()(model=model, ref_model=ref_model, args=args, train_dataset=dataset,
                                 processing_class=tokenizer, peft_config=peft)
 
-    return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
+    return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
 
 def _check_dataset(dataset: Any, tokenizer: Any, max_length: int | None) -> None:

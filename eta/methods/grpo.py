@@ -192,7 +192,7 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollout
                            processing_class=tokenizer, rollout_func=rollout_func,
                            peft_config=peft)
 
-    return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
+    return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
 
 SUMMARY_KEYS = ("reward", "frac_reward_zero_std", "kl", "time/execute_s", "step_time")

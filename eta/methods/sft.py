@@ -196,7 +196,7 @@ def train_sft(model: Any, tokenizer: Any, dataset: Any, args: SFTArgs, peft: Any
         return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           peft_config=peft)
 
-    return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
+    return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
 
 def _check_dataset(dataset: Any, tokenizer: Any, max_length: int | None) -> None:

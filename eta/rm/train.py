@@ -138,7 +138,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
         peft = lora_config(lora, task_type="SEQ_CLS", modules_to_save=HEADS[args.backbone]) if args.use_lora else None
         return RewardTrainer(model=base, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft)
 
-    result = fit(build, out, load=lambda path: load_weights(base, path), resume=resume)
+    result = fit(build, args, load=lambda path: load_weights(base, path), resume=resume)
     return out, Scorer(result.model, tok, meta), heldout, result
 
 
