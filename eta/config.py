@@ -1,5 +1,7 @@
-"""Structured config schemas: Hydra merges each YAML file onto its schema, so a misspelt key or a value
-of the wrong type or outside an enum fails at composition, with a message naming the key.
+"""Structured config schemas, the one validator of eta's own config groups: Hydra merges each YAML file
+onto its schema, so a misspelt key or a value of the wrong type or outside an enum fails at composition,
+with a message naming the key; a value out of its range fails in the schema's ``__post_init__`` when
+:func:`parse` turns the composed config into these dataclasses, before any stage runs.
 
 Each group's YAML files start with ``defaults: [_schema, _self_]``; :func:`register` stores the schemas
 in Hydra's ConfigStore under ``<group>/_schema``.
@@ -43,9 +45,10 @@ class ModelSource(StrEnum):
 
 
 class DType(StrEnum):
+    """The dtypes eta loads a policy in (eta.models.load): float16 is not one (training it needs loss scaling)."""
+
     float32 = "float32"
     bfloat16 = "bfloat16"
-    float16 = "float16"
 
 
 @dataclass
@@ -54,6 +57,9 @@ class LoraConf:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: Any = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+    def __post_init__(self) -> None:
+        _check("model.lora", ("r", self.r, self.r >= 1), ("dropout", self.dropout, 0.0 <= self.dropout < 1.0))
 
 
 @dataclass
@@ -99,6 +105,11 @@ class HeuristicConf:
     max_steps: int = 10_000
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        cap = self.max_pairs_per_problem
+        _check("heuristic", ("max_pairs_per_problem", cap, cap is None or cap >= 1),
+               ("max_steps", self.max_steps, self.max_steps >= 1))
+
 
 class DatasetName(StrEnum):
     humaneval = "humaneval"
@@ -130,6 +141,12 @@ class DatasetConf:
     source: str = "local"
     options: Dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _check("dataset", ("holdout_fraction", self.holdout_fraction, 0 < self.holdout_fraction < 1),
+               ("limit", self.limit, self.limit is None or self.limit >= 1),
+               ("timeout_s", self.timeout_s, self.timeout_s > 0), ("test_timeout_s", self.test_timeout_s,
+                                                                     self.test_timeout_s > 0))
+
 
 @dataclass
 class SamplerConf:
@@ -140,6 +157,12 @@ class SamplerConf:
     stop: List[str] = field(default_factory=list)
     batch_size: Optional[int] = None
     seed: int = 0  # added to the run's seed where samples are drawn: other samples, the same split and training
+
+    def __post_init__(self) -> None:
+        _check("sampler", ("n", self.n, self.n >= 1), ("temperature", self.temperature, self.temperature >= 0),
+               ("top_p", self.top_p, 0 < self.top_p <= 1),
+               ("max_new_tokens", self.max_new_tokens, self.max_new_tokens >= 1),
+               ("batch_size", self.batch_size, self.batch_size is None or self.batch_size >= 1))
 
 
 class DistName(StrEnum):
@@ -192,6 +215,12 @@ class ExecuteConf:
     # site-packages is not in its view of the filesystem. Default: eta.execute.view.DEFAULT_ALLOW_PACKAGES.
     allow_packages: List[str] = field(default_factory=lambda: list(_default_allow_packages()))
 
+    def __post_init__(self) -> None:
+        _check("execute", ("workers", self.workers, self.workers >= 1),
+               ("memory_mb", self.memory_mb, self.memory_mb >= 1),
+               ("max_events", self.max_events, self.max_events >= 1),
+               ("budget_lines", self.budget_lines, self.budget_lines >= 1))
+
 
 def _default_allow_packages() -> tuple[str, ...]:
     from eta.execute.view import DEFAULT_ALLOW_PACKAGES  # standard library only: cheap to import here
@@ -229,6 +258,13 @@ class RepairEvalConf:
     per_problem: Optional[int] = 1
     max_new_tokens: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        _check("eval.repair", ("sets", self.sets, len(self.sets) >= 1),
+               ("feedback", self.feedback, len(self.feedback) >= 1),
+               ("n", self.n, self.n >= 1), ("shots", self.shots, self.shots >= 0),
+               *((key, getattr(self, key), getattr(self, key) is None or getattr(self, key) >= 1)
+                 for key in ("limit", "per_problem", "max_new_tokens")))
+
 
 @dataclass
 class CheatEvalConf:
@@ -247,6 +283,9 @@ class EvalConf:
     base: bool = True  # evaluate the base model too, for the before/after table
     repair: RepairEvalConf = field(default_factory=RepairEvalConf)
     cheat: CheatEvalConf = field(default_factory=CheatEvalConf)
+
+    def __post_init__(self) -> None:  # a k above n is left out of the table (eta.pipeline.stages)
+        _check("eval", ("n", self.n, self.n >= 1), ("ks", list(self.ks), all(k >= 1 for k in self.ks)))
 
 
 @dataclass
@@ -284,6 +323,21 @@ class RootConf:
     shared_dir: Optional[str] = None  # base samples, executions and evaluation shared across runs (eta.pipeline.shared)
     label: Optional[str] = None  # the run's name in a comparison's tables (experiments/arm/*.yaml)
     compare: Dict[str, Any] = field(default_factory=dict)  # eta.report.compare settings: counterparts, n_boot, seed
+
+
+def _check(node: str, *checks: tuple[str, Any, bool]) -> None:
+    """A ConfigError naming the first ``(key, value, ok)`` that is not ok."""
+    for key, value, ok in checks:
+        if not ok:
+            raise ConfigError(f"{node}.{key}: {value!r} is out of range")
+
+
+def parse(cfg: Any) -> RootConf:
+    """The composed run config as the typed schema objects (``RootConf``), every value checked: a value
+    out of its range fails here, naming its key, before any stage runs."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 
 GROUPS = {"model": ModelConf, "heuristic": HeuristicConf, "dataset": DatasetConf,

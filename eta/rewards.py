@@ -3,13 +3,17 @@ the registry of reward functions in open-r1's shape that ``method.reward`` picks
 
 ``method.reward`` is a name (``shaped``), a mapping of names to weights (``{shaped: 1.0, rm: 0.5}``) or a
 list of names and one-entry mappings; the weights become ``GRPOConfig.reward_weights`` (TRL sums the
-weighted rewards, then normalizes in each group).
+weighted rewards, then normalizes in each group). A name is one of :data:`REWARDS` or a dotted path to a
+user's own verdict reward, ``pkg.module:function`` or ``pkg.module.function``: a function of an
+``ExecutionResult`` (with its trace) returning a float, or None to mask the rollout, as :func:`binary`.
+The spec is parsed once (:func:`parse_reward`, by ``eta.methods.grpo.GRPOArgs``) into :class:`Reward`\ s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from eta.errors import ConfigError
 from eta.execute.outcome import Outcome
@@ -74,8 +78,25 @@ def divergence(result: ExecutionResult) -> float | None:
 
 VERDICTS: dict[str, Callable[[ExecutionResult], float | None]] = {
     "binary": binary, "shaped": shaped, "pass_rate": pass_rate, "divergence": divergence}
-REWARDS = ("binary", "divergence", "pass_rate", "rm", "shaped")  # every name `method.reward` may use
-TRACED = frozenset({"rm", "divergence"})  # the rewards that read the rollouts' traces
+REWARDS = ("binary", "divergence", "pass_rate", "rm", "shaped")  # every built-in name `method.reward` may use
+TRACED = ("rm", "divergence")  # built-in rewards that read the execution trace
+
+
+class Reward(NamedTuple):
+    """One reward function of a spec: its name (built-in, or a dotted path) and its weight."""
+
+    name: str
+    weight: float
+
+    @property
+    def label(self) -> str:
+        """The name TRL logs it under (``rewards/<label>/mean``): a dotted path's function name."""
+        return self.name.replace(":", ".").rsplit(".", 1)[-1]
+
+    @property
+    def reads_trace(self) -> bool:
+        """Whether its rollouts are traced: ``rm``, and a user's reward (which may read the trace)."""
+        return self.name in TRACED or self.name not in REWARDS
 
 
 def mean_rewards(records: list[Mapping[str, Any]]) -> dict[str, float]:
@@ -94,9 +115,10 @@ def mean_rewards(records: list[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-def parse_reward(spec: Any, what: str = "method.reward") -> list[tuple[str, float]]:
-    """``[(name, weight), ...]`` from a reward spec: a name (``shaped``), a mapping of names to weights
-    (``{shaped: 1.0, rm: 0.5}``), or a list whose items are names (weight 1) or one-entry mappings."""
+def parse_reward(spec: Any, what: str = "method.reward") -> list[Reward]:
+    """The :class:`Reward`\ s of a spec: a name (``shaped``), a mapping of names to weights
+    (``{shaped: 1.0, rm: 0.5}``), or a list whose items are names (weight 1) or one-entry mappings. A
+    dotted path is imported now, so that a bad one fails before any stage runs."""
     if isinstance(spec, str):
         items: list[tuple[Any, Any]] = [(spec, 1.0)]
     elif isinstance(spec, Mapping):
@@ -112,22 +134,44 @@ def parse_reward(spec: Any, what: str = "method.reward") -> list[tuple[str, floa
         raise ConfigError(f"{what}: expected a reward name, a mapping of names to weights or a list, got {spec!r}")
     if not items:
         raise ConfigError(f"{what}: names no reward; known rewards: {', '.join(REWARDS)}")
-    out: list[tuple[str, float]] = []
+    out: list[Reward] = []
     for name, weight in items:
+        if not isinstance(name, str) or (name not in REWARDS and not _is_path(name)):
+            raise ConfigError(f"{what}: unknown reward {name!r}; known rewards: {', '.join(REWARDS)} "
+                              f"(or a dotted path, pkg.module:function)")
         if name not in REWARDS:
-            raise ConfigError(f"{what}: unknown reward {name!r}; known rewards: {', '.join(REWARDS)}")
+            user_verdict(name, what)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight != weight:
             raise ConfigError(f"{what}: the weight of {name!r} must be a number, got {weight!r}")
-        if name in (n for n, _ in out):
-            raise ConfigError(f"{what}: reward {name!r} is named twice")
-        out.append((str(name), float(weight)))
+        reward = Reward(name, float(weight))
+        if reward.label in (r.label for r in out):
+            raise ConfigError(f"{what}: reward {reward.label!r} is named twice")
+        out.append(reward)
     return out
 
 
-def verdict_reward(name: str, rollouts: Any) -> Callable[..., list[float | None]]:
-    """The reward ``name`` (binary, shaped, pass_rate) of each completion's verdict, executed once per
-    batch by ``rollouts`` however many functions read it."""
-    score = VERDICTS[name]
+def _is_path(name: str) -> bool:
+    return "." in name or ":" in name
+
+
+def user_verdict(path: str, what: str = "method.reward") -> Callable[[ExecutionResult], float | None]:
+    """The function a dotted path names: ``pkg.module:function`` or ``pkg.module.function``."""
+    module_name, _, attr = path.partition(":") if ":" in path else path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"{what}: cannot import {module_name!r} for reward {path!r} ({e})") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise ConfigError(f"{what}: {module_name} has no function {attr!r} (reward {path!r})")
+    return function
+
+
+def verdict_reward(name: str, rollouts: Any, score: Callable[[ExecutionResult], float | None] | None = None
+                   ) -> Callable[..., list[float | None]]:
+    """The reward ``name`` (binary, shaped, pass_rate, or ``score``: a user's) of each completion's verdict,
+    executed once per batch by ``rollouts`` however many functions read it."""
+    score = score or VERDICTS[name]
 
     def reward(completions: list[Any], task_id: list[str], **kwargs: Any) -> list[float | None]:
         results = rollouts.results(task_id, completions, **_context(kwargs))
@@ -161,17 +205,22 @@ def rm_reward(rollouts: Any, scorer: Any) -> Callable[..., list[float | None]]:
     return rm
 
 
-def reward_funcs(spec: Any, rollouts: Any, scorer: Any = None) -> tuple[list[Callable[..., Any]], list[float]]:
-    """The reward functions and their weights (GRPOConfig.reward_weights) a spec names."""
+def reward_funcs(rewards: Sequence[Reward] | Any, rollouts: Any, scorer: Any = None
+                 ) -> tuple[list[Callable[..., Any]], list[float]]:
+    """The reward functions and their weights (GRPOConfig.reward_weights) of parsed rewards (or a spec)."""
+    if not (isinstance(rewards, (list, tuple)) and rewards and all(isinstance(r, Reward) for r in rewards)):
+        rewards = parse_reward(rewards)
     funcs, weights = [], []
-    for name, weight in parse_reward(spec):
-        if name == "rm":
+    for reward in rewards:
+        if reward.name == "rm":
             if scorer is None:
                 raise ConfigError("method.reward=rm needs the trained reward model's scorer")
             funcs.append(rm_reward(rollouts, scorer))
+        elif reward.name in VERDICTS:
+            funcs.append(verdict_reward(reward.name, rollouts))
         else:
-            funcs.append(verdict_reward(name, rollouts))
-        weights.append(weight)
+            funcs.append(verdict_reward(reward.label, rollouts, user_verdict(reward.name)))
+        weights.append(reward.weight)
     return funcs, weights
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from eta.train.settings import lora_config  # noqa: E402
+from eta.train.settings import build_args, lora_config  # noqa: E402
 MBPP = ROOT.parent / "shared" / "data" / "mbpp" / "sanitized-mbpp.json"
 
 
@@ -67,7 +67,7 @@ def timed_run(model_cfg, dataset, bf16: bool, precompute: bool, batch: int):
            "bf16": bf16, "precompute_ref_log_probs": precompute, "save_steps": 10_000, "logging_steps": 1,
            "disable_tqdm": True, "max_length": 1024}
     with tempfile.TemporaryDirectory() as out:
-        _, args = dpo.configure(cfg, out)
+        args = build_args(dpo.DPOArgs, cfg, out)
         t0 = time.perf_counter()
         trainer = dpo._trainer_class()(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                                        peft_config=lora_config(model_cfg["lora"]))
@@ -91,8 +91,8 @@ def ref_logp_drift(model_cfg, dataset, batch: int) -> dict[str, float]:
 
     model, tokenizer = load_model(model_cfg)
     with tempfile.TemporaryDirectory() as out:
-        _, args = dpo.configure({"name": "dpo", "learning_rate": 1e-5, "per_device_train_batch_size": batch,
-                                 "precompute_ref_log_probs": False, "disable_tqdm": True}, out)
+        args = build_args(dpo.DPOArgs, {"name": "dpo", "learning_rate": 1e-5, "per_device_train_batch_size": batch,
+                                        "precompute_ref_log_probs": False, "disable_tqdm": True}, out)
         trainer = DPOTrainer(model=model, args=args, train_dataset=dataset,
                              processing_class=tokenizer, peft_config=lora_config(model_cfg["lora"]))
     rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]

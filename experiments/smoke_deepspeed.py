@@ -54,8 +54,9 @@ def main() -> int:
     from omegaconf import OmegaConf
 
     from eta.models.tiny import build_tiny_model
-    from eta.methods.dpo import configure, train_dpo
+    from eta.methods.dpo import DPOArgs, train_dpo
     from eta.train.runner import ADAPTER_FILE
+    from eta.train.settings import build_args, lora_config
 
     model, tok = build_tiny_model()
     rows = []
@@ -70,8 +71,8 @@ def main() -> int:
     dist = OmegaConf.load(ROOT / "conf" / "dist" / f"zero{args.stage}.yaml")
     out = args.out or Path(tempfile.mkdtemp(prefix="smoke_deepspeed_"))
 
-    _, dpo_args = configure(method, out / f"zero{args.stage}", dist_cfg=dist)
-    result = train_dpo(model, tok, Dataset.from_list(rows), dpo_args, lora_cfg=lora, resume=False)
+    dpo_args = build_args(DPOArgs, method, out / f"zero{args.stage}", dist_cfg=dist)
+    result = train_dpo(model, tok, Dataset.from_list(rows), dpo_args, lora_config(lora), resume=False)
     losses = [h["loss"] for h in result.log_history if "loss" in h]
     lora_b = [p for n, p in result.model.named_parameters() if "lora_B" in n]
     checks = {

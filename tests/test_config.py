@@ -36,6 +36,33 @@ def test_every_option_composes(compose, group, option):
         assert load_method(cfg).trains_policy in (True, False)
 
 
+@pytest.mark.parametrize("override", [
+    "dataset.holdout_fraction=1.5", "model.lora.r=0", "model.lora.dropout=1.0", "sampler.top_p=0", "sampler.n=0",
+    "heuristic.max_pairs_per_problem=0", "execute.workers=0", "eval.repair.n=0", "eval.ks=[0,1]",
+])
+def test_a_value_out_of_range_fails_in_its_schema_naming_the_key(compose, override):
+    """The schemas in eta/config.py check ranges too (eta.config.parse, before any stage runs)."""
+    from eta.config import parse
+    from eta.errors import ConfigError
+
+    cfg = compose(override)
+    with pytest.raises(ConfigError) as info:
+        parse(cfg)
+    key, value = override.split("=")
+    assert str(info.value).startswith(f"{key}: ") and "out of range" in str(info.value)
+
+
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", [None, *EXPERIMENTS])
+def test_the_shipped_configs_parse_into_the_schemas(compose, experiment):
+    from eta.config import DType, RootConf, parse
+
+    root = parse(compose(*([f"experiment={experiment}"] if experiment else [])))
+    assert isinstance(root, RootConf) and root.model.dtype in set(DType) and root.model.lora.r >= 1
+
+
 def test_default_config_is_smollm2_dpo(cfg):
     assert cfg.model.name == "smollm2_135m" and cfg.method.name == "dpo" and cfg.method.module == "eta.methods.dpo"
     assert cfg.logger.mode.value == "offline"
@@ -59,6 +86,7 @@ def test_every_experiment_composes(compose, experiment):
     ("sampler.n=many", "sampler.n"),
     ("method.beta=strong", "method.beta"),
     ("model.dtype=float17", "model.dtype"),
+    ("model.dtype=float16", "model.dtype"),  # the loader takes float32 and bfloat16 only: so does the schema
     ("heuristic.criteria=[passed,luck]", "heuristic.criteria"),
     ("method.lerning_rate=1e-5", "lerning_rate"),
     ("dataset.name=imagenet", "dataset.name"),

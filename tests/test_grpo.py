@@ -103,6 +103,41 @@ def test_the_rm_reward_scores_code_and_verdict_and_masks_infra_errors():
         rewards.reward_funcs("rm", ex, None)
 
 
+def test_a_users_reward_by_dotted_path_scores_each_verdict(tmp_path, monkeypatch):
+    (tmp_path / "my_rewards.py").write_text("def tests_left(result):\n"
+                                            "    return float(result.tests_total - result.tests_passed)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    verdicts = {"ok": ExecutionResult(outcome=Outcome.PASSED, tests_total=2,
+                                      tests=[TestResult(i, Outcome.PASSED) for i in range(2)]),
+                "bad": ExecutionResult(outcome=Outcome.WRONG_ANSWER, tests_total=2,
+                                       tests=[TestResult(i, Outcome.WRONG_ANSWER) for i in range(2)])}
+    for spec in ("my_rewards:tests_left", "my_rewards.tests_left"):
+        parsed = rewards.parse_reward([{spec: 0.5}, "shaped"])
+        assert parsed == [(spec, 0.5), ("shaped", 1.0)] and parsed[0].label == "tests_left" and parsed[0].reads_trace
+        ex = FakeExecutor(verdicts)
+        funcs, weights = rewards.reward_funcs(parsed, ex)
+        assert [f.__name__ for f in funcs] == ["tests_left", "shaped"] and weights == [0.5, 1.0]
+        assert funcs[0](completions=["ok", "bad"], task_id=["T", "T"]) == [0.0, 2.0]
+        assert funcs[1](completions=["ok", "bad"], task_id=["T", "T"]) == [1.0, -0.3] and ex.calls == 1
+    for spec, message in (("my_rewards:nope", "my_rewards has no function 'nope'"),
+                          ("no_such_pkg.rewards:f", "cannot import 'no_such_pkg.rewards'")):
+        with pytest.raises(ConfigError, match=message):
+            rewards.parse_reward(spec)
+    with pytest.raises(ConfigError, match="reward 'tests_left' is named twice"):
+        rewards.parse_reward(["my_rewards:tests_left", "my_rewards.tests_left"])
+
+
+def test_grpo_args_parse_the_reward_once_with_a_dotted_path(tmp_path, monkeypatch, compose):
+    pytest.importorskip("trl")
+    from eta.methods import load_method
+
+    (tmp_path / "my_rewards.py").write_text("def tests_left(result):\n    return 0.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = load_method(compose(GRPO, "method.reward={shaped: 1.0, my_rewards.tests_left: 0.25}"), tmp_path).args
+    assert args.rewards == [("shaped", 1.0), ("my_rewards.tests_left", 0.25)] and args.names == ["shaped", "tests_left"]
+    assert args.reward_weights == [1.0, 0.25] and args.output_dir == str(tmp_path.resolve() / "train")
+
+
 # -- the method's config ---------------------------------------------------------------------------------
 
 GRPO = "method=grpo"
@@ -111,15 +146,13 @@ GRPO = "method=grpo"
 def test_grpo_config_composes_with_a_kl_anchor_and_the_needs_follow_the_reward(compose):
     pytest.importorskip("trl")
     from eta.methods import load_method
-    from eta.methods.grpo import configure
-
     cfg = compose(GRPO)
     method = load_method(cfg)
     assert method.needs is None and method.trains_policy and "execute" in method.keys
-    _, args = configure(cfg.method, "/tmp/unused")
+    args = method.args
     assert args.beta > 0 and args.temperature == cfg.sampler.temperature and args.reward_weights == [1.0]
     assert load_method(compose(GRPO, "method.reward=rm")).needs == "prefer"  # ETA-RM trains on the pairs first
-    _, args = configure(compose(GRPO, "+method.reward={shaped:1.0,rm:0.5}").method, "/tmp/unused")
+    args = load_method(compose(GRPO, "+method.reward={shaped:1.0,rm:0.5}")).args
     assert args.reward_weights == [1.0, 0.5]
 
 

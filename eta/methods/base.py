@@ -1,8 +1,11 @@
 """The one small protocol every training method implements, so that the pipeline knows none by name.
 
 A method module (``eta.methods.dpo``, or any importable module a ``conf/method/*.yaml`` names in its
-``module`` key) exposes ``make(cfg) -> Method``, where ``cfg`` is the whole composed run config. ``make``
-checks the method's settings (a bad key fails there, before any stage runs) and returns an object with:
+``module`` key) exposes ``make(cfg, run_dir) -> Method``, where ``cfg`` is the whole composed run config
+and ``run_dir`` the run's folder. ``make`` reads what the method needs from ``cfg`` once, into typed
+settings (for a TRL method, a subclass of its TRL config with the method's own keys as fields, built with
+the real output folder: ``eta.train.settings.run_args``), so that a bad key fails there, before any stage
+runs; ``train`` reads those settings, not ``cfg``. It returns an object with:
 
 * ``needs``: the last run-data stage it trains on, ``"sample"`` (``samples.jsonl``), ``"execute"``
   (``executions.jsonl``, with traces) or ``"prefer"`` (``pairs.jsonl``, ``pairs_dataset/``), each built on

@@ -1,8 +1,9 @@
 """ETA-DPO (and DPO with any heuristic): preference training on the run's execution-trace pairs, TRL's
 ``DPOTrainer`` with LoRA.
 
-Thin on purpose, like TRL's ``trl/scripts/dpo.py``: ``conf/method/dpo.yaml`` holds eta's one key
-(``use_lora``) and the ``DPOConfig`` fields eta sets; everything else is TRL's default.
+Thin on purpose, like TRL's ``trl/scripts/dpo.py``: one typed settings object, ``DPOArgs`` (``trl.DPOConfig``
+with eta's keys added), built once by ``make`` from ``conf/method/dpo.yaml`` with the run's ``train/``
+folder; the model's ``lora`` node becomes the peft config beside it. Everything else is TRL's default.
 
 Notes on TRL 1.13 that the choices below rest on (read in ``trl/trainer/dpo_trainer.py``):
 
@@ -23,16 +24,18 @@ Notes on TRL 1.13 that the choices below rest on (read in ``trl/trainer/dpo_trai
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
+from trl import DPOConfig
 
 from eta.errors import ConfigError
 from eta.train.distributed import is_main_process, reload_policy, sharded_after_training
 from eta.train.runner import TrainResult, fit, load_weights
-from eta.train import settings as train_settings
-from eta.train.settings import lora_config
+from eta.train.settings import in_folder, lora_config, run_args
 
 if TYPE_CHECKING:
     from eta.context import RunContext
@@ -41,9 +44,13 @@ REQUIRED_COLUMNS = ("prompt", "chosen", "rejected")
 
 
 @dataclass
-class Settings:
-    use_lora: bool = True  # false: full fine-tuning with a frozen copy of the model as reference
-    heldout_max_pairs: int = 256  # held-out pairs scored after training (eta.train.heldout); 0: none
+class DPOArgs(DPOConfig):
+    """``trl.DPOConfig`` with eta's keys of ``method=dpo``."""
+
+    use_lora: bool = field(default=True, metadata={
+        "help": "false: full fine-tuning with a frozen copy of the model as reference"})
+    heldout_max_pairs: int = field(default=256, metadata={
+        "help": "held-out pairs scored after training (eta.train.heldout); 0: none"})
 
 
 class DPO:
@@ -51,14 +58,12 @@ class DPO:
     keys: tuple[str, ...] = ("dist",)
     trains_policy = True
 
-    def __init__(self, cfg: Any) -> None:
-        self.cfg = cfg
-        # the TRL config is built once here, so that a bad value fails before any stage runs
-        self.settings, _ = configure(cfg.method, Path("unused"), dist_cfg=cfg.get("dist"), seed=cfg.seed)
-
-    def args(self, output_dir: Path, report_to: str = "none") -> Any:
-        return configure(self.cfg.method, output_dir, dist_cfg=self.cfg.get("dist"), report_to=report_to,
-                         seed=self.cfg.seed)[1]
+    def __init__(self, cfg: Any, run_dir: Path) -> None:
+        # built once, here: a bad value fails before any stage runs
+        self.args = run_args(DPOArgs, cfg, run_dir / "train")
+        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
+        # the trained policy whole on rank 0 (reloaded where training sharded or wrapped it for all ranks)
+        self.whole_policy = partial(_whole_policy, cfg)
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from datasets import load_from_disk
@@ -68,42 +73,35 @@ class DPO:
                     "(try more samples, a higher temperature, or prefer.include_reference=true)")
             return None
         dataset = load_from_disk(str(run.pairs_dir))
-        args = self.args(run.path("train", ".keep").parent, report_to="wandb" if run.logger else "none")
-        result = train_dpo(model, tokenizer, dataset, args, use_lora=self.settings.use_lora,
-                           lora_cfg=self.cfg.model.get("lora"))
-        if self.settings.heldout_max_pairs > 0 and is_main_process():  # how far it moved on unseen problems
+        args = in_folder(self.args, run.path("train", ".keep").parent)
+        result = train_dpo(model, tokenizer, dataset, args, self.peft)
+        if args.heldout_max_pairs > 0 and is_main_process():  # how far it moved on unseen problems
             stats = self._heldout(run, result, tokenizer, args)
             if stats is not None:
                 result.metrics["heldout_pairs"] = stats
         return result
 
-    def _heldout(self, run: RunContext, result: TrainResult, tokenizer: Any, args: Any) -> dict[str, Any] | None:
+    def _heldout(self, run: RunContext, result: TrainResult, tokenizer: Any, args: DPOArgs) -> dict[str, Any] | None:
         from eta.train.heldout import heldout_report
 
-        policy = result.model
-        if sharded_after_training(self.cfg) and not result.reused:  # sharded or wrapped for all ranks
-            policy = reload_policy(self.cfg, result)
-        return heldout_report(run, policy, tokenizer, beta=args.beta, max_pairs=self.settings.heldout_max_pairs,
+        policy = result.model if result.reused else self.whole_policy(result)
+        return heldout_report(run, policy, tokenizer, beta=args.beta, max_pairs=args.heldout_max_pairs,
                               cache_dir=Path(args.output_dir))
 
 
-def make(cfg: Any) -> DPO:
-    return DPO(cfg)
+def _whole_policy(cfg: Any, result: TrainResult) -> Any:
+    return reload_policy(cfg, result) if sharded_after_training(cfg) else result.model
 
 
-def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report_to: str = "none",
-              seed: int | None = None) -> tuple[Settings, Any]:
-    """eta's settings and TRL's ``DPOConfig`` from a method node (the run's ``seed`` unless it sets one)."""
-    from trl import DPOConfig
-
-    return train_settings.configure(node, Settings, DPOConfig, output_dir, dist_cfg=dist_cfg,
-                                     report_to=report_to, seed=seed)
+def make(cfg: Any, run_dir: Path) -> DPO:
+    return DPO(cfg, run_dir)
 
 
-def train_dpo(model: Any, tokenizer: Any, dataset: Any, args: Any, *, use_lora: bool = True,
-              lora_cfg: Any = None, resume: bool = True) -> TrainResult:
-    """Train ``model`` with DPO on ``dataset`` (columns prompt/chosen/rejected) with the ``DPOConfig``
-    ``args`` into ``args.output_dir``; a finished run there is loaded, an interrupted one continued.
+def train_dpo(model: Any, tokenizer: Any, dataset: Any, args: DPOArgs, peft: Any = None, *,
+              resume: bool = True) -> TrainResult:
+    """Train ``model`` with DPO on ``dataset`` (columns prompt/chosen/rejected) with ``args`` into
+    ``args.output_dir``, LoRA when ``peft`` (a peft ``LoraConfig``) is given, else every weight; a finished
+    run there is loaded, an interrupted one continued.
 
     ``prompt`` is already chat-formatted text and ``chosen``/``rejected`` are completions; TRL appends
     the tokenizer's EOS token to completions that do not end with it.
@@ -115,12 +113,12 @@ def train_dpo(model: Any, tokenizer: Any, dataset: Any, args: Any, *, use_lora: 
 
         set_seed(args.seed)  # the LoRA A matrices are drawn inside DPOTrainer.__init__, before Trainer seeds
         ref_model = None
-        if not use_lora and not args.precompute_ref_log_probs:
+        if peft is None and not args.precompute_ref_log_probs:
             ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         return _trainer_class()(model=model, ref_model=ref_model, args=args, train_dataset=dataset,
-                                processing_class=tokenizer, peft_config=lora_config(lora_cfg) if use_lora else None)
+                                processing_class=tokenizer, peft_config=peft)
 
-    return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
+    return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
 
 def _check_dataset(dataset: Any, tokenizer: Any, max_length: int | None) -> None:

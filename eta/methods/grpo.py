@@ -9,9 +9,11 @@ With ``rm`` among them the method first trains the reward model on the run's pai
 one, ``eta.rm.train``), so it needs the prefer stage: ``method=grpo method.reward=rm`` is ETA-RM in one
 command. With verdict rewards only it needs no run data: it rolls out on the training problems itself.
 
-``conf/method/grpo.yaml`` holds eta's keys (``Settings``) and the ``GRPOConfig`` fields eta sets; every
-other key is a field of ``trl.GRPOConfig``, passed through. ``method.reward`` weights become
-``GRPOConfig.reward_weights`` (so that one is not set directly).
+``GRPOArgs`` is ``trl.GRPOConfig`` with eta's keys added (``use_lora``, ``reward``, ``rollout``, ``rm``),
+built once by ``make`` from ``conf/method/grpo.yaml`` with the run's ``train/`` folder; every other key is a
+field of ``trl.GRPOConfig``, passed through. ``method.reward`` is parsed once (``GRPOArgs.rewards``); its
+weights become ``reward_weights`` (so that one is not set directly). ``method.rm`` is
+``conf/method/rm.yaml``, composed under it by Hydra (the YAML's defaults list), with ``rm: {...}`` over it.
 
 Notes on TRL 1.13 (``trl/trainer/grpo_trainer.py``):
 
@@ -34,11 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
+from trl import GRPOConfig
+
 from eta.errors import ConfigError
-from eta.rewards import parse_reward
-from eta.train import settings as train_settings
+from eta.rewards import Reward, parse_reward
 from eta.train.runner import TrainResult, fit, load_weights
-from eta.train.settings import lora_config
+from eta.train.settings import in_folder, lora_config, run_args
 
 if TYPE_CHECKING:
     from eta.context import RunContext
@@ -47,87 +51,79 @@ ROLLOUTS = ("trl", "eta")
 
 
 @dataclass
-class Settings:
-    use_lora: bool = True  # false: full fine-tuning
-    reward: Any = "shaped"  # a name, {name: weight, ...}, or a list (eta.rewards.parse_reward)
-    rollout: str = "trl"  # trl: GRPOTrainer's own generation | eta: eta's sampler through rollout_func
-    rm: dict = field(default_factory=dict)  # keys over conf/method/rm.yaml for the reward model (reward rm)
+class GRPOArgs(GRPOConfig):
+    """``trl.GRPOConfig`` with eta's keys of ``method=grpo``; ``rewards`` is ``reward`` parsed."""
+
+    use_lora: bool = field(default=True, metadata={"help": "false: full fine-tuning"})
+    reward: Any = field(default="shaped", metadata={
+        "help": "a name, {name: weight, ...}, or a list (eta.rewards.parse_reward); a dotted path for one's own"})
+    rollout: str = field(default="trl", metadata={
+        "help": "trl: GRPOTrainer's own generation | eta: eta's sampler through rollout_func"})
+    rm: dict = field(default_factory=dict, metadata={
+        "help": "the reward model's settings (reward rm): conf/method/rm.yaml, composed under method.rm"})
 
     def __post_init__(self) -> None:
         if self.rollout not in ROLLOUTS:
-            raise ValueError(f"rollout must be one of {', '.join(ROLLOUTS)}, got {self.rollout!r}")
-
-    @property
-    def rewards(self) -> list[tuple[str, float]]:
-        return parse_reward(self.reward)
+            raise ConfigError(f"method.rollout must be one of {', '.join(ROLLOUTS)}, got {self.rollout!r}")
+        self.rewards: list[Reward] = parse_reward(self.reward)
+        if self.reward_weights is not None:  # one source for the weights
+            raise ConfigError("method.reward_weights: set the weights in method.reward ({shaped: 1.0, rm: 0.5})")
+        self.reward_weights = [r.weight for r in self.rewards]
+        super().__post_init__()
 
     @property
     def names(self) -> list[str]:
-        return [name for name, _ in self.rewards]
+        """The rewards as TRL logs them (``rewards/<name>/mean``)."""
+        return [r.label for r in self.rewards]
+
+    @property
+    def uses_rm(self) -> bool:
+        return any(r.name == "rm" for r in self.rewards)
 
 
 class GRPO:
     keys: tuple[str, ...] = ("dist", "sampler", "execute")  # sampler.stop cuts rollouts; execute judges them
     trains_policy = True
 
-    def __init__(self, cfg: Any) -> None:
-        self.cfg = cfg
-        if cfg.method.get("reward_weights") is not None:
-            raise ConfigError("method.reward_weights: set the weights in method.reward ({shaped: 1.0, rm: 0.5})")
-        # the TRL config is built once here, so that a bad value fails before any stage runs
-        self.settings, _ = configure(cfg.method, Path("unused"), dist_cfg=cfg.get("dist"), seed=cfg.seed)
+    def __init__(self, cfg: Any, run_dir: Path) -> None:
+        from eta.methods.rm import rm_args
+
+        # built once, here: a bad value (the reward model's too) fails before any stage runs
+        self.args = run_args(GRPOArgs, cfg, run_dir / "train")
+        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
         # ETA-RM's reward model trains on the run's pairs: those stages come first
-        self.needs: str | None = "prefer" if "rm" in self.settings.names else None
-        if "rm" in self.settings.names:  # the reward model's keys fail now too, not after sampling
-            from eta.rm.train import configure as rm_configure
-
-            rm_configure(self.rm_node(None), Path("unused"), seed=cfg.seed)
-
-    def rm_node(self, run: RunContext | None) -> Any:
-        """The reward model's config: conf/method/rm.yaml (and the run's ``rm`` node), ``method.rm`` over it."""
-        from omegaconf import OmegaConf
-
-        from eta.rm.train import RM_YAML, rm_node
-
-        node = rm_node(run) if run is not None else OmegaConf.load(RM_YAML)
-        return OmegaConf.merge(node, self.settings.rm) if self.settings.rm else node
-
-    def args(self, output_dir: Path, report_to: str = "none") -> Any:
-        return configure(self.cfg.method, output_dir, dist_cfg=self.cfg.get("dist"), report_to=report_to,
-                         seed=self.cfg.seed)[1]
+        self.needs: str | None = "prefer" if self.args.uses_rm else None
+        self.rm_args = rm_args(cfg, run_dir, node=self.args.rm) if self.args.uses_rm else None
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from eta.rl.rollouts import from_run
+        from eta.train.distributed import rank
 
-        metrics: dict[str, Any] = {"reward": " + ".join(f"{w:g}*{n}" for n, w in self.settings.rewards),
-                                   "rollout": self.settings.rollout}
+        metrics: dict[str, Any] = {"reward": " + ".join(f"{r.weight:g}*{r.name}" for r in self.args.rewards),
+                                   "rollout": self.args.rollout}
         scorer = None
-        if "rm" in self.settings.names:
+        if self.rm_args is not None:
             scorer = self._reward_model(run, model, tokenizer, metrics)
             if scorer is None:
                 return None
-        out = run.path("train", ".keep").parent
-        args = self.args(out, report_to="wandb" if run.logger else "none")
+        args = in_folder(self.args, run.path("train", ".keep").parent)
         dataset, prompts = grpo_dataset(run, tokenizer)
-        from eta.train.distributed import rank
-
+        out = Path(args.output_dir)
         record = out / ("rollouts.jsonl" if rank() == 0 else f"rollouts.rank{rank()}.jsonl")
-        from eta.rewards import TRACED
         from eta.rl import monitor
 
+        traced = any(r.reads_trace for r in args.rewards)
         watch = [monitor.callback(run.say)] if scorer is not None else []  # the learned reward's score vs passes
-        with from_run(run, prompts, trace=bool(TRACED & set(self.settings.names)), record=record,
-                      writes="divergence" in self.settings.names) as rollouts:
-            result = train_grpo(model, tokenizer, dataset, args, self.settings, rollouts, scorer=scorer,
-                                lora_cfg=self.cfg.model.get("lora"), callbacks=watch)
+        with from_run(run, prompts, trace=traced, record=record, writes="divergence" in args.names) as rollouts:
+            result = train_grpo(model, tokenizer, dataset, args, rollouts, self.peft, scorer=scorer, callbacks=watch)
             metrics["rollouts_executed"] = rollouts.executions
-        result.metrics.update(metrics, **summary(result.log_history, self.settings.names))
+        result.metrics.update(metrics, **summary(result.log_history, args.names))
         if scorer is not None:
             result.metrics.update(monitor.summary(result.log_history))
         if rank() == 0 and result.log_history:
             from eta.rl.plot import plot_grpo
 
-            plot = plot_grpo(result.log_history, self.settings.names, run.path("plots", "grpo.png"))
+            plot = plot_grpo(result.log_history, args.names, run.path("plots", "grpo.png"))
             if plot is not None:
                 run.say(f"GRPO per-step plot: {plot}")
                 if run.logger is not None:
@@ -144,9 +140,9 @@ class GRPO:
             run.say("method.reward=rm: no preference pairs to train the reward model on (try more samples, a "
                     "higher temperature, or prefer.include_reference=true)")
             return None
-        node = self.rm_node(run)
+        rm_args = in_folder(self.rm_args, run.run_dir / "reward_model")
         # the plain base model: the reward model copies its weights under a new head (before LoRA wraps it)
-        path, scorer, heldout, result = train_reward_model(run, model, tokenizer, node, with_trace=True)
+        path, scorer, heldout, result = train_reward_model(run, model, tokenizer, rm_args, with_trace=True)
         acc = accuracy(scorer, heldout)
         metrics.update(rm_path=str(path), rm_train_steps=result.steps, rm_heldout_pairs=acc["n"],
                        rm_accuracy=acc["accuracy"], rm_ci95_low=acc["ci95"][0], rm_ci95_high=acc["ci95"][1])
@@ -155,21 +151,8 @@ class GRPO:
         return scorer
 
 
-def make(cfg: Any) -> GRPO:
-    return GRPO(cfg)
-
-
-def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report_to: str = "none",
-              seed: int | None = None) -> tuple[Settings, Any]:
-    """eta's settings and TRL's ``GRPOConfig`` (with the rewards' weights) from a method node."""
-    from trl import GRPOConfig
-
-    settings, passed = train_settings.split_settings(node, Settings, GRPOConfig)
-    settings.rewards  # a bad reward fails here, in one line naming the known ones
-    if seed is not None:
-        passed.setdefault("seed", seed)
-    passed["reward_weights"] = [w for _, w in settings.rewards]
-    return settings, train_settings.trl_args(GRPOConfig, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
+def make(cfg: Any, run_dir: Path) -> GRPO:
+    return GRPO(cfg, run_dir)
 
 
 def grpo_dataset(run: RunContext, tokenizer: Any) -> tuple[Any, dict[str, str]]:
@@ -186,14 +169,14 @@ def grpo_dataset(run: RunContext, tokenizer: Any) -> tuple[Any, dict[str, str]]:
     return Dataset.from_list(rows), prompts
 
 
-def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: Any, settings: Settings, rollouts: Any, *,
-               scorer: Any = None, lora_cfg: Any = None, resume: bool = True,
-               callbacks: list[Any] | tuple[Any, ...] = ()) -> TrainResult:
+def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollouts: Any, peft: Any = None, *,
+               scorer: Any = None, resume: bool = True, callbacks: list[Any] | tuple[Any, ...] = ()) -> TrainResult:
     """Train ``model`` with GRPO on ``dataset``'s prompts into ``args.output_dir``, rewards from ``rollouts``
-    (a RolloutExecutor); a finished run there is loaded, an interrupted one continued."""
+    (a RolloutExecutor), LoRA when ``peft`` is given; a finished run there is loaded, an interrupted one
+    continued."""
     from eta.rewards import reward_funcs
 
-    funcs, _ = reward_funcs(settings.reward, rollouts, scorer)
+    funcs, _ = reward_funcs(args.rewards, rollouts, scorer)
 
     def build() -> Any:
         import os
@@ -203,7 +186,7 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: Any, settings: Se
 
         set_seed(args.seed)  # the LoRA A matrices are drawn inside GRPOTrainer.__init__, before Trainer seeds
         rollout_func = None
-        if settings.rollout == "eta":
+        if args.rollout == "eta":
             from eta.rl.sampler import eta_rollout
 
             os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
@@ -212,9 +195,9 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: Any, settings: Se
             tokenizer.pad_token = tokenizer.eos_token
         return GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
                            processing_class=tokenizer, rollout_func=rollout_func, callbacks=list(callbacks) or None,
-                           peft_config=lora_config(lora_cfg) if settings.use_lora else None)
+                           peft_config=peft)
 
-    return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
+    return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
 
 SUMMARY_KEYS = ("reward", "frac_reward_zero_std", "kl", "time/execute_s", "step_time")

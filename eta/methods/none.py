@@ -16,7 +16,7 @@ class NoTraining:
         return None
 
 
-def make(cfg: Any) -> NoTraining:
+def make(cfg: Any, run_dir: Any = None) -> NoTraining:
     extra = sorted(set(cfg.method) - {"module", "name"})
     if extra:
         raise ConfigError(f"method.{extra[0]}: method=none trains nothing and takes no settings")

@@ -62,5 +62,5 @@ class Repair:
         return TrainResult(model=model, log_history=[], output_dir=out, steps=0, metrics=metrics)
 
 
-def make(cfg: Any) -> Repair:
+def make(cfg: Any, run_dir: Any = None) -> Repair:
     return Repair(cfg)

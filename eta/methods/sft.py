@@ -16,21 +16,24 @@ then needs the execute stage, and the run says so and records it under ``"method
 Notes on TRL 1.13 (``trl/trainer/sft_trainer.py``): a non-conversational prompt is tokenized with the
 tokenizer's special tokens; where that adds a BOS token the chat template already wrote, the prompt text
 is given without it, so that training sees the token ids sampling does (checked, else a ConfigError).
+``SFTArgs`` is ``trl.SFTConfig`` with eta's keys (``use_lora``, ``completions``), built once by ``make``.
 ``SFTConfig`` turns gradient checkpointing on by default; the YAML turns it off (small models, short
 sequences: the recomputation costs time and saves little memory).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
+from trl import SFTConfig
 
 from eta.errors import ConfigError
 from eta.tasks.schema import Task
 from eta.train.runner import TrainResult, fit, load_weights
-from eta.train import settings as train_settings
-from eta.train.settings import lora_config
+from eta.train.settings import in_folder, lora_config, run_args
 
 if TYPE_CHECKING:
     from eta.context import RunContext
@@ -39,41 +42,42 @@ COMPLETIONS = ("auto", "reference", "passing")
 
 
 @dataclass
-class Settings:
-    use_lora: bool = True  # false: full fine-tuning
-    completions: str = "auto"  # auto: references, and passing samples for problems without one
+class SFTArgs(SFTConfig):
+    """``trl.SFTConfig`` with eta's keys of ``method=sft``."""
+
+    use_lora: bool = field(default=True, metadata={"help": "false: full fine-tuning"})
+    completions: str = field(default="auto", metadata={
+        "help": "auto: references, and passing samples for problems without one | reference | passing"})
 
     def __post_init__(self) -> None:
         if self.completions not in COMPLETIONS:
-            raise ValueError(f"completions must be one of {', '.join(COMPLETIONS)}, got {self.completions!r}")
+            raise ConfigError(f"method.completions: one of {', '.join(COMPLETIONS)}, got {self.completions!r}")
+        super().__post_init__()
 
 
 class SFT:
     keys: tuple[str, ...] = ("dist", "sampler")  # sampler.stop shapes the answers' form
     trains_policy = True
 
-    def __init__(self, cfg: Any) -> None:
-        self.cfg = cfg
-        # the TRL config is built once here, so that a bad value fails before any stage runs
-        self.settings, _ = configure(cfg.method, Path("unused"), dist_cfg=cfg.get("dist"), seed=cfg.seed)
-        self.without_reference = _count_without_reference(cfg) if self.settings.completions == "auto" else 0
-        uses_samples = self.settings.completions == "passing" or self.without_reference > 0
+    def __init__(self, cfg: Any, run_dir: Path) -> None:
+        # built once, here: a bad value fails before any stage runs
+        self.args = run_args(SFTArgs, cfg, run_dir / "train")
+        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
+        self.stops = list(cfg.sampler.get("stop") or [])
+        self.without_reference = _count_without_reference(cfg) if self.args.completions == "auto" else 0
+        uses_samples = self.args.completions == "passing" or self.without_reference > 0
         self.needs: str | None = "execute" if uses_samples else None
-
-    def args(self, output_dir: Path, report_to: str = "none") -> Any:
-        return configure(self.cfg.method, output_dir, dist_cfg=self.cfg.get("dist"), report_to=report_to,
-                         seed=self.cfg.seed)[1]
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from datasets import Dataset
 
-        stops = list(self.cfg.sampler.get("stop") or [])
+        completions = self.args.completions
         executions = run.executions() if self.needs == "execute" else []
         samples = run.samples() if self.needs == "execute" else []
-        rows, counts = sft_rows(run.train_tasks, run.style, tokenizer, self.settings.completions,
-                                executions=executions, samples=samples, extra_stops=stops)
+        rows, counts = sft_rows(run.train_tasks, run.style, tokenizer, completions,
+                                executions=executions, samples=samples, extra_stops=self.stops)
         if self.needs == "execute":
-            why = ("method.completions=passing" if self.settings.completions == "passing"
+            why = ("method.completions=passing" if completions == "passing"
                    else f"{counts['tasks_without_reference']} training problem(s) ship no reference")
             run.say(f"SFT: {why}; the {run.policy_label} policy's passing samples stand in: "
                     f"{counts['from_passing_samples']} sample(s) of {counts['from_passing_samples_tasks']} problem(s)")
@@ -84,9 +88,8 @@ class SFT:
             run.say("SFT: nothing to train on: no problem has a usable reference and no sample passed "
                     "(try more samples, a higher temperature, or a benchmark with references)")
             return None
-        args = self.args(run.path("train", ".keep").parent, report_to="wandb" if run.logger else "none")
-        result = train_sft(model, tokenizer, Dataset.from_list(rows), args, use_lora=self.settings.use_lora,
-                           lora_cfg=self.cfg.model.get("lora"))
+        args = in_folder(self.args, run.path("train", ".keep").parent)
+        result = train_sft(model, tokenizer, Dataset.from_list(rows), args, self.peft)
         result.metrics.update({f"sft_{k}": v for k, v in counts.items()}, sft_targets=_targets(counts))
         return result
 
@@ -97,17 +100,8 @@ def _targets(counts: dict[str, int]) -> str:
     return " + ".join(kinds)
 
 
-def make(cfg: Any) -> SFT:
-    return SFT(cfg)
-
-
-def configure(node: Any, output_dir: str | Path, *, dist_cfg: Any = None, report_to: str = "none",
-              seed: int | None = None) -> tuple[Settings, Any]:
-    """eta's settings and TRL's ``SFTConfig`` from a method node (the run's ``seed`` unless it sets one)."""
-    from trl import SFTConfig
-
-    return train_settings.configure(node, Settings, SFTConfig, output_dir, dist_cfg=dist_cfg,
-                                     report_to=report_to, seed=seed)
+def make(cfg: Any, run_dir: Path) -> SFT:
+    return SFT(cfg, run_dir)
 
 
 def _count_without_reference(cfg: Any) -> int:
@@ -187,10 +181,11 @@ def trl_prompt(prompt: str, tokenizer: Any) -> str:
                       "does (special tokens); training would not see the prompts the policy is sampled with")
 
 
-def train_sft(model: Any, tokenizer: Any, dataset: Any, args: Any, *, use_lora: bool = True,
-              lora_cfg: Any = None, resume: bool = True) -> TrainResult:
-    """Train ``model`` with SFT on ``dataset`` (columns prompt/completion) with the ``SFTConfig`` ``args``
-    into ``args.output_dir``; a finished run there is loaded, an interrupted one continued."""
+def train_sft(model: Any, tokenizer: Any, dataset: Any, args: SFTArgs, peft: Any = None, *,
+              resume: bool = True) -> TrainResult:
+    """Train ``model`` with SFT on ``dataset`` (columns prompt/completion) with ``args`` into
+    ``args.output_dir``, LoRA when ``peft`` is given; a finished run there is loaded, an interrupted one
+    continued."""
     _check_dataset(dataset, tokenizer, args.max_length)
 
     def build() -> Any:
@@ -199,9 +194,9 @@ def train_sft(model: Any, tokenizer: Any, dataset: Any, args: Any, *, use_lora: 
 
         set_seed(args.seed)  # the LoRA A matrices are drawn inside SFTTrainer.__init__, before Trainer seeds
         return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=lora_config(lora_cfg) if use_lora else None)
+                          peft_config=peft)
 
-    return fit(build, args.output_dir, load=lambda path: load_weights(model, path), resume=resume)
+    return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
 
 def _check_dataset(dataset: Any, tokenizer: Any, max_length: int | None) -> None:

@@ -23,10 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eta.config import DType, ModelSource
 from eta.errors import UserError
 
-SOURCES = ("gguf_package", "hub", "tiny", "path", "openai", "anthropic")
-DTYPES = ("float32", "bfloat16")
+# The schema's enums (eta/config.py), also for a model config given as a plain dict, outside Hydra
+SOURCES = tuple(s.value for s in ModelSource)
+DTYPES = tuple(d.value for d in DType)
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
 
 

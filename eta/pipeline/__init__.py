@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eta import rundir
-from eta.config import enum_text, plain_dict
+from eta.config import enum_text, parse, plain_dict
 from eta.context import RunContext, load_splits, say
 from eta.errors import ConfigError
 from eta.hosted import check_run as check_hosted
@@ -36,9 +36,10 @@ READY = "train_ready"  # rank 0's mark that the data is made: the other ranks ma
 
 def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics."""
-    method = load_method(cfg)  # checks the method's settings: a bad key fails before anything loads
-    check_hosted(cfg, method)  # a hosted model: no key in the config, no training
+    parse(cfg)  # the schemas' checks of every value: one out of range fails here, naming its key
     run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
+    method = load_method(cfg, run_dir)  # builds the method's settings: a bad key fails before anything loads
+    check_hosted(cfg, method)  # a hosted model: no key in the config, no training
     run_dir.mkdir(parents=True, exist_ok=True)
     if not is_main_process():  # the other ranks of this launch share rank 0's folder (and its lock)
         return _run(cfg, run_dir, method)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,24 +21,6 @@ if TYPE_CHECKING:
     from eta.context import RunContext
 
 META_KEYS = ("backbone", "with_trace", "budget_lines", "max_length", "seed", "model", "settings", "args", "pairs")
-RM_YAML = Path(__file__).resolve().parents[2] / "conf" / "method" / "rm.yaml"
-
-
-@dataclass
-class Settings:
-    backbone: str = "policy"  # policy | minilm | codebert (eta/rm/backbones.py)
-    with_trace: bool = True  # the input holds the execution trace
-    no_trace_ablation: bool = True  # also train the same model without traces and report its accuracy
-    heldout_fraction: float = 0.25  # of the problems (never of the pairs) held out for the accuracy
-    budget_lines: int | None = None  # trace lines in the input over all tests; None: execute.budget_lines
-    use_lora: bool = True
-
-    def __post_init__(self) -> None:
-        from eta.rm.backbones import check_backbone
-
-        check_backbone(self.backbone)
-        if not 0 < self.heldout_fraction < 1:
-            raise ConfigError(f"method.heldout_fraction must be between 0 and 1, got {self.heldout_fraction}")
 
 
 @dataclass
@@ -47,32 +29,6 @@ class Example:
     criterion: str
     chosen: str  # the reward model's input texts
     rejected: str
-
-
-def configure(node: Any, output_dir: "str | Path", *, dist_cfg: Any = None, report_to: str = "none",
-              seed: int | None = None) -> tuple[Settings, Any]:
-    from trl import RewardConfig
-
-    from eta.train import settings as train_settings
-
-    return train_settings.configure(node, Settings, RewardConfig, output_dir, dist_cfg=dist_cfg,
-                                     report_to=report_to, seed=seed)
-
-
-def rm_node(run: "RunContext") -> Any:
-    """The reward model's config: the run's method node under method=rm, else conf/method/rm.yaml with
-    the run's ``rm`` node (if any) merged on top."""
-    from omegaconf import OmegaConf
-
-    if run.cfg.method.get("name") == "rm":
-        return run.cfg.method
-    node = OmegaConf.load(RM_YAML)
-    extra = run.cfg.get("rm")
-    return OmegaConf.merge(node, extra) if extra is not None else node
-
-
-def budget(run: "RunContext", settings: Settings) -> int:
-    return settings.budget_lines or int(run.cfg.execute.budget_lines)
 
 
 def pair_examples(run: "RunContext", budget_lines: int, with_trace: bool) -> list[Example]:
@@ -128,30 +84,32 @@ def accuracy(scorer: Scorer, examples: list[Example]) -> dict[str, Any]:
     return out
 
 
-def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any, *, with_trace: bool,
+def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any, *, with_trace: bool,
                        resume: bool = True) -> tuple[Path, Scorer, list[Example], Any]:
-    """Train (or reuse, or resume) into ``reward_model/<trace|no_trace>/``; returns the folder, the scorer
-    of the trained model, the held-out examples and the TrainResult."""
+    """Train (or reuse, or resume) into ``<args.output_dir>/<trace|no_trace>/`` with ``args`` (an
+    ``eta.methods.rm.RMArgs``); returns the folder, the scorer of the trained model, the held-out examples
+    and the TrainResult."""
     from datasets import Dataset
     from transformers import set_seed
 
     from eta.rm.backbones import HEADS, build_backbone
     from eta.train.runner import fit, load_weights
     from eta.config import plain_dict
-    from eta.train.settings import lora_config
+    from eta.train.settings import DERIVED, in_folder, lora_config, own_fields
 
-    out = run.run_dir / "reward_model" / ("trace" if with_trace else "no_trace")
-    settings, args = configure(node, out, dist_cfg=run.cfg.get("dist"),
-                               report_to="wandb" if run.logger else "none", seed=run.cfg.seed)
-    lines = budget(run, settings)
-    examples = pair_examples(run, lines, with_trace)
-    train, heldout = split_by_problem(examples, settings.heldout_fraction, args.seed)
-    base, tok = build_backbone(settings.backbone, model, tokenizer, seed=args.seed)
+    out = Path(args.output_dir) / ("trace" if with_trace else "no_trace")
+    args = in_folder(args, out)
+    examples = pair_examples(run, args.budget_lines, with_trace)
+    train, heldout = split_by_problem(examples, args.heldout_fraction, args.seed)
+    base, tok = build_backbone(args.backbone, model, tokenizer, seed=args.seed)
     # an encoder (BERT: 512 positions) cannot read past its position table
     limits = [args.max_length or 1024, getattr(base.config, "max_position_embeddings", None) or 1 << 30]
-    meta = {"backbone": settings.backbone, "with_trace": with_trace, "budget_lines": lines,
+    mine = own_fields(type(args))
+    meta = {"backbone": args.backbone, "with_trace": with_trace, "budget_lines": args.budget_lines,
             "max_length": min(limits), "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
-            "settings": asdict(settings), "args": plain_dict(node, "method"),
+            "settings": {k: getattr(args, k) for k in mine},
+            # every TRL setting but those of this process (the launcher sets local_rank) or of the run's folders
+            "args": {k: v for k, v in args.to_dict().items() if k not in (*DERIVED, *mine, "local_rank")},
             "pairs": hashlib.sha1((run.run_dir / "pairs.jsonl").read_bytes()).hexdigest()}
     _claim(out, meta, run.say)
 
@@ -166,13 +124,12 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, node: Any,
 
         set_seed(args.seed)
         lora = plain_dict(run.cfg.model.get("lora"), "model.lora")
-        if settings.backbone != "policy":  # the policy's module names say nothing of an encoder's
+        if args.backbone != "policy":  # the policy's module names say nothing of an encoder's
             lora["target_modules"] = "all-linear"
-        peft = lora_config(lora, task_type="SEQ_CLS",
-                           modules_to_save=HEADS[settings.backbone]) if settings.use_lora else None
+        peft = lora_config(lora, task_type="SEQ_CLS", modules_to_save=HEADS[args.backbone]) if args.use_lora else None
         return RewardTrainer(model=base, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft)
 
-    result = fit(build, out, load=lambda path: load_weights(base, path), resume=resume)
+    result = fit(build, args, load=lambda path: load_weights(base, path), resume=resume)
     return out, Scorer(result.model, tok, meta), heldout, result
 
 

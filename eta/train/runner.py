@@ -52,16 +52,17 @@ def is_finished(output_dir: str | Path) -> bool:
     return saved and (root / STATE_FILE).is_file()
 
 
-def fit(build: Callable[[], Any], output_dir: str | Path, *, load: Callable[[Path], Any],
-        resume: bool = True) -> TrainResult:
-    """Train the trainer ``build()`` makes into ``output_dir``, or load a run finished there (``load(dir)``
-    gives its model). Without ``resume`` a previous run's checkpoints and finished-marker are removed first."""
-    output_dir = Path(output_dir)
+def fit(build: Callable[[], Any], args: Any, *, load: Callable[[Path], Any], resume: bool = True) -> TrainResult:
+    """Train the trainer ``build()`` makes with ``args`` (its TRL config) into ``args.output_dir``, or load a
+    run finished there (``load(dir)`` gives its model). Without ``resume`` a previous run's checkpoints and
+    finished-marker are removed first."""
+    output_dir = Path(args.output_dir)
     if resume and is_finished(output_dir):
         return finished_result(output_dir, load(output_dir))
     checkpoint = latest_checkpoint(output_dir) if resume else None
     if not resume:
         forget_previous_run(output_dir)
+    set_up_devices(args)
     trainer = build()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     trainer.save_model(str(output_dir))
@@ -70,6 +71,16 @@ def fit(build: Callable[[], Any], output_dir: str | Path, *, load: Callable[[Pat
     model.eval()
     return TrainResult(model=model, log_history=list(trainer.state.log_history), output_dir=output_dir,
                        steps=trainer.state.global_step, resumed_from=checkpoint)
+
+
+def set_up_devices(args: Any) -> None:
+    """Set the process's accelerator up for ``args`` again, as making it did. Transformers resets the
+    accelerator state when a ``TrainingArguments`` sets up its devices, and a Trainer then keeps that state:
+    settings made before another trainer ran (a method's are made once, at the start) would otherwise meet
+    that trainer's state, e.g. the reward model's fp32 under GRPO's bf16 ("AcceleratorState has already
+    been initialized and cannot be changed")."""
+    args.__dict__.pop("_setup_devices", None)  # the cached_property that did it
+    args.device  # noqa: B018 (runs it again)
 
 
 def finished_result(output_dir: Path, model: Any) -> TrainResult:

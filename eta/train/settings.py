@@ -1,9 +1,11 @@
-"""A method's settings: eta's own keys, and everything else passed through to TRL's config dataclass.
+"""A method's typed settings: one dataclass per method, a subclass of its TRL config with eta's own keys
+added as fields (``DPOArgs(trl.DPOConfig)``, as open-r1's ``GRPOConfig(trl.GRPOConfig)``), built once by the
+method's ``make`` from its config node, with the run's output folder.
 
-One source of truth: ``conf/method/<name>.yaml`` holds only what eta sets; any key that is not one of the
-method's own is a field of its TRL config (``DPOConfig``, ``RewardConfig``, ``GRPOConfig``, ``SFTConfig``)
-and goes to it unchanged, so TRL's defaults are never restated here. A key that is neither fails before
-any stage runs, with its name and the nearest known keys.
+One source of truth: ``conf/method/<name>.yaml`` holds only what eta sets; every key of the node is a field
+of the method's class (eta's or TRL's), so TRL's defaults are never restated here. A key that is neither
+fails before any stage runs, with its name and the nearest known keys. The model's ``lora`` node is
+checked and filled by its schema (``eta.config.LoraConf``).
 """
 
 from __future__ import annotations
@@ -16,45 +18,17 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eta.config import plain_dict
 from eta.errors import ConfigError
 
 # Keys eta derives from the rest of the run; a method YAML that sets them would be overridden silently.
 DERIVED = ("output_dir", "deepspeed", "report_to", "use_cpu")
-LORA_DEFAULTS: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
+NAMING = ("module", "name")  # the keys that name the method itself (eta.methods.load_method)
+A = TypeVar("A")
 
 
-def split_settings(node: Any, own: type, trl_config: type | None, what: str = "method") -> tuple[Any, dict[str, Any]]:
-    """``(own settings, TRL keyword arguments)`` from a method node.
-
-    ``own`` is the method's dataclass of eta keys (``module`` and ``name`` are always allowed);
-    ``trl_config`` the TRL dataclass the rest must be fields of (None: no pass-through).
-    """
-    node = plain_dict(node, what)
-    given = {k: v for k, v in node.items() if k not in ("module", "name")}
-    own_names = {f.name for f in dataclasses.fields(own)}
-    trl_names = {f.name for f in dataclasses.fields(trl_config) if f.init} if trl_config else set()
-    for key in given:
-        if key in DERIVED:
-            raise ConfigError(f"{what}.{key}: set by eta from the run (run directory, dist, logger, device); "
-                              f"remove it from the method config")
-        if key not in own_names and key not in trl_names:
-            close = difflib.get_close_matches(key, sorted(own_names | trl_names), n=3)
-            owner = f" nor a field of trl.{trl_config.__name__}" if trl_config else ""
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"{what}.{key}: not a key of method {node.get('name')!r}{owner}{hint}")
-    for cls, names in ((own, own_names), (trl_config, trl_names)):
-        hints = _type_hints(cls) if cls else {}
-        for key in names & set(given):
-            if key in hints and not _fits(given[key], hints[key]):
-                raise ConfigError(f"{what}.{key}: {given[key]!r} is not of type {_type_name(hints[key])}")
-    try:
-        settings = own(**{k: v for k, v in given.items() if k in own_names})
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{what}: {e}") from None
-    return settings, {k: v for k, v in given.items() if k not in own_names}
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
@@ -96,29 +70,6 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
-def trl_args(trl_config: type, passed: Mapping[str, Any], output_dir: Any, *, dist_cfg: Any = None,
-             report_to: str = "none", what: str = "method") -> Any:
-    """The TRL config object: the method's pass-through keys plus what eta derives from the run."""
-    import torch
-
-    from eta.train.distributed import deepspeed_config
-
-    on_cpu = not torch.cuda.is_available()
-    kwargs = {"use_cpu": on_cpu, "report_to": report_to, "save_strategy": "steps",
-              **passed, "output_dir": str(output_dir), "deepspeed": deepspeed_config(dist_cfg)}
-    if on_cpu and kwargs.get("bf16") and not cpu_has_native_bf16():
-        # bf16 autocast only pays on CPUs that compute it natively; elsewhere oneDNN emulates it, and on an
-        # AVX2 EPYC a bf16 matmul ran at 0.8 GFLOPS against fp32's 46 (one thread): a GRPO step took 5 min.
-        print(f"note: {what}.bf16 off: this CPU has no native bf16 (avx512_bf16/amx_bf16), where bf16 "
-              f"autocast is many times slower than fp32; training in fp32", flush=True)
-        kwargs["bf16"] = False
-    kwargs.setdefault("data_seed", kwargs.get("seed", 42))
-    try:
-        return trl_config(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{what}: trl.{trl_config.__name__} rejects the settings: {e}") from None
-
-
 def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16, as Linux names its flags).
 
@@ -134,18 +85,101 @@ def cpu_has_native_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     return bool(re.search(r"\b(?:avx512_bf16|amx_bf16)\b", text))
 
 
-def lora_settings(cfg: Any) -> dict[str, Any]:
-    """The model's ``lora: {r, alpha, dropout, target_modules}`` node with defaults filled in."""
-    given = plain_dict(cfg, "model.lora")
-    unknown = sorted(set(given) - set(LORA_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"model.lora: unknown key(s) {unknown}; known keys are {sorted(LORA_DEFAULTS)}")
-    settings = {**LORA_DEFAULTS, **given}
-    if not isinstance(settings["r"], int) or settings["r"] < 1:
-        raise ConfigError(f"model.lora: r must be a positive integer, got {settings['r']!r}")
-    if not 0.0 <= settings["dropout"] < 1.0:
-        raise ConfigError(f"model.lora: dropout must lie in [0, 1), got {settings['dropout']!r}")
-    return settings
+def trl_base(cls: type) -> type:
+    """The TRL config class a method's args class extends (``trl.DPOConfig`` for ``DPOArgs``)."""
+    return next((c for c in cls.__mro__ if c.__module__.split(".")[0] == "trl"), cls)
+
+
+def own_fields(cls: type) -> list[str]:
+    """eta's fields of a method's args class: those its TRL config does not have."""
+    theirs = {f.name for f in dataclasses.fields(trl_base(cls))}
+    return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in theirs]
+
+
+def checked_keys(node: Any, cls: type, what: str = "method") -> dict[str, Any]:
+    """The node's keys as a plain dict (its naming keys dropped), each a field of ``cls`` of the right type."""
+    node = plain_dict(node, what)
+    given = {k: v for k, v in node.items() if k not in NAMING}
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    base = trl_base(cls)
+    for key in given:
+        if key in DERIVED:
+            raise ConfigError(f"{what}.{key}: set by eta from the run (run directory, dist, logger, device); "
+                              f"remove it from the method config")
+        if key not in names:
+            close = difflib.get_close_matches(key, sorted(names), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{what}.{key}: not a key of method {node.get('name')!r} nor a field of "
+                              f"trl.{base.__name__}{hint}")
+    hints = _type_hints(cls)
+    for key, value in given.items():
+        if key in hints and not _fits(value, hints[key]):
+            raise ConfigError(f"{what}.{key}: {value!r} is not of type {_type_name(hints[key])}")
+    return given
+
+
+def build_args(cls: type[A], node: Any, output_dir: str | Path, *, seed: int | None = None, dist_cfg: Any = None,
+               report_to: str = "none", what: str = "method") -> A:
+    """The method's args object: the node's keys (the run's ``seed`` unless it sets one) plus what eta
+    derives from the run (output folder, DeepSpeed, logger, device)."""
+    import torch
+
+    from eta.train.distributed import deepspeed_config
+
+    on_cpu = not torch.cuda.is_available()
+    kwargs = {"use_cpu": on_cpu, "report_to": report_to, "save_strategy": "steps",
+              **({} if seed is None else {"seed": seed}), **checked_keys(node, cls, what),
+              "output_dir": str(output_dir), "deepspeed": deepspeed_config(dist_cfg)}
+    if on_cpu and kwargs.get("bf16") and not cpu_has_native_bf16():
+        # bf16 autocast only pays on CPUs that compute it natively; elsewhere oneDNN emulates it, and on an
+        # AVX2 EPYC a bf16 matmul ran at 0.8 GFLOPS against fp32's 46 (one thread): a GRPO step took 5 min.
+        print(f"note: {what}.bf16 off: this CPU has no native bf16 (avx512_bf16/amx_bf16), where bf16 "
+              f"autocast is many times slower than fp32; training in fp32", flush=True)
+        kwargs["bf16"] = False
+    kwargs.setdefault("data_seed", kwargs.get("seed", 42))
+    try:
+        return cls(**kwargs)
+    except ConfigError:  # eta's own check of its fields: already names the key
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{what}: trl.{trl_base(cls).__name__} rejects the settings: {e}") from None
+
+
+def run_args(cls: type[A], cfg: Any, output_dir: str | Path, node: Any = None, what: str = "method") -> A:
+    """``build_args`` with what the run's config says: its seed, ``dist`` node, and logger (W&B on rank 0)."""
+    from eta.config import enum_text
+    from eta.train.distributed import is_main_process
+
+    logged = enum_text(cfg.logger.name) != "none" and is_main_process()  # the run's W&B run is rank 0's
+    return build_args(cls, cfg.method if node is None else node, output_dir, seed=cfg.seed, dist_cfg=cfg.get("dist"),
+                      report_to="wandb" if logged else "none", what=what)
+
+
+def in_folder(args: A, output_dir: str | Path) -> A:
+    """The same settings, trained into another folder (a later round's, or the no-trace ablation's)."""
+    import copy
+
+    if str(output_dir) == getattr(args, "output_dir"):
+        return args
+    moved = copy.deepcopy(args)  # deep: the Trainer fills the DeepSpeed config's "auto" values in place
+    moved.output_dir = str(output_dir)  # type: ignore[attr-defined]
+    return moved
+
+
+def lora_settings(node: Any) -> dict[str, Any]:
+    """The model's ``lora`` node over its schema (``eta.config.LoraConf``): checked, with defaults filled in."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from eta.config import LoraConf
+
+    given = plain_dict(node, "model.lora")
+    try:
+        return dataclasses.asdict(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(LoraConf), given)))
+    except OmegaConfBaseException as e:
+        unknown = sorted(set(given) - {f.name for f in dataclasses.fields(LoraConf)})
+        detail = f"unknown key(s) {unknown}" if unknown else str(e).splitlines()[0]
+        raise ConfigError(f"model.lora: {detail}") from None
 
 
 def lora_config(lora_cfg: Any, task_type: str = "CAUSAL_LM", modules_to_save: list[str] | None = None) -> Any:
@@ -157,12 +191,3 @@ def lora_config(lora_cfg: Any, task_type: str = "CAUSAL_LM", modules_to_save: li
     return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                       target_modules=targets if isinstance(targets, str) else list(targets),
                       task_type=task_type, modules_to_save=modules_to_save)
-
-
-def configure(node: Any, own: type, trl_config: type, output_dir: Any, *, dist_cfg: Any = None,
-              report_to: str = "none", seed: int | None = None) -> tuple[Any, Any]:
-    """A method's ``(own settings, TRL config object)`` from its node: the run's ``seed`` unless it sets one."""
-    settings, passed = split_settings(node, own, trl_config)
-    if seed is not None:
-        passed.setdefault("seed", seed)
-    return settings, trl_args(trl_config, passed, output_dir, dist_cfg=dist_cfg, report_to=report_to)
