@@ -96,14 +96,15 @@ def test_malformed_samples_file_names_file_line_and_problem(tmp_path):
 
 def test_trace_writes_the_divergence_of_failing_programs_from_the_reference(tmp_path, monkeypatch):
     monkeypatch.setenv("ETA_CACHE_DIR", str(tmp_path / "cache"))  # the subprocess inherits it
-    task = load_tasks("synthetic", split="test", limit=1)[0]
+    # sum_above: its accumulator starts at 0, so `= 1` there is a one-edit wrong answer (a training family)
+    task = next(t for t in load_tasks("synthetic", split="train") if t.task_id.startswith("Synthetic/sum_above/"))
     wrong = task.reference.replace(" = 0\n", " = 1\n", 1)
     assert wrong != task.reference
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": task.task_id, "completion": c}) + "\n"
                                for c in (task.reference, wrong)))
     out = tmp_path / "results.jsonl"
-    done = cli(str(samples), "--dataset", "synthetic", "--split", "test", "--limit", "1", "-o", str(out), "--trace")
+    done = cli(str(samples), "--dataset", "synthetic", "--split", "train", "-o", str(out), "--trace")
     assert done.returncode == 0, done.stderr
     good, bad = [json.loads(line) for line in out.read_text().splitlines()]
     assert good["passed"] and "divergence" not in good
