@@ -131,7 +131,7 @@ def test_a_layer_that_cannot_be_set_up_stops_the_cli_in_one_line(tmp_path):
     exits 2 and writes no result; with those layers turned off it runs."""
     _without_caps_available()
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": "Synthetic/sum_above/0", "completion": "x = 1"}) + "\n")
+    samples.write_text(json.dumps({"task_id": "Synthetic/fizz/0", "completion": "x = 1"}) + "\n")
     cmd = [*WITHOUT_CAPS, sys.executable, "-m", "eta.execute", str(samples), "--dataset", "synthetic",
            "--fixed-limits", "--workers", "1", "--quiet", "-o", str(tmp_path / "out.jsonl")]
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
