@@ -20,6 +20,7 @@ from eta.config import enum_text
 from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.context import RunContext, load_splits, say
+from eta.pipeline.finished import finished_metrics, mark_finished
 from eta.pipeline.fingerprint import plan, reconcile
 from eta.pipeline.shared import link_shared, release_shared
 from eta.pipeline.runlock import lock_run_dir, release_run_dir
@@ -34,9 +35,14 @@ READY = "train_ready"  # rank 0's mark that the data is made: the other ranks ma
 
 def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics."""
+    run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
+    # before the method's TRL config and the model load: a finished job of a re-launched sweep takes a second
+    done = finished_metrics(cfg, run_dir) if world_size() == 1 else None
+    if done is not None:
+        _say_finished(cfg, run_dir)
+        return done
     method = load_method(cfg)  # checks the method's settings: a bad key fails before anything loads
     check_hosted(cfg, method)  # a hosted model: no key in the config, no training
-    run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     if not is_main_process():  # the other ranks of this launch share rank 0's folder (and its lock)
         return _run(cfg, run_dir, method)
@@ -106,8 +112,17 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
         print(report_stage(ctx, metrics, log_history), flush=True)
     if ctx.logger is not None:
         ctx.logger.finish()
+    mark_finished(ctx)
     say(f"metrics: {run_dir / 'metrics.json'}")
     return metrics
+
+
+def _say_finished(cfg: Any, run_dir: Path) -> None:
+    say(f"run directory {run_dir}: finished under this config and these problems; nothing to redo")
+    report = run_dir / "report.txt"
+    if "report" in {enum_text(s) for s in cfg.stages} and report.is_file():
+        print(report.read_text().rstrip(), flush=True)
+    say(f"metrics: {run_dir / 'metrics.json'}")
 
 
 def _rounds(ctx: RunContext) -> Any:
