@@ -132,6 +132,17 @@ def test_sampling_is_deterministic_per_seed_whatever_the_batch_size(tiny):
     assert len({g.token_ids for g in a[0]}) > 1  # the n samples of a prompt differ
 
 
+def test_on_done_hands_over_each_prompts_samples_once_before_the_call_returns(tiny):
+    model, tok = tiny
+    prompts = _prompts(tok)
+    for kw in (dict(n=2, temperature=1.0, top_p=0.95, seed=3), dict(n=3, temperature=0.0, top_p=1.0)):
+        seen: list[tuple[int, list[Generation]]] = []
+        out = sample(model, tok, prompts, max_new_tokens=12, batch_size=3, on_done=lambda i, g: seen.append((i, g)),
+                     **kw)
+        assert sorted(i for i, _ in seen) == list(range(len(prompts)))
+        assert all(out[i] == gens and len(gens) == kw["n"] for i, gens in seen)
+
+
 def test_peft_policy_is_sampled_with_its_adapter_and_keeps_training_mode():
     from peft import LoraConfig, get_peft_model
 

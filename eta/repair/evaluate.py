@@ -107,7 +107,8 @@ def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem],
                                  "batch_size": cfg.sampler.batch_size or _rows(tasks, ctx.style, tokenizer)})
     samples = sample_tasks(model, tokenizer, tasks, out / "samples.jsonl", n=settings.n,
                            temperature=0.0 if settings.greedy else cfg.sampler.temperature, sampler_cfg=sampler,
-                           style=ctx.style, policy=policy, seed=cfg.seed + SEED_OFFSET, progress=False)
+                           style=ctx.style, policy=policy, seed=cfg.seed + SEED_OFFSET,
+                           label=f"repairing ({policy}, {out.parent.name}, feedback={feedback})")
     by_id = {p.problem_id: p for p in problems}
     todo = [(s["task_id"], by_id[s["task_id"]].task, s["completion"]) for s in samples]
     records = _with_ids(execute_programs(ctx, _numbered(todo, samples), out / "executions.jsonl", dataset_cfg), samples)

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from eta.sample import stops as st
 from eta.sample.choose import choose_tokens, row_uniforms
@@ -92,8 +92,8 @@ DEFAULT_BATCH_ROWS = 64  # SmolLM2 on CPU: 64 rows gave 1.4x the tokens/s of 32 
 
 def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temperature: float, top_p: float,
            max_new_tokens: int, stop: Sequence[str] = (), seed: int = 0, batch_size: int | None = None,
-           progress: bool = False, threads: int | None = None,
-           dtype: str | None = None) -> list[list[Generation]]:
+           progress: bool = False, threads: int | None = None, dtype: str | None = None,
+           on_done: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
     """``n`` completions of each prompt (already formatted, e.g. by the chat template), in prompt order.
 
     ``batch_size`` is the number of sequences decoded together (default 64); ``threads`` the torch threads
@@ -102,7 +102,8 @@ def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temper
     ("bfloat16"/"float32", default: the model's own) runs a copy of the policy in that dtype, adapters
     included (bfloat16 matmuls are 2-4x faster on CPUs with AVX512-BF16). Temperature 0 is greedy:
     one completion per prompt, repeated n times. The same seed gives the same completions whatever
-    ``batch_size`` (up to float rounding of batched matmuls).
+    ``batch_size`` (up to float rounding of batched matmuls). ``on_done(i, generations)`` is called as soon
+    as all of prompt ``i``'s completions are done (so that a caller can keep them before the call returns).
     """
     _check_args(prompts, n, temperature, top_p, max_new_tokens, stop, batch_size, threads)
     import torch
@@ -117,12 +118,16 @@ def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temper
     rows_per_batch = batch_size or DEFAULT_BATCH_ROWS
     units = _units(encoded, n_run, rows_per_batch)
     results: list[list[Generation | None]] = [[None] * n_run for _ in prompts]
+    left = [n_run] * len(prompts)
     bar = _progress_bar(progress, len(prompts) * n_run)
     with torch.inference_mode(), _eval_mode(model), _threads(threads), grouped_decoding(model):
         for row, gen in _decode(model, tokenizer, encoded, units, rows_per_batch, params):
             results[row.prompt][row.sample] = gen
+            left[row.prompt] -= 1
             if bar is not None:
                 bar.update(1)
+            if on_done is not None and not left[row.prompt]:
+                on_done(row.prompt, list(results[row.prompt]) * (n if n_run == 1 else 1))  # type: ignore[arg-type]
     if bar is not None:
         bar.close()
     return [list(r) * (n if n_run == 1 else 1) for r in results]  # type: ignore[arg-type]
