@@ -28,7 +28,6 @@ from eta.repair.shots import build_shots, for_problem
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.schema import Task
 
-PREFILL_TOKENS = 16_384  # prompt tokens prefilled together (rows x longest prompt): bounds the memory
 SEED_OFFSET = 2  # the evaluation samples at seed + 1; repair attempts draw their own stream
 
 
@@ -102,9 +101,9 @@ def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem],
     cfg = ctx.cfg
     budget = cfg.execute.budget_lines
     tasks = [repair_task(p, feedback, for_problem(shots, p, settings.shots), budget) for p in problems]
+    # the rows: the engine's own bounds, which follow the prompts' lengths (repair prompts run to ~5k tokens)
     sampler = SimpleNamespace(**{**plain_dict(cfg.sampler, "sampler"),
-                                 "max_new_tokens": settings.max_new_tokens or cfg.sampler.max_new_tokens,
-                                 "batch_size": cfg.sampler.batch_size or _rows(tasks, ctx.style, tokenizer)})
+                                 "max_new_tokens": settings.max_new_tokens or cfg.sampler.max_new_tokens})
     samples = sample_tasks(model, tokenizer, tasks, out / "samples.jsonl", n=settings.n,
                            temperature=0.0 if settings.greedy else cfg.sampler.temperature, sampler_cfg=sampler,
                            style=ctx.style, policy=policy, seed=cfg.seed + SEED_OFFSET,
@@ -115,21 +114,6 @@ def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem],
     metrics = repair_metrics(records, settings, list(cfg.eval.ks))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def _rows(tasks: list[Task], style: str, tokenizer: Any) -> int | None:
-    """Sequences decoded together: repair prompts are long (a program, a trace, examples), and a prefill's
-    attention grows with rows x length^2, so the rows shrink as the longest prompt grows."""
-    from eta.tasks.prompts import build_prompt
-
-    if not tasks:
-        return None
-    texts = [build_prompt(t, style, tokenizer) for t in tasks]
-    try:
-        longest = max(len(tokenizer(text=t)["input_ids"]) for t in texts)
-    except (TypeError, AttributeError, KeyError):  # a hosted model: no tokenizer; characters bound the tokens
-        longest = max(len(t) for t in texts)
-    return max(1, min(64, PREFILL_TOKENS // max(1, longest)))
 
 
 def _numbered(todo: list[tuple[str, Task, str]], samples: list[dict[str, Any]]) -> list[tuple[str, Task, str]]:

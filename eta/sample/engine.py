@@ -88,6 +88,9 @@ class _Params:
 
 
 DEFAULT_BATCH_ROWS = 64  # SmolLM2 on CPU: 64 rows gave 1.4x the tokens/s of 32 (bf16, 1 thread)
+# Long prompts (repair: a program, its trace; up to ~5k tokens) bound the rows by memory, not batch_size:
+PREFILL_TOKENS = 16_384  # prompts x longest prompt in one prefill: its attention grows with rows x length^2
+KV_TOKENS = 49_152  # rows x (positions + max_new_tokens) in the batch: SmolLM2's KV is 46 KB a position in fp32
 
 
 def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temperature: float, top_p: float,
@@ -206,8 +209,9 @@ def _decode(model: Any, tokenizer: Any, encoded: list[list[int]], units: deque[t
     batch: _Batch | None = None
     while units or batch is not None:
         if units and (batch is None or len(batch.rows) <= rows_per_batch // 2):
-            taken = _take(units, rows_per_batch - (0 if batch is None else len(batch.rows)))
-            batch = _join(batch, _prefill(model, encoded, taken, p.pad))
+            taken = _take(units, encoded, batch, rows_per_batch, p.max_new_tokens)
+            if taken:
+                batch = _join(batch, _prefill(model, encoded, taken, p.pad))
         assert batch is not None
         tokens = _choose(batch, p)
         finished = yield from _retire(tokenizer, batch, tokens, p)
@@ -221,12 +225,25 @@ def _decode(model: Any, tokenizer: Any, encoded: list[list[int]], units: deque[t
         _step(model, batch, tokens)
 
 
-def _take(units: deque[tuple[int, list[int]]], room: int) -> list[tuple[int, list[int]]]:
-    taken = [units.popleft()]
-    room -= len(taken[0][1])
-    while units and len(units[0][1]) <= room:
-        room -= len(units[0][1])
+def _take(units: deque[tuple[int, list[int]]], encoded: list[list[int]], batch: _Batch | None, rows_per_batch: int,
+          max_new_tokens: int) -> list[tuple[int, list[int]]]:
+    """The next units that fit the batch: at most ``rows_per_batch`` rows, ``KV_TOKENS`` of cache once it has
+    grown by ``max_new_tokens``, ``PREFILL_TOKENS`` in this prefill; an empty batch takes one unit whatever
+    its size. Units come longest prompt first, so the first one taken is the widest of the prefill."""
+    from eta.sample import kv
+
+    rows, width = (0, 0) if batch is None else (len(batch.rows), kv.seq_len(batch.cache))
+    taken: list[tuple[int, list[int]]] = []
+    while units:
+        prompt, samples = units[0]
+        grown_rows, grown_width = rows + len(samples), max(width, len(encoded[prompt]))
+        prefill = (len(taken) + 1) * len(encoded[taken[0][0] if taken else prompt])
+        fits = (grown_rows <= rows_per_batch and grown_rows * (grown_width + max_new_tokens) <= KV_TOKENS
+                and prefill <= PREFILL_TOKENS)
+        if not fits and (taken or batch is not None):
+            break
         taken.append(units.popleft())
+        rows, width = grown_rows, grown_width
     return taken
 
 
