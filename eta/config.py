@@ -124,6 +124,7 @@ class SamplerConf:
     stop: List[str] = field(default_factory=list)
     batch_size: Optional[int] = None
     seed: int = 0
+    dtype: Optional[DType] = None  # what the local engine computes in; None: the model's own
 
 
 class DistName(StrEnum):

@@ -120,6 +120,22 @@ def test_sampled_tasks_in_one_call_answer_as_each_problem_alone(tmp_path, monkey
     assert seeded[0] == seeded[1] != seeded[2]
 
 
+def test_sampler_dtype_reaches_the_engine(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    import eta.sample
+    from eta.pipeline.generate import sample_tasks
+    from eta.tasks import load_tasks
+
+    seen: list = []
+    monkeypatch.setattr(eta.sample, "sample", lambda m, t, prompts, **kw: seen.append(kw["dtype"]) or [[]] * len(prompts))
+    for dtype in (None, "bfloat16"):
+        cfg = OmegaConf.create({"top_p": 1.0, "max_new_tokens": 4, "stop": [], "batch_size": None, "dtype": dtype})
+        sample_tasks(object(), None, load_tasks("humaneval", limit=1), tmp_path / f"{dtype}.jsonl", n=1,
+                     temperature=0.0, sampler_cfg=cfg, style="completion", policy="p", seed=0, progress=False)
+    assert seen == [None, "bfloat16"]
+
+
 def check_two_rank_run(result: subprocess.CompletedProcess, run_dir: Path) -> None:
     """Rank 0 alone sampled, executed and evaluated; both ranks trained; the trained adapter moved."""
     assert result.returncode == 0, result.stderr[-3000:]

@@ -63,11 +63,18 @@ def _sample_chunk(model: Any, tokenizer: Any, chunk: list[Task], stops: tuple[st
 
     generations = sample(model, tokenizer, prompts, n=n, temperature=temperature, top_p=sampler_cfg.top_p,
                          max_new_tokens=sampler_cfg.max_new_tokens, stop=list(stops), seed=seed,
-                         batch_size=sampler_cfg.batch_size, on_done=keep,
+                         batch_size=sampler_cfg.batch_size, dtype=_dtype(sampler_cfg), on_done=keep,
                          journal=out.with_suffix(JOURNAL_SUFFIX))  # a hosted policy's replies, as they come
     for i, gens in enumerate(generations):  # a policy that samples itself does not call on_done
         if i not in written:
             keep(i, gens)
+
+
+def _dtype(sampler_cfg: Any) -> str | None:
+    from eta.config import enum_text
+
+    value = getattr(sampler_cfg, "dtype", None)
+    return None if value is None else str(enum_text(value))
 
 
 def _write(out: Path, task: Task, prompt: str, gens: list[Any], stops: tuple[str, ...], style: str,
