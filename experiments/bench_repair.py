@@ -96,13 +96,13 @@ def main() -> None:
     for name, fn in (("new", new), ("old", old)):
         if name == "old" and args.skip_old:
             continue
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         gens = fn(model, tokenizer, prompts, stops, max_new, args.dtype, longest)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         results[name] = gens
         tokens = sum(g[0].num_tokens for g in gens)
         print(f"{name}: {seconds:.1f} s = {seconds / len(prompts):.2f} s a program, {tokens} new tokens "
-              f"(load_avg now {os.getloadavg()[0]:.1f})", flush=True)
+              f"({cpu:.0f} s of CPU; load_avg now {os.getloadavg()[0]:.1f})", flush=True)
     if len(results) == 2:
         same = sum(a[0] == b[0] for a, b in zip(results["old"], results["new"]))
         print(f"identical greedy completions: {same} of {len(prompts)}")

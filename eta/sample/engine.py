@@ -90,6 +90,7 @@ class _Params:
 DEFAULT_BATCH_ROWS = 64  # SmolLM2 on CPU: 64 rows gave 1.4x the tokens/s of 32 (bf16, 1 thread)
 # Long prompts (repair: a program, its trace; up to ~5k tokens) bound the rows by memory, not batch_size:
 PREFILL_TOKENS = 16_384  # prompts x longest prompt in one prefill: its attention grows with rows x length^2
+PREFILL_PADDING = 0.75  # a prompt shorter than this share of a prefill's widest one is not padded into it
 KV_TOKENS = 49_152  # rows x (positions + max_new_tokens) in the batch: SmolLM2's KV is 46 KB a position in fp32
 
 
@@ -237,9 +238,10 @@ def _take(units: deque[tuple[int, list[int]]], encoded: list[list[int]], batch: 
     while units:
         prompt, samples = units[0]
         grown_rows, grown_width = rows + len(samples), max(width, len(encoded[prompt]))
-        prefill = (len(taken) + 1) * len(encoded[taken[0][0] if taken else prompt])
+        widest = len(encoded[taken[0][0] if taken else prompt])
         fits = (grown_rows <= rows_per_batch and grown_rows * (grown_width + max_new_tokens) <= KV_TOKENS
-                and prefill <= PREFILL_TOKENS)
+                and (len(taken) + 1) * widest <= PREFILL_TOKENS
+                and len(encoded[prompt]) >= PREFILL_PADDING * widest)  # else it waits for a prefill of its own
         if not fits and (taken or batch is not None):
             break
         taken.append(units.popleft())
