@@ -3,7 +3,9 @@
 Same model, same chat prompts (HumanEval problems through the tokenizer's chat template), same n,
 temperature, top_p and max_new_tokens, one run each. A token is useful up to the end of the answer:
 through the token that completes the first stop string (the ```` ``` ```` closing the code block) or the
-eos token; everything ``generate`` decodes after that is waste. Prints tokens/s of both and the ratio.
+eos token; everything ``generate`` decodes after that is waste. Prints tokens/s of both and the ratio, and
+eta.sample's GFLOP/s as a share of the machine's matmul peak, measured in float32 and bfloat16 in the same run
+(before and after sampling; the higher of the two measurements of each) against the faster of the two.
 
     .venv/bin/python experiments/bench_sample.py                  # SmolLM2-135M (the goal: ratio >= 5)
     .venv/bin/python experiments/bench_sample.py --model tiny     # quick smoke run
@@ -75,6 +77,36 @@ def ours(model, tokenizer, prompts: list[str], args, stops: list[str]) -> tuple[
     return sum(g.num_tokens for g in flat), seconds, reasons
 
 
+def matmul_peak(dtype: str, size: int = 2048, reps: int = 5) -> float:
+    """GFLOP/s of a ``size``^3 matmul in ``dtype`` on this process's threads: the best of ``reps`` (the
+    machine's peak as far as a shared CPU lets one see it)."""
+    import torch
+
+    a = torch.randn(size, size).to(getattr(torch, dtype))
+    b = torch.randn(size, size).to(getattr(torch, dtype))
+    a @ b  # oneDNN picks and warms its kernel on the first call
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def flops_per_token(model) -> float:
+    """A decoded token's matmul work: 2 flops per weight it multiplies (the tied embedding counted once, as
+    the lm_head; attention over the context is left out, so the share below is a lower bound)."""
+    return 2.0 * sum(p.numel() for p in model.parameters())
+
+
+def report_share(useful: int, seconds: float, per_token: float, peaks: dict[str, float]) -> None:
+    faster = max(peaks, key=peaks.get)
+    achieved = useful / seconds * per_token / 1e9
+    print(f"matmul peak (2048^3): " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items())
+          + f"; eta.sample {achieved:.1f} GFLOP/s ({per_token / 1e9:.2f} GFLOP/token) = "
+          f"{achieved / peaks[faster]:.1%} of the {faster} peak", flush=True)
+
+
 def chat_prompts(tokenizer, count: int) -> list[str]:
     """``count`` HumanEval problems spread over the benchmark, as chat prompts."""
     from eta.tasks import humaneval
@@ -122,10 +154,13 @@ def main() -> None:
           f"n={args.n} T={args.temperature} top_p={args.top_p} max_new_tokens={args.max_new_tokens} "
           f"batch_size={args.batch_size} stop={stops!r}", flush=True)
 
+    peaks = {d: matmul_peak(d) for d in ("float32", "bfloat16")}  # before and after: the load moves
     if not args.skip_ours:
         useful, seconds, reasons = ours(model, tokenizer, prompts, args, stops)
         print(f"eta.sample: {useful} useful tokens in {seconds:.1f}s = {useful / seconds:.1f} tok/s  "
               f"(finish: {reasons}; load_avg now {os.getloadavg()[0]:.1f})", flush=True)
+        peaks = {d: max(g, matmul_peak(d)) for d, g in peaks.items()}
+        report_share(useful, seconds, flops_per_token(model), peaks)
     if args.skip_naive:
         return
     n_useful, n_decoded, n_seconds = naive(model, tokenizer, prompts, args, stops)

@@ -40,7 +40,7 @@ def test_smoke_run_writes_every_stage_and_resumes_without_redoing(tmp_path):
     mtime = (run_dir / "samples.jsonl").stat().st_mtime_ns
     again = run_py(*SMOKE, f"hydra.run.dir={run_dir}")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "reused a finished run" in again.stdout
+    assert "nothing to redo" in again.stdout  # recognised as finished before the model loads
     assert lines(run_dir / "samples.jsonl") == samples  # nothing sampled twice
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     assert (run_dir / "samples.jsonl").stat().st_mtime_ns == mtime  # not even rewritten
@@ -75,6 +75,48 @@ def test_sampling_resumes_after_a_kill(tmp_path, monkeypatch):
     rows = sample_tasks(model, tok, tasks, out, n=2, temperature=1.0, sampler_cfg=cfg, style="chat", policy="p", seed=0)
     assert sum(seen) == 2  # only the two unfinished problems
     assert [(r["task_id"], r["sample_id"]) for r in rows] == [(t.task_id, i) for t in tasks for i in range(2)]
+
+
+def test_sampled_tasks_in_one_call_answer_as_each_problem_alone(tmp_path, monkeypatch):
+    """Every problem goes to the engine in one call (its batch refilling across problems): greedy answers are
+    those of each problem sampled alone, and a seed fixes the sampled ones."""
+    from omegaconf import OmegaConf
+
+    from eta.models import build_tiny_model
+    from eta.pipeline.generate import sample_tasks
+    from eta.sample import sample
+    from eta.tasks import load_tasks
+    from eta.tasks.prompts import build_prompt, stop_strings
+
+    monkeypatch.setenv("ETA_THREADS", "1")  # a tiny model gains nothing from threads that wait on a busy box
+    model, tok = build_tiny_model(seed=0)
+    tasks = load_tasks("humaneval")[:4]
+    cfg = OmegaConf.create({"top_p": 0.95, "max_new_tokens": 12, "stop": [], "batch_size": 2})
+    rows = sample_tasks(model, tok, tasks, tmp_path / "greedy.jsonl", n=1, temperature=0.0, sampler_cfg=cfg,
+                        style="chat", policy="p", seed=0, progress=False)
+    alone = [sample(model, tok, [build_prompt(t, "chat", tok)], n=1, temperature=0.0, top_p=1.0, max_new_tokens=12,
+                    stop=stop_strings(t, "chat"))[0][0] for t in tasks]
+    assert [r["num_tokens"] for r in rows] == [g.num_tokens for g in alone]
+    assert [r["response"].removesuffix("\n```") for r in rows] == [g.text for g in alone]
+    seeded = [sample_tasks(model, tok, tasks, tmp_path / f"t{i}.jsonl", n=2, temperature=1.0, sampler_cfg=cfg,
+                           style="chat", policy="p", seed=seed, progress=False) for i, seed in enumerate((4, 4, 5))]
+    assert seeded[0] == seeded[1] != seeded[2]
+
+
+def test_sampler_dtype_reaches_the_engine(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    import eta.sample
+    from eta.pipeline.generate import sample_tasks
+    from eta.tasks import load_tasks
+
+    seen: list = []
+    monkeypatch.setattr(eta.sample, "sample", lambda m, t, prompts, **kw: seen.append(kw["dtype"]) or [[]] * len(prompts))
+    for dtype in (None, "bfloat16"):
+        cfg = OmegaConf.create({"top_p": 1.0, "max_new_tokens": 4, "stop": [], "batch_size": None, "dtype": dtype})
+        sample_tasks(object(), None, load_tasks("humaneval", limit=1), tmp_path / f"{dtype}.jsonl", n=1,
+                     temperature=0.0, sampler_cfg=cfg, style="completion", policy="p", seed=0, progress=False)
+    assert seen == [None, "bfloat16"]
 
 
 def check_two_rank_run(result: subprocess.CompletedProcess, run_dir: Path) -> None:

@@ -34,11 +34,36 @@ def run(run_dir: Path, *overrides: str, capsys=None) -> tuple[dict, str]:
 
 def test_an_unchanged_rerun_redoes_nothing(tmp_path, monkeypatch, capsys):
     first, _ = run(tmp_path, capsys=capsys)
+    state = json.loads((tmp_path / "stages.json").read_text())
+    del state["finished"]  # as if killed while reporting: every stage is done, the run is not marked finished
+    (tmp_path / "stages.json").write_text(json.dumps(state))
     counts = Counts(monkeypatch)
     again, out = run(tmp_path, capsys=capsys)
     assert (counts.prompts, counts.programs) == (0, 0), out
     assert "redoing" not in out and "trained 1 steps (reused a finished run)" in out
     assert again == first
+
+
+def test_a_finished_run_is_recognised_without_loading_the_model_or_the_method(tmp_path, monkeypatch, capsys):
+    import eta.models
+    import eta.pipeline
+
+    first, _ = run(tmp_path, capsys=capsys)
+    report = (tmp_path / "report.txt").read_text()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished run loaded the model or the method")
+
+    monkeypatch.setattr(eta.models, "load_model", refuse)
+    monkeypatch.setattr(eta.pipeline, "load_method", refuse)
+    again, out = run(tmp_path, capsys=capsys)
+    assert again == first and "nothing to redo" in out and report.strip() in out
+    for changed in (["eval.n=2"], ["dataset.limit=2"]):  # another config, other problems: not this finished run
+        with pytest.raises(AssertionError, match="loaded the model or the method"):
+            run(tmp_path, *changed)
+    (tmp_path / "report.txt").unlink()  # a file the run left is gone: the ordinary path makes it again
+    with pytest.raises(AssertionError, match="loaded the model or the method"):
+        run(tmp_path)
 
 
 def test_a_changed_key_redoes_its_stage_and_those_after_it_naming_the_key(tmp_path, monkeypatch, capsys):

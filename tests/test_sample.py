@@ -120,6 +120,31 @@ def test_rows_leaving_the_batch_do_not_disturb_the_others(tiny, alone_with_stop,
     assert [row[0] for row in together] == alone
 
 
+def test_long_prompts_fill_the_batch_up_to_its_kv_budget_with_the_same_answers(tiny, monkeypatch):
+    """Rows are bounded by the cache they hold (prompt + new tokens), not by the longest prompt of the call:
+    a long prompt leaves room for the short ones, and the greedy answers are those of each prompt alone."""
+    from eta.sample import engine, kv
+
+    model, tok = tiny
+    prompts = _prompts(tok, [q * k for q, k in zip(QUESTIONS, (9, 1, 3, 1, 6))])
+    widths = sorted(len(tok(p)["input_ids"]) for p in prompts)
+    alone = [sample(model, tok, [p], n=1, temperature=0, top_p=1.0, max_new_tokens=10)[0][0] for p in prompts]
+    budget = (widths[-1] + 10) + 2 * (widths[-2] + 10)  # the longest prompt and two more rows beside it
+    monkeypatch.setattr(engine, "KV_TOKENS", budget)
+    held: list[int] = []
+    real_join = engine._join
+
+    def join(old, new):
+        batch = real_join(old, new)
+        held.append(len(batch.rows) * kv.seq_len(batch.cache))
+        return batch
+
+    monkeypatch.setattr(engine, "_join", join)
+    together = sample(model, tok, prompts, n=1, temperature=0, top_p=1.0, max_new_tokens=10, batch_size=64)
+    assert [row[0] for row in together] == alone
+    assert len(held) > 1 and max(held) <= budget  # more than one prefill, none past the budget
+
+
 def test_sampling_is_deterministic_per_seed_whatever_the_batch_size(tiny):
     model, tok = tiny
     prompts = _prompts(tok)
@@ -130,6 +155,17 @@ def test_sampling_is_deterministic_per_seed_whatever_the_batch_size(tiny):
     assert a == b
     assert a != c
     assert len({g.token_ids for g in a[0]}) > 1  # the n samples of a prompt differ
+
+
+def test_on_done_hands_over_each_prompts_samples_once_before_the_call_returns(tiny):
+    model, tok = tiny
+    prompts = _prompts(tok)
+    for kw in (dict(n=2, temperature=1.0, top_p=0.95, seed=3), dict(n=3, temperature=0.0, top_p=1.0)):
+        seen: list[tuple[int, list[Generation]]] = []
+        out = sample(model, tok, prompts, max_new_tokens=12, batch_size=3, on_done=lambda i, g: seen.append((i, g)),
+                     **kw)
+        assert sorted(i for i, _ in seen) == list(range(len(prompts)))
+        assert all(out[i] == gens and len(gens) == kw["n"] for i, gens in seen)
 
 
 def test_peft_policy_is_sampled_with_its_adapter_and_keeps_training_mode():

@@ -22,6 +22,7 @@ from eta.context import RunContext, load_splits, say
 from eta.errors import ConfigError
 from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
+from eta.pipeline.finished import finished_metrics, mark_finished
 from eta.pipeline.fingerprint import plan, reconcile
 from eta.pipeline.ranks import wait_for_stage
 from eta.pipeline.runlock import lock_run_dir, release_run_dir
@@ -38,6 +39,11 @@ def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics."""
     parse(cfg)  # the schemas' checks of every value: one out of range fails here, naming its key
     run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
+    # before the method's TRL config and the model load: a finished job of a re-launched sweep takes a second
+    done = finished_metrics(cfg, run_dir) if world_size() == 1 else None
+    if done is not None:
+        _say_finished(cfg, run_dir)
+        return done
     method = load_method(cfg, run_dir)  # builds the method's settings: a bad key fails before anything loads
     check_hosted(cfg, method)  # a hosted model: no key in the config, no training
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -119,8 +125,17 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
         print(report_stage(ctx, metrics, log_history), flush=True)
     if ctx.logger is not None:
         ctx.logger.finish()
+    mark_finished(ctx)
     say(f"metrics: {run_dir / rundir.METRICS}")
     return metrics
+
+
+def _say_finished(cfg: Any, run_dir: Path) -> None:
+    say(f"run directory {run_dir}: finished under this config and these problems; nothing to redo")
+    report = run_dir / "report.txt"
+    if "report" in {enum_text(s) for s in cfg.stages} and report.is_file():
+        print(report.read_text().rstrip(), flush=True)
+    say(f"metrics: {run_dir / rundir.METRICS}")
 
 
 def _rounds(ctx: RunContext) -> Any:

@@ -68,6 +68,8 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     sampling = config_keys(cfg, "model", "sampler", "dataset", "seed",
                            drop=("model.lora", *(f"dataset.{k}" for k in EXECUTE_ONLY),
                                  *(f"model.hosted.{k}" for k in HOSTED_OPERATIONAL)))
+    if sampling.get("sampler.dtype") is None:  # the default (the model's dtype): runs from before the key match
+        sampling.pop("sampler.dtype", None)
     executing = config_keys(cfg, "execute", "dataset")
     evaluating = {**sampling, **executing, **config_keys(cfg, "eval"), "eval_tasks": tasks_digest(ctx.eval_tasks)}
     train_tasks = tasks_digest(ctx.train_tasks)

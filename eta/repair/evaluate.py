@@ -29,7 +29,6 @@ from eta.repair.shots import build_shots, for_problem
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.schema import Task
 
-PREFILL_TOKENS = 16_384  # prompt tokens prefilled together (rows x longest prompt): bounds the memory
 SEED_OFFSET = 2  # the evaluation samples at seed + 1; repair attempts draw their own stream
 
 
@@ -103,12 +102,13 @@ def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem],
     cfg = ctx.cfg
     budget = cfg.execute.budget_lines
     tasks = [asked_task(p, feedback, for_problem(shots, p, settings.shots), budget) for p in problems]
+    # the rows: the engine's own bounds, which follow the prompts' lengths (repair prompts run to ~5k tokens)
     sampler = SimpleNamespace(**{**plain_dict(cfg.sampler, "sampler"),
-                                 "max_new_tokens": settings.max_new_tokens or cfg.sampler.max_new_tokens,
-                                 "batch_size": cfg.sampler.batch_size or _rows(tasks, ctx.style, tokenizer)})
+                                 "max_new_tokens": settings.max_new_tokens or cfg.sampler.max_new_tokens})
     samples = sample_tasks(model, tokenizer, tasks, out / rundir.SAMPLES, n=settings.n,
                            temperature=0.0 if settings.greedy else cfg.sampler.temperature, sampler_cfg=sampler,
-                           style=ctx.style, policy=policy, seed=ctx.sampling_seed(SEED_OFFSET), progress=False)
+                           style=ctx.style, policy=policy, seed=ctx.sampling_seed(SEED_OFFSET),
+                           label=f"repairing ({policy}, {out.parent.name}, feedback={feedback})")
     by_id, asked = {p.problem_id: p for p in problems}, {t.task_id: t for t in tasks}
     # a repair's answer is a whole program; scratch's is in the task's own format
     todo = [(s["task_id"], by_id[s["task_id"]].task, asked[s["task_id"]].program(s["completion"])) for s in samples]
@@ -116,21 +116,6 @@ def attempt(ctx: Any, model: Any, tokenizer: Any, problems: list[RepairProblem],
     metrics = repair_metrics(records, settings, list(cfg.eval.ks))
     (out / rundir.METRICS).write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def _rows(tasks: list[Task], style: str, tokenizer: Any) -> int | None:
-    """Sequences decoded together: repair prompts are long (a program, a trace, examples), and a prefill's
-    attention grows with rows x length^2, so the rows shrink as the longest prompt grows."""
-    from eta.tasks.prompts import build_prompt
-
-    if not tasks:
-        return None
-    texts = [build_prompt(t, style, tokenizer) for t in tasks]
-    try:
-        longest = max(len(tokenizer(text=t)["input_ids"]) for t in texts)
-    except (TypeError, AttributeError, KeyError):  # a hosted model: no tokenizer; characters bound the tokens
-        longest = max(len(t) for t in texts)
-    return max(1, min(64, PREFILL_TOKENS // max(1, longest)))
 
 
 def _numbered(todo: list[tuple[str, Task, str]], samples: list[dict[str, Any]]) -> list[tuple[str, Task, str]]:

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from eta.sample import stops as st
 from eta.sample.choose import choose_tokens, row_uniforms
@@ -88,12 +88,16 @@ class _Params:
 
 
 DEFAULT_BATCH_ROWS = 64  # SmolLM2 on CPU: 64 rows gave 1.4x the tokens/s of 32 (bf16, 1 thread)
+# Long prompts (repair: a program, its trace; up to ~5k tokens) bound the rows by memory, not batch_size:
+PREFILL_TOKENS = 16_384  # prompts x longest prompt in one prefill: its attention grows with rows x length^2
+PREFILL_PADDING = 0.75  # a prompt shorter than this share of a prefill's widest one is not padded into it
+KV_TOKENS = 49_152  # rows x (positions + max_new_tokens) in the batch: SmolLM2's KV is 46 KB a position in fp32
 
 
 def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temperature: float, top_p: float,
            max_new_tokens: int, stop: Sequence[str] = (), seed: int = 0, batch_size: int | None = None,
-           progress: bool = False, threads: int | None = None,
-           dtype: str | None = None) -> list[list[Generation]]:
+           progress: bool = False, threads: int | None = None, dtype: str | None = None,
+           on_done: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
     """``n`` completions of each prompt (already formatted, e.g. by the chat template), in prompt order.
 
     ``batch_size`` is the number of sequences decoded together (default 64); ``threads`` the torch threads
@@ -102,7 +106,8 @@ def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temper
     ("bfloat16"/"float32", default: the model's own) runs a copy of the policy in that dtype, adapters
     included (bfloat16 matmuls are 2-4x faster on CPUs with AVX512-BF16). Temperature 0 is greedy:
     one completion per prompt, repeated n times. The same seed gives the same completions whatever
-    ``batch_size`` (up to float rounding of batched matmuls).
+    ``batch_size`` (up to float rounding of batched matmuls). ``on_done(i, generations)`` is called as soon
+    as all of prompt ``i``'s completions are done (so that a caller can keep them before the call returns).
     """
     _check_args(prompts, n, temperature, top_p, max_new_tokens, stop, batch_size, threads)
     import torch
@@ -117,12 +122,16 @@ def sample(model: Any, tokenizer: Any, prompts: Sequence[str], *, n: int, temper
     rows_per_batch = batch_size or DEFAULT_BATCH_ROWS
     units = _units(encoded, n_run, rows_per_batch)
     results: list[list[Generation | None]] = [[None] * n_run for _ in prompts]
+    left = [n_run] * len(prompts)
     bar = _progress_bar(progress, len(prompts) * n_run)
     with torch.inference_mode(), _eval_mode(model), _threads(threads), grouped_decoding(model):
         for row, gen in _decode(model, tokenizer, encoded, units, rows_per_batch, params):
             results[row.prompt][row.sample] = gen
+            left[row.prompt] -= 1
             if bar is not None:
                 bar.update(1)
+            if on_done is not None and not left[row.prompt]:
+                on_done(row.prompt, list(results[row.prompt]) * (n if n_run == 1 else 1))  # type: ignore[arg-type]
     if bar is not None:
         bar.close()
     return [list(r) * (n if n_run == 1 else 1) for r in results]  # type: ignore[arg-type]
@@ -201,8 +210,9 @@ def _decode(model: Any, tokenizer: Any, encoded: list[list[int]], units: deque[t
     batch: _Batch | None = None
     while units or batch is not None:
         if units and (batch is None or len(batch.rows) <= rows_per_batch // 2):
-            taken = _take(units, rows_per_batch - (0 if batch is None else len(batch.rows)))
-            batch = _join(batch, _prefill(model, encoded, taken, p.pad))
+            taken = _take(units, encoded, batch, rows_per_batch, p.max_new_tokens)
+            if taken:
+                batch = _join(batch, _prefill(model, encoded, taken, p.pad))
         assert batch is not None
         tokens = _choose(batch, p)
         finished = yield from _retire(tokenizer, batch, tokens, p)
@@ -216,12 +226,26 @@ def _decode(model: Any, tokenizer: Any, encoded: list[list[int]], units: deque[t
         _step(model, batch, tokens)
 
 
-def _take(units: deque[tuple[int, list[int]]], room: int) -> list[tuple[int, list[int]]]:
-    taken = [units.popleft()]
-    room -= len(taken[0][1])
-    while units and len(units[0][1]) <= room:
-        room -= len(units[0][1])
+def _take(units: deque[tuple[int, list[int]]], encoded: list[list[int]], batch: _Batch | None, rows_per_batch: int,
+          max_new_tokens: int) -> list[tuple[int, list[int]]]:
+    """The next units that fit the batch: at most ``rows_per_batch`` rows, ``KV_TOKENS`` of cache once it has
+    grown by ``max_new_tokens``, ``PREFILL_TOKENS`` in this prefill; an empty batch takes one unit whatever
+    its size. Units come longest prompt first, so the first one taken is the widest of the prefill."""
+    from eta.sample import kv
+
+    rows, width = (0, 0) if batch is None else (len(batch.rows), kv.seq_len(batch.cache))
+    taken: list[tuple[int, list[int]]] = []
+    while units:
+        prompt, samples = units[0]
+        grown_rows, grown_width = rows + len(samples), max(width, len(encoded[prompt]))
+        widest = len(encoded[taken[0][0] if taken else prompt])
+        fits = (grown_rows <= rows_per_batch and grown_rows * (grown_width + max_new_tokens) <= KV_TOKENS
+                and (len(taken) + 1) * widest <= PREFILL_TOKENS
+                and len(encoded[prompt]) >= PREFILL_PADDING * widest)  # else it waits for a prefill of its own
+        if not fits and (taken or batch is not None):
+            break
         taken.append(units.popleft())
+        rows, width = grown_rows, grown_width
     return taken
 
 

@@ -1,0 +1,112 @@
+"""Seconds per program of the QuixBugs repair pass's sampling (greedy, trace feedback), the old batching
+against the engine's own, side by side in one process on the same prompts.
+
+The old rule gave the whole pass one batch size, 16384 // (the longest prompt's tokens): 3 rows for the 40
+trace prompts (397 to 4883 tokens), in calls of 32 prompts. Now the engine gets every prompt in one call
+and bounds its rows by the KV cache they hold (``eta.sample.engine.KV_TOKENS``), so short prompts fill the
+room the long ones leave. Prints seconds per program of each, their tokens, and whether the greedy
+completions are identical.
+
+    .venv/bin/python experiments/bench_repair.py --programs 8          # 8 programs spread over the lengths
+    .venv/bin/python experiments/bench_repair.py --programs 40 --dtype bfloat16
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("ETA_ROOT", str(Path(__file__).resolve().parents[1]))
+
+OLD_PREFILL_TOKENS = 16_384  # the old rule's constant (eta/repair/evaluate.py before issue 28)
+OLD_CHUNK = 32  # prompts per sampler call before issue 28
+
+
+def repair_prompts(model_name: str, feedback: str, count: int, out: Path) -> tuple[list[str], list[str], list[str], int]:
+    """The prompts the repair pass asks (``count`` of them, spread over the lengths), all of them, its stop
+    strings, and max_new_tokens, under `make run`'s config."""
+    from hydra import compose, initialize_config_dir
+
+    from eta.config import register
+    from eta.pipeline.context import RunContext, load_splits
+    from eta.repair.evaluate import quixbugs_problems
+    from eta.repair.prompt import repair_task
+    from eta.tasks.prompts import build_prompt, stop_strings
+
+    register()
+    with initialize_config_dir(config_dir=str(Path(os.environ["ETA_ROOT"]) / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["logger=none", f"model={model_name}"])
+    ctx = RunContext(cfg=cfg, run_dir=out)
+    ctx.train_tasks, ctx.eval_tasks = load_splits(cfg)
+    problems, _ = quixbugs_problems(ctx, out / "buggy_executions.jsonl")
+    tasks = [repair_task(p, feedback, [], cfg.execute.budget_lines) for p in problems if not p.execution.get("passed")]
+    from eta.models import load_model
+
+    _, tokenizer = load_model(model_name)
+    prompts = sorted((build_prompt(t, "chat", tokenizer) for t in tasks), key=len)
+    step = max(1, len(prompts) // count)
+    return prompts[::step][:count], prompts, stop_strings(tasks[0], "chat"), int(cfg.sampler.max_new_tokens)
+
+
+def old(model, tokenizer, prompts: list[str], stops: list[str], max_new: int, dtype: str | None, longest: int) -> list:
+    """The old rule: the rows from the longest prompt of the whole pass, not only of those timed."""
+    from eta.sample.engine import sample
+
+    rows = max(1, min(64, OLD_PREFILL_TOKENS // longest))
+    out = []
+    for start in range(0, len(prompts), OLD_CHUNK):
+        out += sample(model, tokenizer, prompts[start:start + OLD_CHUNK], n=1, temperature=0.0, top_p=1.0,
+                      max_new_tokens=max_new, stop=stops, batch_size=rows, dtype=dtype)
+    print(f"  old: {rows} rows, calls of {OLD_CHUNK} prompts", flush=True)
+    return out
+
+
+def new(model, tokenizer, prompts: list[str], stops: list[str], max_new: int, dtype: str | None, longest: int) -> list:
+    from eta.sample.engine import sample
+
+    return sample(model, tokenizer, prompts, n=1, temperature=0.0, top_p=1.0, max_new_tokens=max_new, stop=stops,
+                  dtype=dtype)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2_135m")
+    parser.add_argument("--programs", type=int, default=8)
+    parser.add_argument("--feedback", default="trace", choices=["none", "error", "trace"])
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16"], help="default: the model's own")
+    parser.add_argument("--skip-old", action="store_true")
+    args = parser.parse_args()
+
+    from eta.models import load_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prompts, every, stops, max_new = repair_prompts(args.model, args.feedback, args.programs, Path(tmp))
+    model, tokenizer = load_model(args.model)
+    longest = max(len(tokenizer(p)["input_ids"]) for p in every)
+    lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
+    print(f"{len(prompts)} repair prompts ({args.feedback}), {min(lengths)}-{max(lengths)} tokens "
+          f"(mean {sum(lengths) / len(lengths):.0f}; the pass's longest {longest}); max_new_tokens={max_new}, dtype={args.dtype or 'model'}; "
+          f"load_avg={os.getloadavg()[0]:.1f}", flush=True)
+    results = {}
+    for name, fn in (("new", new), ("old", old)):
+        if name == "old" and args.skip_old:
+            continue
+        start, cpu = time.perf_counter(), time.process_time()
+        gens = fn(model, tokenizer, prompts, stops, max_new, args.dtype, longest)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        results[name] = gens
+        tokens = sum(g[0].num_tokens for g in gens)
+        print(f"{name}: {seconds:.1f} s = {seconds / len(prompts):.2f} s a program, {tokens} new tokens "
+              f"({cpu:.0f} s of CPU; load_avg now {os.getloadavg()[0]:.1f})", flush=True)
+    if len(results) == 2:
+        same = sum(a[0] == b[0] for a, b in zip(results["old"], results["new"]))
+        print(f"identical greedy completions: {same} of {len(prompts)}")
+
+
+if __name__ == "__main__":
+    main()
