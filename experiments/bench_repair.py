@@ -33,7 +33,7 @@ def repair_prompts(model_name: str, feedback: str, count: int, out: Path) -> tup
     from hydra import compose, initialize_config_dir
 
     from eta.config import register
-    from eta.pipeline.context import RunContext, load_splits
+    from eta.context import RunContext, load_splits
     from eta.repair.evaluate import quixbugs_problems
     from eta.repair.prompt import repair_task
     from eta.tasks.prompts import build_prompt, stop_strings

@@ -83,7 +83,7 @@ def test_sampled_tasks_in_one_call_answer_as_each_problem_alone(tmp_path, monkey
     from omegaconf import OmegaConf
 
     from eta.models import build_tiny_model
-    from eta.pipeline.generate import sample_tasks
+    from eta.sample.generate import sample_tasks
     from eta.sample import sample
     from eta.tasks import load_tasks
     from eta.tasks.prompts import build_prompt, stop_strings
@@ -107,7 +107,7 @@ def test_sampler_dtype_reaches_the_engine(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
     import eta.sample
-    from eta.pipeline.generate import sample_tasks
+    from eta.sample.generate import sample_tasks
     from eta.tasks import load_tasks
 
     seen: list = []

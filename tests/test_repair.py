@@ -168,7 +168,7 @@ def test_the_scratch_control_asks_the_problem_alone_and_controls_run_after_the_f
 def test_controls_are_evaluated_beside_the_feedback_on_the_same_programs(tmp_path, monkeypatch):
     """A fake policy that answers a repair prompt with the failing program and the problem alone with the
     reference: only the scratch control fixes anything, so the files say where a gain came from."""
-    import eta.pipeline.generate
+    import eta.sample.generate
     from eta.repair.evaluate import evaluate_repair
 
     ctx = ctx_for(tmp_path, "dataset.limit=2", "sampler.batch_size=4")
@@ -185,7 +185,7 @@ def test_controls_are_evaluated_beside_the_feedback_on_the_same_programs(tmp_pat
                  "completion": t.metadata["buggy_program"] if "buggy_program" in t.metadata else t.reference}
                 for t in tasks]
 
-    monkeypatch.setattr(eta.pipeline.generate, "sample_tasks", fake_sample)
+    monkeypatch.setattr(eta.sample.generate, "sample_tasks", fake_sample)
     settings = RepairSettings(sets=["failing"], feedback=["trace"], controls=["none", "scratch"])
     out = evaluate_repair(ctx, None, None, settings, tmp_path / "r", policy="base", failing_source=failing)["failing"]
     assert list(out) == ["trace", "none", "scratch"]
