@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import find, naive_interval, naive_percentile, naive_replicates, read_csv
+from helpers import find, naive_interval, naive_replicates, read_csv
 
 from eta.report.compare import compare
 from eta.report.plots import plot_rounds, round_values

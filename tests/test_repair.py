@@ -12,7 +12,7 @@ import pytest
 from helpers import Counts, compose
 
 from eta.repair.problems import RepairProblem, from_records
-from eta.repair.prompt import Shot, feedback_text, fence, repair_task
+from eta.repair.prompt import feedback_text, fence, repair_task
 from eta.repair.settings import RepairSettings
 from eta.repair.shots import build_shots, for_problem, mutants
 from eta.tasks import load_tasks

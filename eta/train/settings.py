@@ -16,7 +16,6 @@ import enum
 import re
 import types
 import typing
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
