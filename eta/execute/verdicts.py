@@ -319,19 +319,6 @@ def _test_frame(log: ChildLog, index: int, traced: bool, sites: list[Site] | Non
     return result
 
 
-# Every field a test's frame may carry, with the check its value must pass; any other field is forged.
-_TEST_FIELDS: dict[str, Any] = {
-    "index": lambda v: type(v) is int, "status": lambda v: v in ("ok", "error"),
-    "duration_s": lambda v: type(v) is float and math.isfinite(v) and v >= 0,
-    "steps": lambda v: type(v) is int and 0 <= v < 2 ** 62, "stdout": lambda v: type(v) is str,
-    "trace": lambda v: type(v) is dict, "events": lambda v: type(v) is list and all(type(e) is dict for e in v),
-    "value": lambda v: True,  # decoded, and checked so, by the test's check
-    "error_type": lambda v: type(v) is str, "error_message": lambda v: type(v) is str,
-    "builtin": lambda v: type(v) is bool, "compile": lambda v: type(v) is bool,
-    "writes": lambda v: _writes_ok(v),
-}
-
-
 def _writes_ok(v: Any) -> bool:
     """A test's value writes as eta.trace.writes.value_writes makes them (what the divergence reads)."""
     if type(v) is not dict or not set(v) <= {"writes", "lines", "complete"}:
@@ -341,6 +328,19 @@ def _writes_ok(v: Any) -> bool:
             and all(type(w) is list and len(w) == 4 and type(w[0]) is int and type(w[1]) is str
                     and type(w[2]) is str and (w[3] is None or type(w[3]) is str) for w in writes)
             and all(type(x) is list and len(x) == 2 and type(x[0]) is int and type(x[1]) is int for x in lines))
+
+
+# Every field a test's frame may carry, with the check its value must pass; any other field is forged.
+_TEST_FIELDS: dict[str, Any] = {
+    "index": lambda v: type(v) is int, "status": lambda v: v in ("ok", "error"),
+    "duration_s": lambda v: type(v) is float and math.isfinite(v) and v >= 0,
+    "steps": lambda v: type(v) is int and 0 <= v < 2 ** 62, "stdout": lambda v: type(v) is str,
+    "trace": lambda v: type(v) is dict, "events": lambda v: type(v) is list and all(type(e) is dict for e in v),
+    "value": lambda v: True,  # decoded, and checked so, by the test's check
+    "error_type": lambda v: type(v) is str, "error_message": lambda v: type(v) is str,
+    "builtin": lambda v: type(v) is bool, "compile": lambda v: type(v) is bool,
+    "writes": _writes_ok,
+}
 
 
 def _check_fields(frame: dict[str, Any]) -> None:
