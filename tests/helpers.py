@@ -167,3 +167,20 @@ def find(rows, metric, method, against=""):
     hits = [r for r in rows if r["metric"] == metric and r["method"] == method and r["against"] == against]
     assert len(hits) == 1, (metric, method, against, hits)
     return {k: (float(v) if k in ("mean", "ci_low", "ci_high") else v) for k, v in hits[0].items()}
+
+
+def _has_data(name: str) -> bool:
+    from eta.tasks.errors import TaskLoadError
+    from eta.tasks.sources import resolve_data_dir
+
+    try:
+        return (resolve_data_dir() / name).is_dir()
+    except TaskLoadError:
+        return False
+
+
+def needs_data(name: str) -> Any:
+    """Skip a test that reads a benchmark of ../shared/data (or $ETA_DATA_DIR) where that benchmark is absent."""
+    import pytest
+
+    return pytest.mark.skipif(not _has_data(name), reason=f"benchmark data {name!r} not found")

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from helpers import Counts, compose
+from helpers import Counts, compose, needs_data
 
 from eta.repair.problems import RepairProblem, from_records
 from eta.repair.prompt import feedback_text, fence, repair_task
@@ -57,6 +57,7 @@ def user_text(task: Task) -> str:
     return user_message(task)
 
 
+@needs_data("quixbugs")
 def test_each_feedback_kind_shows_what_it_says(quixbugs_problems):
     wrong = quixbugs_problems["bucketsort"]  # a wrong answer: the value against the expected one
     assert wrong.execution["outcome"] == "wrong_answer"
@@ -74,6 +75,7 @@ def test_each_feedback_kind_shows_what_it_says(quixbugs_problems):
     assert crash.execution["outcome"] == "runtime_error" and "It raised IndexError: list index out of range" in text
 
 
+@needs_data("quixbugs")
 def test_trace_feedback_keeps_the_error_at_the_end_within_the_budget(quixbugs_problems):
     p = quixbugs_problems["gcd"]  # infinite recursion: a long trace
     lines = feedback_text(p, "trace", 10).split("\n")
@@ -81,6 +83,7 @@ def test_trace_feedback_keeps_the_error_at_the_end_within_the_budget(quixbugs_pr
     assert len(trace) <= 10 + 4 and trace[-1] == "Test Result: FAIL"
 
 
+@needs_data("quixbugs")
 def test_completion_style_puts_the_feedback_before_the_fixed_program(quixbugs_problems):
     p = quixbugs_problems["kth"]
     prompt = build_prompt(repair_task(p, "error", [], BUDGET), "completion")
@@ -112,6 +115,7 @@ def test_mutants_differ_from_the_reference_by_one_edit():
     assert list(mutants(source, "s")) == found  # seeded: the same order every time
 
 
+@needs_data("quixbugs")
 def test_shots_come_from_training_problems_and_never_show_the_problem_asked(tmp_path):
     ctx = ctx_for(tmp_path, "dataset=quixbugs")
     from eta.repair.evaluate import execute_programs
@@ -225,6 +229,7 @@ def repair_rows(run_dir: Path, where: str) -> list[dict]:
     return [json.loads(line) for line in (run_dir / where / "samples.jsonl").read_text().splitlines()]
 
 
+@needs_data("quixbugs")
 @torch_only
 @pytest.mark.parametrize("feedback", [pytest.param("none", marks=pytest.mark.slow),
                                       pytest.param("error", marks=pytest.mark.slow), "trace"])

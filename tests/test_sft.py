@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import SMOKE, run_py
+from helpers import SMOKE, needs_data, run_py
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.needs_torch
@@ -120,6 +120,7 @@ def test_passing_samples_stand_in_where_there_is_no_reference():
     assert len(rows) == 1 and counts["from_passing_samples"] == 0
 
 
+@needs_data("apps")
 def test_needs_follow_the_dataset(compose):
     from eta.errors import ConfigError
     from eta.methods import load_method
