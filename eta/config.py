@@ -89,6 +89,7 @@ class Criterion(StrEnum):
     error_class = "error_class"
     tests = "tests"
     divergence = "divergence"
+    random = "random"  # a seeded random ranking of failing programs: the control (eta.prefer.criteria)
 
 
 class Pairing(StrEnum):
@@ -289,9 +290,24 @@ class EvalConf:
         _check("eval", ("n", self.n, self.n >= 1), ("ks", list(self.ks), all(k >= 1 for k in self.ks)))
 
 
+class Composition(StrEnum):
+    free = "free"
+    matched = "matched"
+
+
 @dataclass
 class PreferConf:
     include_reference: bool = False  # add each problem's reference solution as a passing candidate
+    # free: each heuristic's own pairs; matched: the same pairs in every arm (eta.prefer.composition)
+    composition: Composition = Composition.free
+    pass_fail_pairs: int = 8  # matched: per problem, at most
+    fail_fail_pairs: int = 4  # matched: per problem, at most (none for a heuristic of `passed` alone)
+    seed: int = 0  # matched: draws the pairs and the tie coins, the same in every arm
+    heldout: Optional[HeuristicConf] = None  # DPO's held-out pairs are made by this heuristic; null: the run's own
+
+    def __post_init__(self) -> None:
+        _check("prefer", ("pass_fail_pairs", self.pass_fail_pairs, self.pass_fail_pairs >= 0),
+               ("fail_fail_pairs", self.fail_fail_pairs, self.fail_fail_pairs >= 0))
 
 
 class Stage(StrEnum):
@@ -324,6 +340,13 @@ class RootConf:
     shared_dir: Optional[str] = None  # base samples, executions and evaluation shared across runs (eta.pipeline.shared)
     label: Optional[str] = None  # the run's name in a comparison's tables (experiments/arm/*.yaml)
     compare: Dict[str, Any] = field(default_factory=dict)  # eta.report.compare settings: counterparts, n_boot, seed
+
+    def __post_init__(self) -> None:
+        if self.prefer.composition == Composition.matched:  # every arm must share the pass/fail pairs
+            criteria = [enum_text(c) for c in self.heuristic.criteria]
+            if criteria[:1] != ["passed"]:
+                raise ConfigError(f"prefer.composition=matched: heuristic {self.heuristic.name!r} must list 'passed' "
+                                  f"first (it has {criteria})")
 
 
 def _check(node: str, *checks: tuple[str, Any, bool]) -> None:

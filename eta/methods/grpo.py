@@ -142,7 +142,9 @@ class GRPO:
             return None
         rm_args = in_folder(self.rm_args, run.run_dir / "reward_model")
         # the plain base model: the reward model copies its weights under a new head (before LoRA wraps it)
-        path, scorer, heldout, result = train_reward_model(run, model, tokenizer, rm_args, with_trace=True)
+        # method.rm.with_trace=false: the same reward model without the trace in its input (the RM-no-trace arm)
+        path, scorer, heldout, result = train_reward_model(run, model, tokenizer, rm_args,
+                                                           with_trace=rm_args.with_trace)
         acc = accuracy(scorer, heldout)
         metrics.update(rm_path=str(path), rm_train_steps=result.steps, rm_heldout_pairs=acc["n"],
                        rm_accuracy=acc["accuracy"], rm_ci95_low=acc["ci95"][0], rm_ci95_high=acc["ci95"][1])

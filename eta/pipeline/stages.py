@@ -75,7 +75,7 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Tas
     if ctx.cfg.prefer.include_reference:
         texts += reference_records(tasks)
     heuristic = HeuristicConfig.from_mapping(plain_dict(ctx.cfg.heuristic, "heuristic"))
-    pairs = build_pairs(texts, heuristic, prompts)
+    pairs = build_pairs(texts, heuristic, prompts, composition=plain_dict(ctx.cfg.prefer, "prefer"))
     write_pairs(pairs, ctx.pairs_file)
     if pairs:
         to_hf_dataset(pairs).save_to_disk(str(ctx.pairs_dir))

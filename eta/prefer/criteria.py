@@ -8,6 +8,7 @@ order the heuristic config lists them, so the same functions serve the full hier
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -107,11 +108,25 @@ def divergence_key(record: Record) -> tuple[Fraction, Fraction] | None:
     return Fraction(str(found.get("f1", 0))), Fraction(str(found["score"]))
 
 
-CRITERION_NAMES: tuple[str, ...] = ("passed", "steps", "error_class", "tests", "divergence")
+def random_key(record: Record, seed: int) -> int | None:
+    """A failing program's place in a random ranking of its problem's samples, drawn by ``seed`` (the same
+    seed, the same ranking, in any process): the control that orders failing programs by no information at
+    all. None for a passing program (``passed`` orders those)."""
+    if outcome_of(record) is Outcome.PASSED:
+        return None
+    digest = hashlib.sha256(f"{seed}:{record.get('task_id')}:{record.get('sample_id')}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
-def make_criteria(names: Sequence[str], max_steps: int) -> list[Criterion]:
-    """The criteria named, in the order given (that order is the hierarchy)."""
+CRITERION_NAMES: tuple[str, ...] = ("passed", "steps", "error_class", "tests", "divergence", "random")
+# Criteria that read the execution trace (the rest read the harness's verdict, which a binary pipeline also
+# has, or nothing): the held-out pairs "only a trace orders" are those these decide.
+TRACE_CRITERIA = frozenset({"steps", "divergence"})
+
+
+def make_criteria(names: Sequence[str], max_steps: int, seed: int = 0) -> list[Criterion]:
+    """The criteria named, in the order given (that order is the hierarchy); ``seed`` draws ``random``'s
+    ranking."""
     if isinstance(names, str) or not names:
         raise ValueError(f"heuristic 'criteria' must be a non-empty list of names from {list(CRITERION_NAMES)}")
     unknown = [n for n in names if n not in CRITERION_NAMES]
@@ -127,6 +142,7 @@ def make_criteria(names: Sequence[str], max_steps: int) -> list[Criterion]:
         "error_class": error_class_key,
         "tests": tests_key,
         "divergence": divergence_key,
+        "random": lambda r: random_key(r, seed),
     }
     return [Criterion(n, keys[n]) for n in names]
 

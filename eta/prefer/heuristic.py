@@ -35,7 +35,7 @@ class HeuristicConfig:
             raise ValueError(f"heuristic {self.name!r}: 'seed' must be an integer, got {self.seed!r}")
 
     def make_criteria(self) -> list[Criterion]:
-        return make_criteria(self.criteria, self.max_steps)
+        return make_criteria(self.criteria, self.max_steps, self.seed)
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any], source: str = "heuristic config") -> "HeuristicConfig":

@@ -1,5 +1,6 @@
 """Preference pairs from execution records: within each problem, the sample the heuristic prefers is
-``chosen`` and the other ``rejected``; ties are dropped, infra errors never take part."""
+``chosen`` and the other ``rejected``; ties are dropped (matched composition: oriented by a coin), infra
+errors never take part. Which pairs are made at all: ``eta.prefer.composition``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eta.execute.outcome import Outcome
+from eta.prefer.composition import Composition, Mode, check_matched, matched_pairs
 from eta.prefer.criteria import Criterion, compare
 from eta.prefer.heuristic import HeuristicConfig, Pairing
 from eta.prefer.records import Record, describe, outcome_of, usable
@@ -104,18 +106,26 @@ def _best_vs_worst(group: list[Record], criteria: Sequence[Criterion], cap: int 
 
 
 def build_pairs(records: Iterable[Record], heuristic_cfg: HeuristicConfig | Mapping[str, Any],
-                prompts: Mapping[str, str]) -> list[Pair]:
-    """Preference pairs, task by task in the order tasks first appear in ``records``."""
+                prompts: Mapping[str, str], composition: Composition | Mapping[str, Any] | None = None) -> list[Pair]:
+    """Preference pairs, task by task in the order tasks first appear in ``records``; ``composition``
+    (``cfg.prefer``; default free) says which pairs are made, the heuristic how each is oriented."""
     cfg = HeuristicConfig.from_mapping(heuristic_cfg)
     criteria = cfg.make_criteria()
+    how = Composition.from_mapping(composition)
+    if how.mode is Mode.MATCHED:
+        check_matched(criteria, cfg.name)
     kept, _masked = usable(records)
     pairs: list[Pair] = []
     for task_id, group in _group_by_task(kept).items():
         if task_id not in prompts:
             raise ValueError(f"no prompt for task {task_id!r} (prompts cover {len(prompts)} tasks)")
-        rng = random.Random(f"{cfg.seed}:{task_id}")  # str seeds hash stably across processes
-        make = _all_pairs if cfg.pairing is Pairing.ALL else _best_vs_worst
-        for chosen, rejected, name in make(group, criteria, cfg.max_pairs_per_problem, rng):
+        if how.mode is Mode.MATCHED:
+            decided = matched_pairs(group, task_id, criteria, how)
+        else:
+            rng = random.Random(f"{cfg.seed}:{task_id}")  # str seeds hash stably across processes
+            make = _all_pairs if cfg.pairing is Pairing.ALL else _best_vs_worst
+            decided = make(group, criteria, cfg.max_pairs_per_problem, rng)
+        for chosen, rejected, name in decided:
             pairs.append(Pair(task_id=task_id, prompt=prompts[task_id], chosen=chosen["completion"],
                               rejected=rejected["completion"], chosen_sample_id=chosen["sample_id"],
                               rejected_sample_id=rejected["sample_id"], criterion=name,

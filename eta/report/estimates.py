@@ -18,7 +18,8 @@ from eta.report.power import Components, Design, components, detectable_differen
 from eta.tasks.families import family_of
 
 COUNTERPARTS = {"ETA-DPO": "DPO-binary", "ETA-RM": "GRPO-binary"}
-ORDER = ("base", "SFT", "DPO-binary", "ETA-DPO", "GRPO-binary", "GRPO-shaped", "ETA-RM", "repair")
+ORDER = ("base", "SFT", "DPO-binary", "DPO-verdict", "DPO-random", "ETA-DPO", "GRPO-binary", "GRPO-pass_rate",
+         "GRPO-divergence", "GRPO-shaped", "RM-no-trace", "ETA-RM", "repair")
 
 
 def metric_values(counts: Mapping[str, TaskCounts], metric: str, tasks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -113,15 +114,18 @@ def _greedy_metric(metric: str) -> tuple[str, str]:
     return ("greedy", "pass@1") if metric == "greedy_pass@1" else ("sampled", metric)
 
 
-def comparisons(label: str, counterparts: Mapping[str, str]) -> list[str]:
-    out = [BASE] if label != BASE else []
-    if label in counterparts:
-        out.append(counterparts[label])
-    return out
+def counterparts_of(label: str, counterparts: Mapping[str, str | Sequence[str]]) -> list[str]:
+    """The arms ``label`` is compared with (``compare.counterparts``: one label, or a list, first the closest)."""
+    found = counterparts.get(label)
+    return [] if found is None else [found] if isinstance(found, str) else [str(x) for x in found]
+
+
+def comparisons(label: str, counterparts: Mapping[str, str | Sequence[str]]) -> list[str]:
+    return ([BASE] if label != BASE else []) + counterparts_of(label, counterparts)
 
 
 def _problem_rows(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], metric: str, inner: str,
-                  counterparts: Mapping[str, str], n_boot: int, seed: int) -> list[Row]:
+                  counterparts: Mapping[str, str | Sequence[str]], n_boot: int, seed: int) -> list[Row]:
     """A per-problem metric's mean per method and its paired differences (the cluster bootstrap over families,
     problems and seeds)."""
     rows: list[Row] = []
@@ -140,7 +144,7 @@ def _problem_rows(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], m
     return rows
 
 
-def _seed_rows(ev: Evaluations, counterparts: Mapping[str, str], n_boot: int, seed: int) -> list[Row]:
+def _seed_rows(ev: Evaluations, counterparts: Mapping[str, str | Sequence[str]], n_boot: int, seed: int) -> list[Row]:
     """What the methods report about themselves, once per seed: the bootstrap over seeds alone."""
     rows: list[Row] = []
     names = sorted({k for by_seed in ev.seed_values.values() for v in by_seed.values() for k in v})
@@ -159,7 +163,7 @@ def _seed_rows(ev: Evaluations, counterparts: Mapping[str, str], n_boot: int, se
     return rows
 
 
-def estimate_all(ev: Evaluations, counterparts: Mapping[str, str] = COUNTERPARTS, n_boot: int = 2000,
+def estimate_all(ev: Evaluations, counterparts: Mapping[str, str | Sequence[str]] = COUNTERPARTS, n_boot: int = 2000,
                  seed: int = 0) -> list[Row]:
     rows: list[Row] = []
     for metric in policy_metrics(ev):

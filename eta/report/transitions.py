@@ -24,7 +24,7 @@ import numpy as np
 
 from eta.report.analysis import CATEGORIES, WRONG_FILE, categorize, solved
 from eta.report.bootstrap import Estimate, estimate, paired_difference
-from eta.report.estimates import Row, ordered
+from eta.report.estimates import Row, counterparts_of, ordered
 from eta.report.jobs import BASE, Job
 from eta.report.mistakes import DIFF_CATEGORIES
 from eta.tasks.families import family_of
@@ -123,17 +123,17 @@ def _estimate(ids: list[str], values: Sequence[np.ndarray], n_boot: int, seed: i
     return paired_difference([groups[0]], [groups[1]], n_boot, seed, problems=[ids], families=families)
 
 
-def transition_table(data: Mapping[str, Outcomes], counterparts: Mapping[str, str], n_boot: int = 2000,
-                     seed: int = 0) -> list[Transition]:
-    """Per arm and base class, the share fixed (or broken) with its interval; for an arm with a counterpart,
-    the difference of the two on the (seed, problem) rows both have."""
+def transition_table(data: Mapping[str, Outcomes], counterparts: Mapping[str, str | Sequence[str]],
+                     n_boot: int = 2000, seed: int = 0) -> list[Transition]:
+    """Per arm and base class, the share fixed (or broken) with its interval; for an arm with a counterpart
+    (its first, where it has several), the difference of the two on the (seed, problem) rows both have."""
     rows: list[Transition] = []
     for arm in ordered(data):
         present = {c for by_task in data[arm].values() for c, _ in by_task.values()}
         for base_class in (c for c in CLASSES if c in present):
             ids, moved = _rows(data[arm], base_class)
             rows.append(Transition(arm, base_class, _estimate(ids, [moved], n_boot, seed)))
-            other = counterparts.get(arm)
+            other = next(iter(counterparts_of(arm, counterparts)), None)
             if other in data:
                 common = {s: {t: v for t, v in data[arm][s].items() if t in data[other][s]}
                           for s in data[arm] if s in data[other]}

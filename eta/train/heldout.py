@@ -4,8 +4,10 @@ above the rejected one's; a tie counts as wrong, as TRL's ``rewards/accuracies``
 
 The held-out pairs are made from the held-out problems' evaluation samples of the base policy
 (``eval/base/sampled_samples.jsonl`` and their executions, drawn and run for pass@k anyway), paired by the
-run's own heuristic (and references, with prefer.include_reference) exactly as the prefer stage pairs the
-training samples: no training pair is lost to a
+run's own heuristic, or by ``prefer.heldout`` where set (a comparison: one heuristic for every arm, so that
+every arm, DPO-binary too, is scored on the same pairs, split by the criterion that decided each; those
+only a trace orders also as ``trace_ordered``), with references where prefer.include_reference; free
+composition (every decided pair, under the heuristic's cap): no training pair is lost to a
 split, and no problem of these pairs is a training problem. At step 0 (policy == reference) every margin is
 0, so the accuracy is 0 and the held-out DPO loss ln 2; a policy that learned the preference in general,
 not only on its training problems, goes above 50% and below ln 2.
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from eta import rundir
+from eta.config import plain_dict
+from eta.prefer.criteria import TRACE_CRITERIA
 
 CACHE = rundir.HELDOUT_PAIRS  # in the method's train/ folder: moved aside with it when training is redone
 
@@ -86,6 +90,10 @@ def implicit_reward_stats(policy: Any, tokenizer: Any, pairs: Sequence[Any], bet
     for i, p in enumerate(pairs):
         by.setdefault(str(getattr(p.criterion, "value", p.criterion)), []).append(i)
     stats["by_criterion"] = {c: _summary([margins[i] for i in idx], [losses[i] for i in idx]) for c, idx in by.items()}
+    # the pairs only a trace orders (a verdict ties them): what a binary or verdict-only arm never saw
+    trace = [i for c, idx in by.items() if c in TRACE_CRITERIA for i in idx]
+    if trace:
+        stats["trace_ordered"] = _summary([margins[i] for i in trace], [losses[i] for i in trace])
     return stats
 
 
@@ -103,14 +111,16 @@ def heldout_report(run: Any, policy: Any, tokenizer: Any, beta: float, max_pairs
     if not executions.is_file():
         run.say("held-out pairs: no base evaluation (eval.base=false or evaluate not in stages); not measured")
         return None
+    # prefer.heldout: one heuristic for every arm of a comparison, so all are scored on the same pairs
+    heuristic = plain_dict(getattr(run.cfg.prefer, "heldout", None) or run.cfg.heuristic, "heuristic")
     digest = hashlib.sha256(executions.read_bytes()).hexdigest()[:16]
     cache = cache_dir / CACHE
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("executions") == digest and saved.get("max_pairs") == max_pairs:
+        if (saved.get("executions"), saved.get("max_pairs"), saved.get("heuristic")) == (digest, max_pairs, heuristic):
             return saved["stats"]
     references = run.eval_tasks if run.cfg.prefer.include_reference else ()  # paired as the training samples are
-    pairs = heldout_pairs(eval_dir, run.cfg.heuristic, max_pairs, seed=int(run.cfg.seed), references=references)
+    pairs = heldout_pairs(eval_dir, heuristic, max_pairs, seed=int(run.cfg.seed), references=references)
     stats = implicit_reward_stats(policy, tokenizer, pairs, beta)
     if stats is None:
         why = "no pair among the held-out evaluation samples" if not pairs else "no adapter to switch off"
@@ -119,5 +129,7 @@ def heldout_report(run: Any, policy: Any, tokenizer: Any, beta: float, max_pairs
     run.say(f"held-out pairs ({stats['pairs']}): implicit-reward accuracy {stats['accuracy']:.1%}, "
             f"margin {stats['margin']:+.4f}, DPO loss {stats['loss']:.4f} (ln 2 = 0.6931)")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"executions": digest, "max_pairs": max_pairs, "stats": stats}, indent=1))
+    stats["heuristic"] = heuristic["name"]
+    cache.write_text(json.dumps({"executions": digest, "max_pairs": max_pairs, "heuristic": heuristic, "stats": stats},
+                                indent=1))
     return stats
