@@ -69,6 +69,9 @@ def test_stats_match_an_independent_computation_once_the_adapter_moved():
     by = stats["by_criterion"]
     assert by["passed"]["pairs"] == 2 and by["steps"]["pairs"] == 1
     assert by["steps"]["margin"] == pytest.approx(margins[1], abs=1e-4)
+    # the pairs only a trace orders (steps, divergence) apart: a binary arm's score where it never trained
+    trace = stats["trace_ordered"]
+    assert trace["pairs"] == 1 and trace["margin"] == pytest.approx(margins[1], abs=1e-4)
 
 
 def test_no_adapter_or_no_pairs_measures_nothing():
@@ -111,3 +114,37 @@ def test_heldout_pairs_pair_the_evaluation_samples_by_the_heuristic(tmp_path):
     # the reference beats each failing sample of a and b (z has no evaluation samples: no pairs)
     assert len(with_refs) == 2 + 2 + 2 and {p.task_id for p in with_refs} == {"a", "b"}
     assert heldout_pairs(tmp_path / "missing", BINARY) == []
+
+
+def test_every_arm_is_scored_on_the_held_out_pairs_of_prefer_heldout_not_its_own_heuristic(tmp_path):
+    from omegaconf import OmegaConf
+
+    from eta.train.heldout import heldout_report
+
+    write_eval(tmp_path / "run" / "eval" / "base", {"a": [True, False, False], "b": [False, False]})
+    # the failing samples differ in tests passed: the verdict orders them, the binary heuristic cannot
+    path = tmp_path / "run" / "eval" / "base" / "sampled_executions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in rows:
+        r["tests_total"], r["tests_passed"] = 4, (4 if r["passed"] else r["sample_id"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    verdict = {"name": "verdict", "criteria": ["passed", "error_class", "tests"], "pairing": "all",
+               "max_pairs_per_problem": 8, "seed": 0, "max_steps": 10000}
+    said: list[str] = []
+
+    def run(heldout):
+        cfg = OmegaConf.create({"heuristic": BINARY, "prefer": {"include_reference": False, "heldout": heldout},
+                                "seed": 0})
+        return SimpleNamespace(cfg=cfg, run_dir=tmp_path / "run", round=1, eval_tasks=[], say=said.append)
+
+    policy, tok = lora_policy()
+    own = heldout_report(run(None), policy, tok, beta=0.1, max_pairs=None, cache_dir=tmp_path / "own")
+    shared = heldout_report(run(verdict), policy, tok, beta=0.1, max_pairs=None, cache_dir=tmp_path / "shared")
+    assert own["pairs"] == 2 and set(own["by_criterion"]) == {"passed"} and own["heuristic"] == "binary"
+    # a's 2 pass/fail pairs, a's and b's failing pairs ordered by tests passed
+    assert shared["pairs"] == 4 and shared["by_criterion"]["tests"]["pairs"] == 2 and shared["heuristic"] == "verdict"
+    cached = json.loads((tmp_path / "shared" / "heldout_pairs.json").read_text())
+    assert cached["heuristic"]["name"] == "verdict"
+    # the cache answers the same heuristic only: another one is computed afresh in the same folder
+    again = heldout_report(run(None), policy, tok, beta=0.1, max_pairs=None, cache_dir=tmp_path / "shared")
+    assert again["pairs"] == 2
