@@ -246,6 +246,31 @@ def test_compare_writes_the_primary_analysis_with_holm_and_power(sweep):
     assert float(second["holm_level"]) == pytest.approx(0.95) and float(second["p_holm"]) >= float(first["p_holm"])
 
 
+def test_an_arm_with_several_counterparts_gets_a_difference_against_each_and_the_tokens_it_trained_on(sweep):
+    for seed in (0, 1):
+        base = (records(BASE_PASSES[seed], "runtime_error"), greedy_of(BASE_PASSES[seed]))
+        write_job(sweep, f"verdict-seed{seed}", "DPO-verdict", seed, "dpo", records(BASE_PASSES[seed]),
+                  greedy_of(BASE_PASSES[seed]), base=base)
+        state = {"log_history": [{"loss": 0.7, "num_tokens": 100}, {"loss": 0.6, "num_tokens": 250 + seed}]}
+        (sweep / f"eta-seed{seed}" / "train").mkdir()
+        (sweep / f"eta-seed{seed}" / "train" / "trainer_state.json").write_text(json.dumps(state))
+    settings = {"counterparts": {"ETA-DPO": ["DPO-verdict", "DPO-binary"], "DPO-verdict": "DPO-binary"}}
+    for config in sweep.glob("*/.hydra/config.yaml"):
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "compare": settings}))
+    compare(sweep, wandb=False, n_boot=200)
+    rows = read_csv(sweep / "comparison.csv")
+    base_p1 = np.mean([np.mean([c / N for c in BASE_PASSES[s].values()]) for s in (0, 1)])
+    bin_p1 = np.mean([np.mean([c / N for c in BIN_PASSES[s].values()]) for s in (0, 1)])
+    assert find(rows, "pass@1", "ETA-DPO", "DPO-verdict")["mean"] == pytest.approx(1.0 - base_p1)
+    assert find(rows, "pass@1", "ETA-DPO", "DPO-binary")["mean"] == pytest.approx(1.0 - bin_p1)
+    assert find(rows, "pass@1", "DPO-verdict", "DPO-binary")["mean"] == pytest.approx(base_p1 - bin_p1)
+    assert find(rows, "train/num_tokens", "ETA-DPO")["mean"] == pytest.approx(250.5)  # the last logged, per seed
+    assert not any(r["metric"] == "train/num_tokens" and r["method"] == "DPO-binary" for r in rows)  # none logged
+    text = (sweep / "comparison.md").read_text()
+    header = next(line for line in text[text.index("## pass@1 ("):].splitlines() if line.startswith("| method"))
+    assert "vs DPO-verdict" in header and "vs DPO-binary" in header
+
+
 def test_compare_cli_and_bad_folder(sweep, tmp_path, capsys):
     assert main([str(sweep), "--no-wandb", "--n-boot", "50"]) == 0
     assert (sweep / "comparison.csv").is_file()

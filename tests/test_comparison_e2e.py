@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-# the sweep takes 4-5 min on 2 cores, near pytest.ini's 300 s: its own limit, as long as the resumed run's
+# the sweep took 4-5 min on 2 cores with 7 arms (12 now), past pytest.ini's 300 s: its own limit
 pytestmark = [pytest.mark.needs_torch, pytest.mark.slow, pytest.mark.timeout(1200)]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,7 +119,8 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
     assert {"base", "SFT", "DPO-binary", "ETA-DPO"} <= set(LABELS.values())
     section = text[text.index("## pass@1 (seeds x problems)"):].split("\n## ")[0]
     header = next(line for line in section.splitlines() if line.startswith("| method"))
-    assert "mean [95% CI]" in header and "vs base" in header and "vs DPO-binary" in header
+    assert "mean [95% CI]" in header and "vs base" in header
+    assert "vs DPO-binary" in header and "vs DPO-verdict" in header
     # an inference-only arm (repair) has no policy of its own to sample: it has rows in the repair tables only
     repair_labels = {label for arm, label in LABELS.items() if arm_method(arm) == "repair"}
     repair = text[text.index("## repair failing (trace) (seeds x problems)"):].split("\n## ")[0]
@@ -136,11 +137,35 @@ def test_a_killed_comparison_sweep_continues_and_the_table_has_every_arm_and_bot
             assert cells[3].isdigit() and "[" in cells[4]  # its families, its mean's interval
             if label != "base":
                 assert "pp [" in cells[5]  # the paired difference against the base, with its interval
-    eta_row = next(line for line in section.splitlines() if line.startswith("| ETA-DPO |"))
-    assert eta_row.count("pp [") == 2  # against the base and against DPO-binary
-    if "ETA-RM" in LABELS.values() and "GRPO-binary" in LABELS.values():
-        rm_row = next(line for line in section.splitlines() if line.startswith("| ETA-RM |"))
-        assert rm_row.count("pp [") == 2  # against the base and against GRPO-binary
-    assert "## method/heldout_pairs/accuracy (seeds only)" in text
+    counterparts, primary = comparison_settings()
+    for label, others in counterparts.items():  # against the base and each counterpart the experiment names
+        row = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
+        assert row.count("pp [") == 1 + len([others] if isinstance(others, str) else others), label
+    assert f"## Primary analysis: pass@1, {len(primary)} contrast(s), Holm-adjusted" in text
+    for method, against in primary.items():
+        assert f"| {method} vs {against} | 2 |" in text
+    # every DPO arm, DPO-binary too, scored on the same held-out pairs, split by the deciding criterion
+    heldout = text[text.index("## method/heldout_pairs/accuracy (seeds only)"):].split("\n## ")[0]
+    for label in ("DPO-binary", "DPO-verdict", "DPO-random", "ETA-DPO"):
+        assert any(line.startswith(f"| {label} | 2 |") for line in heldout.splitlines()), label
+    assert "## method/heldout_pairs/by_criterion/passed/accuracy (seeds only)" in text
     rows = (sweep / "comparison.csv").read_text().splitlines()
-    assert any(r.startswith("method/heldout_pairs/accuracy,ETA-DPO,DPO-binary,difference") for r in rows)
+    assert any(r.startswith("method/heldout_pairs/accuracy,ETA-DPO,DPO-verdict,difference") for r in rows)
+    # matched composition: every DPO arm of a seed has the same pass/fail pairs
+    for seed in (0, 1):
+        shared = {arm: pass_fail(sweep / f"{arm}-seed{seed}" / "pairs.jsonl")
+                  for arm in ("dpo_binary", "dpo_verdict", "dpo_random", "eta_dpo")}
+        assert len(set(shared.values())) == 1 and shared["eta_dpo"], seed
+
+
+def pass_fail(path: Path) -> frozenset:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return frozenset((r["task_id"], r["chosen_sample_id"], r["rejected_sample_id"]) for r in rows
+                     if r["criterion"] == "passed")
+
+
+def comparison_settings() -> tuple[dict, dict]:
+    import yaml
+
+    compare = yaml.safe_load((ROOT / "experiments" / "experiment" / "comparison.yaml").read_text())["compare"]
+    return compare["counterparts"], compare["primary"]["contrasts"]

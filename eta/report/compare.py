@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from eta.errors import ConfigError
-from eta.report.estimates import COUNTERPARTS, ENDPOINT, estimate_all, ordered, primary_analysis
+from eta.report.estimates import (COUNTERPARTS, ENDPOINT, counterparts_of, estimate_all, ordered,
+                                  primary_analysis)
 from eta.report.jobs import Job, collect, find_jobs
 from eta.report.transitions import as_rows, collect_transitions, transition_table
 from eta.report.writing import log_wandb, markdown, write_csv, write_plots
@@ -54,7 +55,9 @@ def compare(sweep_dir: str | Path, wandb: bool | None = None, n_boot: int | None
     n_boot = int(n_boot or settings.get("n_boot", 2000))
     primary_cfg = dict(settings.get("primary") or {})
     endpoint = str(primary_cfg.get("endpoint") or ENDPOINT)
-    contrasts = dict(primary_cfg.get("contrasts") or counterparts)  # each trace arm vs its no-trace counterpart
+    # each trace arm vs its no-trace counterpart: where none are declared, each arm's first counterpart
+    contrasts = dict(primary_cfg.get("contrasts")
+                     or {m: found[0] for m in counterparts if (found := counterparts_of(m, counterparts))})
     ev = collect(jobs)
     rows = estimate_all(ev, counterparts, n_boot=n_boot, seed=int(settings.get("seed", 0)))
     primary = primary_analysis(ev, contrasts, endpoint, n_boot=n_boot, seed=int(settings.get("seed", 0)))

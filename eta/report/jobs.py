@@ -134,6 +134,19 @@ def load_config(path: Path) -> dict[str, Any]:
     return out
 
 
+def trained_tokens(job: Job) -> int | None:
+    """The tokens the job's trainer took in (TRL's ``num_tokens``, last logged, in ``train/trainer_state.json``):
+    the measured side of the budget table (eta/report/budget.py); None where nothing was trained."""
+    from eta import rundir
+    from eta.train.runner import STATE_FILE
+
+    path = job.path / rundir.TRAIN / STATE_FILE
+    if not path.is_file():
+        return None
+    logged = [e["num_tokens"] for e in json.loads(path.read_text()).get("log_history", []) if "num_tokens" in e]
+    return int(logged[-1]) if logged else None
+
+
 def repair_metric(name: str, feedback: str) -> str:
     return f"repair {name} ({feedback})"
 
@@ -184,6 +197,8 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
         values = {f"method/{k}": v for k, v in flatten_metrics(own).items()}
         values.update({k: job.metrics["trained"][k] for k in SEED_METRICS
                        if isinstance(job.metrics.get("trained", {}).get(k), (int, float))})
+        if (tokens := trained_tokens(job)) is not None:
+            values["train/num_tokens"] = tokens
         if values:
             ev.seed_values.setdefault(job.label, {})[job.seed] = values
         if len(job.metrics.get("rounds", {})) > 1:
