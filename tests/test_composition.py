@@ -116,8 +116,9 @@ def test_the_random_control_is_seeded():
 def test_the_composition_seed_draws_the_pairs_for_every_arm_alike():
     other = {**MATCHED, "seed": 7}
     first, second = by_arm(), by_arm(composition=other)
-    assert ids(first["eta"], True) != ids(second["eta"], True) or ids(first["eta"], False) != ids(second["eta"], False)
-    assert all(ids(second[n], False) == ids(second["binary"], False) for n in second)
+    assert ids(first["eta"], True) != ids(second["eta"], True)  # another draw of the fail/fail pairs ...
+    assert all(ids(second[n], False) == ids(second["binary"], False) for n in second)  # ... shared by every arm
+    assert all(ids(second[n], True) == ids(second["eta"], True) for n in ("verdict", "random"))
 
 
 def test_matched_composition_needs_passed_first():
