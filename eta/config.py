@@ -289,6 +289,12 @@ class EvalConf:
         _check("eval", ("n", self.n, self.n >= 1), ("ks", list(self.ks), all(k >= 1 for k in self.ks)))
 
 
+class Credit(StrEnum):
+    """``method.credit`` of DPO (and GRPO): how a pair's (a rollout's) signal is spread over its tokens."""
+    none = "none"  # uniformly, as TRL does
+    divergence = "divergence"  # toward the divergent line of the program's trace (eta.train.credit)
+
+
 @dataclass
 class PreferConf:
     include_reference: bool = False  # add each problem's reference solution as a passing candidate
