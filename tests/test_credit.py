@@ -211,7 +211,8 @@ def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypa
     from helpers import compose
     from test_pipeline_resume import SMALL
 
-    cfg = compose(*SMALL, "method.max_steps=3", "method.credit=divergence", "method.credit_weight=3.0")
+    cfg = compose(*SMALL, "method.max_steps=2", "method.per_device_train_batch_size=1", "method.credit=divergence",
+                  "method.credit_weight=3.0", "method.heldout_max_pairs=0", "stages=[sample,execute,prefer,train]")
     tasks = [t for split in load_splits(cfg) for t in split]
 
     def answers(model, tokenizer, prompts, n, **kw):
