@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -197,7 +198,7 @@ def _returns_none(task) -> str:
     return task.prompt + "\n".join(body) + "\n"
 
 
-def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypatch):
+def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypatch, capsys):
     """The tiny model's own answers never reach a reference's values, so they are replaced by one program
     per problem that returns None (its divergence located) and one that is not code."""
     pytest.importorskip("torch")
@@ -227,6 +228,8 @@ def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypa
     metrics = run_pipeline(cfg, tmp_path)
     credit = metrics["method"]["credit"]
     assert credit["pairs"] > 0 and credit["rejected_spans"] > 0, credit
+    weighted = re.search(r"credit: train token weights on (\d+) rejected", capsys.readouterr().out)
+    assert weighted and int(weighted.group(1)) == credit["rejected_spans"]  # every located span reached its tokens
     records = [json.loads(line) for line in (tmp_path / "executions.jsonl").read_text().splitlines()]
     assert any((r.get("divergence") or {}).get("line") for r in records)
     adapter = load_file(str(tmp_path / "train" / runner.ADAPTER_FILE))

@@ -212,8 +212,12 @@ def _trainer_class() -> type:
             dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
             if getattr(args, "credit", "none") == "none" or "rejected_span" not in dataset.column_names:
                 return dataset
-            return dataset.map(partial(_token_weights, tokenizer=self._tokenizer, weight=args.credit_weight),
-                               desc=f"Credit weights of the {dataset_name} dataset")
+            dataset = dataset.map(partial(_token_weights, tokenizer=self._tokenizer, weight=args.credit_weight),
+                                  desc=f"Credit weights of the {dataset_name} dataset")
+            weighted = [sum(any(w != 1.0 for w in ws) for ws in dataset[key]) for key in WEIGHTS]
+            print(f"credit: {dataset_name} token weights on {weighted[1]} rejected and {weighted[0]} chosen "
+                  f"completions of {len(dataset)} (the rest uniform)", flush=True)
+            return dataset
 
         def _set_signature_columns_if_needed(self) -> None:
             super()._set_signature_columns_if_needed()
