@@ -45,6 +45,13 @@ from eta.train.settings import build_args, lora_config  # noqa: E402
 MBPP = ROOT.parent / "shared" / "data" / "mbpp" / "sanitized-mbpp.json"
 
 
+def chat_prompt(tokenizer, task: dict) -> str:
+    """An MBPP task with its tests, in the chat template."""
+    content = task["prompt"] + "\n" + "\n".join(task["test_list"])
+    return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
 def build_pairs(tokenizer, n: int, tokens: int):
     """Prompt = an MBPP task in the chat template; chosen = its code (padded out with further solutions to
     reach ``tokens``); rejected = the same with its returns broken, so both sides are code of equal length."""
@@ -54,9 +61,7 @@ def build_pairs(tokenizer, n: int, tokens: int):
     rows = []
     for i in range(n):
         task = records[i]
-        prompt = tokenizer.apply_chat_template(
-            [{"role": "user", "content": task["prompt"] + "\n" + "\n".join(task["test_list"])}],
-            tokenize=False, add_generation_prompt=True)
+        prompt = chat_prompt(tokenizer, task)
         budget = tokens - len(tokenizer(prompt)["input_ids"])
         code, j = task["code"], i + 1
         while len(tokenizer(code)["input_ids"]) < budget:
@@ -172,26 +177,10 @@ def natural_pairs(tokenizer, n: int):
     rows = []
     for i in range(n):
         task = records[i]
-        prompt = tokenizer.apply_chat_template(
-            [{"role": "user", "content": task["prompt"] + "\n" + "\n".join(task["test_list"])}],
-            tokenize=False, add_generation_prompt=True)
+        prompt = chat_prompt(tokenizer, task)
         rows.append({"prompt": prompt, "chosen": f"```python\n{task['code']}\n```",
                      "rejected": f"```python\n{records[i + 1]['code']}\n```"})
     return Dataset.from_list(rows)
-
-
-def matmul_peak(dtype, size: int = 2048, reps: int = 5) -> float:
-    """GFLOP/s of a size^3 matmul in ``dtype`` (best of ``reps``), on this process's threads."""
-    import torch
-
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * size ** 3 / best / 1e9
 
 
 def step_flops(n_params: int, n_layer: int, d: int, lengths: list[int]) -> float:
@@ -218,7 +207,9 @@ def floor_report(model_cfg, pairs: int, batch: int) -> None:
            "gradient_accumulation_steps": 1, "num_train_epochs": 1, "save_steps": 10_000, "logging_steps": 1,
            "disable_tqdm": True}
     bf16 = bool(cfg["bf16"]) and cpu_has_native_bf16()
-    peak = matmul_peak(torch.bfloat16 if bf16 else torch.float32)
+    from bench_sample import matmul_peak  # experiments/: this script's own folder
+
+    peak = matmul_peak("bfloat16" if bf16 else "float32")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; SmolLM2 N = {n_params / 1e6:.1f}M, "
           f"{config.num_hidden_layers} layers, d = {config.hidden_size}; training dtype "
           f"{'bf16 autocast' if bf16 else 'fp32'}; {2048}^3 matmul peak {peak:.0f} GFLOP/s", flush=True)
