@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from eta.train.settings import build_args, lora_config  # noqa: E402
-MBPP = ROOT.parent / "shared" / "data" / "mbpp" / "sanitized-mbpp.json"
+MBPP = Path(os.environ.get("ETA_DATA_DIR") or ROOT.parent / "shared" / "data") / "mbpp" / "sanitized-mbpp.json"
 
 
 def chat_prompt(tokenizer, task: dict) -> str:
