@@ -295,6 +295,12 @@ class Composition(StrEnum):
     matched = "matched"
 
 
+class Credit(StrEnum):
+    """``method.credit`` of DPO (and GRPO): how a pair's (a rollout's) signal is spread over its tokens."""
+    none = "none"  # uniformly, as TRL does
+    divergence = "divergence"  # toward the divergent line of the program's trace (eta.train.credit)
+
+
 @dataclass
 class PreferConf:
     include_reference: bool = False  # add each problem's reference solution as a passing candidate

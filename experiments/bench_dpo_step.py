@@ -1,6 +1,25 @@
-"""DPO step time of SmolLM2-135M with LoRA on this machine: bf16 autocast vs fp32, precompute vs not.
+"""DPO step time of SmolLM2-135M with LoRA on this machine: bf16 autocast vs fp32, precompute vs not; and
+(``--floor``) a step's time against its FLOP floor.
 
     .venv/bin/python experiments/bench_dpo_step.py [--pairs 16] [--batch 4] [--tokens 300]
+    .venv/bin/python experiments/bench_dpo_step.py --floor [--pairs 8] [--batch 4]
+
+``--floor`` (issue 28): trains ``--pairs`` MBPP pairs at their natural lengths (chosen: a task's reference,
+rejected: the next task's, so lengths differ as sampled programs' do) with conf/method/dpo.yaml's settings
+(LoRA, bf16 where the CPU has it natively, in-step reference), and per optimizer step counts the batch's
+real (non-pad) tokens and the tokens it computes (padded), and the step's FLOP floor at the real count:
+
+* linear layers, per real token: policy forward 2N, the backward of activations 2N (LoRA: the frozen
+  weights get no gradient; the adapters' own are < 1% and not counted), reference forward 2N (adapter off):
+  6N, N the base model's parameters (SmolLM2's embedding is tied to its output layer: counted once, as the
+  output matmul; the embedding lookup is free);
+* attention, per sequence of L real tokens: 2 * n_layer * L^2 * d per forward (Q.K^T and A.V, Kaplan et al.'s
+  2 * n_layer * n_ctx * d per token), its backward twice that: 4 forwards' worth in all;
+
+divided by the matmul peak measured in the same run (2048^3, training's dtype, the same threads). It prints
+each step's share of that floor, the padding's share of the computed tokens (the most any padding-free
+batching could save), and what TRL 1.13 does with ``padding_free`` (read in dpo_trainer.py: it warns and
+falls back to padding) and packing (DPOConfig has none).
 
 Trains ``--pairs`` MBPP-derived preference pairs of about ``--tokens`` tokens each (prompt + completion)
 for one epoch with ``eta.methods.dpo.train_dpo`` in each setting, times every optimizer step with a
@@ -23,7 +42,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from eta.train.settings import build_args, lora_config  # noqa: E402
-MBPP = ROOT.parent / "shared" / "data" / "mbpp" / "sanitized-mbpp.json"
+MBPP = Path(os.environ.get("ETA_DATA_DIR") or ROOT.parent / "shared" / "data") / "mbpp" / "sanitized-mbpp.json"
+
+
+def chat_prompt(tokenizer, task: dict) -> str:
+    """An MBPP task with its tests, in the chat template."""
+    content = task["prompt"] + "\n" + "\n".join(task["test_list"])
+    return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                         add_generation_prompt=True)
 
 
 def build_pairs(tokenizer, n: int, tokens: int):
@@ -35,9 +61,7 @@ def build_pairs(tokenizer, n: int, tokens: int):
     rows = []
     for i in range(n):
         task = records[i]
-        prompt = tokenizer.apply_chat_template(
-            [{"role": "user", "content": task["prompt"] + "\n" + "\n".join(task["test_list"])}],
-            tokenize=False, add_generation_prompt=True)
+        prompt = chat_prompt(tokenizer, task)
         budget = tokens - len(tokenizer(prompt)["input_ids"])
         code, j = task["code"], i + 1
         while len(tokenizer(code)["input_ids"]) < budget:
@@ -145,6 +169,98 @@ def interleaved_ratio(model_cfg, sequences: int, tokens: int, reps: int) -> tupl
         bf16.append(step(True))
     return fp32, bf16
 
+def natural_pairs(tokenizer, n: int):
+    """MBPP pairs at their natural lengths: chosen = task i's reference, rejected = task i+1's."""
+    from datasets import Dataset
+
+    records = json.loads(MBPP.read_text())
+    rows = []
+    for i in range(n):
+        task = records[i]
+        prompt = chat_prompt(tokenizer, task)
+        rows.append({"prompt": prompt, "chosen": f"```python\n{task['code']}\n```",
+                     "rejected": f"```python\n{records[i + 1]['code']}\n```"})
+    return Dataset.from_list(rows)
+
+
+def step_flops(n_params: int, n_layer: int, d: int, lengths: list[int]) -> float:
+    """The FLOP floor of one LoRA DPO step over sequences of these real lengths (see the module's doc)."""
+    return 6 * n_params * sum(lengths) + 4 * sum(2 * n_layer * length ** 2 * d for length in lengths)
+
+
+def floor_report(model_cfg, pairs: int, batch: int) -> None:
+    import torch
+    from omegaconf import OmegaConf
+    from transformers import TrainerCallback
+
+    from eta.methods import dpo
+    from eta.models.load import load_model
+    from eta.train.settings import cpu_has_native_bf16
+
+    model, tokenizer = load_model(model_cfg)
+    config = model.config
+    n_params = sum(p.numel() for p in model.parameters())  # tied embedding counted once
+    dataset = natural_pairs(tokenizer, pairs)
+    shipped = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "method" / "dpo.yaml"))
+    keep = ("beta", "loss_type", "learning_rate", "max_length", "bf16", "precompute_ref_log_probs")
+    cfg = {"name": "dpo", **{k: shipped[k] for k in keep}, "per_device_train_batch_size": batch,
+           "gradient_accumulation_steps": 1, "num_train_epochs": 1, "save_steps": 10_000, "logging_steps": 1,
+           "disable_tqdm": True}
+    bf16 = bool(cfg["bf16"]) and cpu_has_native_bf16()
+    from bench_sample import matmul_peak  # experiments/: this script's own folder
+
+    peak = matmul_peak("bfloat16" if bf16 else "float32")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; SmolLM2 N = {n_params / 1e6:.1f}M, "
+          f"{config.num_hidden_layers} layers, d = {config.hidden_size}; training dtype "
+          f"{'bf16 autocast' if bf16 else 'fp32'}; {2048}^3 matmul peak {peak:.0f} GFLOP/s", flush=True)
+    with tempfile.TemporaryDirectory() as out:  # what TRL makes of padding_free (on the tiny model: it only asks)
+        from eta.models.tiny import build_tiny_model
+
+        tiny, tiny_tok = build_tiny_model()
+        args = build_args(dpo.DPOArgs, {**cfg, "padding_free": True, "bf16": False}, out)
+        probe = dpo._trainer_class()(model=tiny, args=args, train_dataset=natural_pairs(tiny_tok, 2),
+                                     processing_class=tiny_tok, peft_config=lora_config(model_cfg["lora"]))
+        print(f"TRL padding_free=True -> trainer.padding_free = {probe.padding_free} (TRL 1.13 falls back to "
+              f"padding); DPOConfig has a packing field: {hasattr(args, 'packing')}", flush=True)
+    stamps: list[float] = []
+    batches: list[tuple[list[int], int]] = []  # per step: real lengths, computed (padded) tokens
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw):
+            stamps.append(time.perf_counter())
+
+        def on_step_end(self, args, state, control, **kw):
+            stamps[-1] = time.perf_counter() - stamps[-1]
+
+    with tempfile.TemporaryDirectory() as out:
+        args = build_args(dpo.DPOArgs, cfg, out)
+        trainer = dpo._trainer_class()(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                                       peft_config=lora_config(model_cfg["lora"]))
+        collate = trainer.data_collator
+
+        def counting(examples):
+            out = collate(examples)
+            batches.append((out["attention_mask"].sum(1).tolist(), out["attention_mask"].numel()))
+            return out
+
+        trainer.data_collator = counting
+        trainer.add_callback(StepTimer())
+        trainer.train()
+    shares = []
+    for i, (step_s, (lengths, computed)) in enumerate(zip(stamps, batches)):
+        flops = step_flops(n_params, config.num_hidden_layers, config.hidden_size, lengths)
+        floor_s = flops / (peak * 1e9)
+        real = sum(lengths)
+        if i:  # the first step warms up
+            shares.append(floor_s / step_s)
+        print(f"step {i + 1}: {step_s:6.2f}s  {len(lengths)} sequences, real tokens {real}, computed {computed} "
+              f"(padding {1 - real / computed:.0%})  floor {flops / 1e12:.2f} TFLOP = {floor_s:.2f}s at the peak "
+              f"-> {floor_s / step_s:.1%} of the floor's speed{'  (warm-up)' if i == 0 else ''}", flush=True)
+    pads = [computed / sum(lengths) for lengths, computed in batches]
+    print(f"median share of the FLOP floor (steps after the first): {statistics.median(shares or [0]):.1%}; "
+          f"computed / real tokens: median {statistics.median(pads):.2f}x, max {max(pads):.2f}x (the most a "
+          f"padding-free batch could bring the step closer to the floor, were the step's time all in those tokens)")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -152,6 +268,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=300)
     parser.add_argument("--skip-drift", action="store_true")
+    parser.add_argument("--floor", action="store_true", help="a step's time against its FLOP floor (see the doc)")
     parser.add_argument("--interleaved", type=int, default=0, metavar="REPS",
                         help="only time REPS alternated fp32/bf16 steps of 2*batch sequences (fair under load)")
     args = parser.parse_args()
@@ -161,6 +278,9 @@ def main() -> None:
     from eta.models.load import load_model, model_config
 
     model_cfg = model_config("smollm2_135m")
+    if args.floor:
+        floor_report(model_cfg, args.pairs, args.batch)
+        return
     if args.interleaved:
         fp32, bf16 = interleaved_ratio(model_cfg, 2 * args.batch, args.tokens, args.interleaved)
         print(f"interleaved, {2 * args.batch} sequences x {args.tokens} tokens: fp32 {[round(x, 1) for x in fp32]}s, "

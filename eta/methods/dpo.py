@@ -12,18 +12,27 @@ Notes on TRL 1.13 that the choices below rest on (read in ``trl/trainer/dpo_trai
 * ``precompute_ref_log_probs`` runs that reference forward once per pair before training instead of once
   per pair per epoch inside every step. TRL runs it in ``__init__``, outside the autocast that the
   trainer's own forwards get, so under ``bf16`` the reference would be fp32 and the policy bf16;
-  ``_PrecomputeInAutocast`` gives it training's forward. Even so, a bf16 log-prob depends by up to
+  ``_EtaDPOTrainer`` gives it training's forward. Even so, a bf16 log-prob depends by up to
   ~1 nat on the padding of the batch it was computed in (measured on SmolLM2, experiments/
   bench_dpo_step.py), so only in-step references cancel the policy exactly; hence the default off.
 * Full fine-tuning (``use_lora: false``) without precomputing would make TRL reload the reference from
   ``config._name_or_path``, which an in-memory or GGUF-converted model does not have; we pass a frozen
   copy instead.
 * ``DPOTrainer`` wraps ``model`` in place (``get_peft_model`` injects the LoRA layers into it).
+* ``method.credit=divergence`` (issue 27 §3, the Focused-DPO / FAIT idea driven by the trace): each pair's
+  log-ratio sums its tokens' log-ratios with weight ``credit_weight`` on the rejected program's divergent
+  line and the chosen program's counterpart (``eta.train.credit``), 1 elsewhere. TRL sums per-token
+  log-probs in ``_compute_loss`` (and ``compute_ref_log_probs``) right after ``selective_log_softmax``;
+  the subclass below carries a weight column from the dataset through the collator and, for the length of
+  those two calls, multiplies what ``selective_log_softmax`` returns by the weights: policy and reference
+  alike, so the log-ratio, TRL's masks and every loss type see weighted sums and nothing else changes.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -51,6 +60,22 @@ class DPOArgs(DPOConfig):
         "help": "false: full fine-tuning with a frozen copy of the model as reference"})
     heldout_max_pairs: int = field(default=256, metadata={
         "help": "held-out pairs scored after training (eta.train.heldout); 0: none"})
+    credit: str = field(default="none", metadata={
+        "help": "none | divergence: weight the tokens of the rejected program's divergent line (and the chosen's "
+                "counterpart) by credit_weight in each pair's log-ratio (eta.train.credit)"})
+    credit_weight: float = field(default=2.0, metadata={"help": "the weight of those tokens; 1 elsewhere"})
+
+    def __post_init__(self) -> None:
+        from eta.config import Credit
+
+        if self.credit not in {c.value for c in Credit}:
+            raise ConfigError(f"method.credit: {self.credit!r}; use one of {', '.join(c.value for c in Credit)}")
+        if not self.credit_weight > 0:
+            raise ConfigError(f"method.credit_weight: {self.credit_weight!r}; must be > 0")
+        if self.credit != "none" and self.use_liger_kernel:
+            raise ConfigError("method.credit: the Liger fused DPO loss never sees per-token log-probs; "
+                              "set method.use_liger_kernel=false")
+        super().__post_init__()
 
 
 class DPO:
@@ -74,7 +99,15 @@ class DPO:
             return None
         dataset = load_from_disk(str(run.pairs_dir))
         args = in_folder(self.args, run.path("train", ".keep").parent)
+        credit = None
+        if args.credit == "divergence":
+            dataset, credit = with_spans(dataset, run)
+            run.say(f"credit: the divergent line located in {credit['rejected_spans']} of {credit['pairs']} pairs' "
+                    f"rejected programs ({credit['chosen_spans']} with a counterpart in the chosen), weight "
+                    f"{args.credit_weight:g}; the others keep uniform weights")
         result = train_dpo(model, tokenizer, dataset, args, self.peft)
+        if credit is not None:
+            result.metrics["credit"] = credit
         if args.heldout_max_pairs > 0 and is_main_process():  # how far it moved on unseen problems
             stats = self._heldout(run, result, tokenizer, args)
             if stats is not None:
@@ -87,6 +120,25 @@ class DPO:
         policy = result.model if result.reused else self.whole_policy(result)
         return heldout_report(run, policy, tokenizer, beta=args.beta, max_pairs=args.heldout_max_pairs,
                               cache_dir=Path(args.output_dir))
+
+
+def with_spans(dataset: Any, run: RunContext) -> tuple[Any, dict[str, int]]:
+    """The pairs dataset with the character spans credit weights (``chosen_span``/``rejected_span``: [start,
+    end] or [] for none), from the rejected programs' divergence records in the run's executions, and how
+    many pairs got one."""
+    from eta.prefer import read_pairs
+    from eta.train.credit import pair_spans
+
+    pairs = read_pairs(run.pairs_file)
+    if len(pairs) != len(dataset) or any(p.chosen != c for p, c in zip(pairs, dataset["chosen"])):
+        raise ConfigError(f"{run.pairs_file} and {run.pairs_dir} disagree: run the prefer stage again")
+    records = {(r["task_id"], str(r["sample_id"])): r for r in run.executions()}
+    tasks = {t.task_id: t for t in run.train_tasks}
+    spans = [pair_spans(p, records, tasks) for p in pairs]
+    dataset = dataset.add_column("chosen_span", [list(c or ()) for c, _ in spans])
+    dataset = dataset.add_column("rejected_span", [list(r or ()) for _, r in spans])
+    return dataset, {"pairs": len(pairs), "rejected_spans": sum(r is not None for _, r in spans),
+                     "chosen_spans": sum(c is not None for c, _ in spans)}
 
 
 def _whole_policy(cfg: Any, result: TrainResult) -> Any:
@@ -138,12 +190,17 @@ def _check_dataset(dataset: Any, tokenizer: Any, max_length: int | None) -> None
                               f"(shortest {min(lengths)}); raise method.max_length")
 
 
+WEIGHTS = ("chosen_weights", "rejected_weights")  # per completion token, from the spans (method.credit)
+COMPLETION_WEIGHTS = "completion_weights"  # the batch's, beside TRL's completion_mask
+
+
 @lru_cache(maxsize=1)
 def _trainer_class() -> type:
     from trl import DPOTrainer
 
-    class _PrecomputeInAutocast(DPOTrainer):
-        """``DPOTrainer`` whose precomputed reference log-probs see the forward that training sees.
+    class _EtaDPOTrainer(DPOTrainer):
+        """``DPOTrainer`` whose precomputed reference log-probs see the forward that training sees, and
+        whose per-token log-probs are weighted where the dataset carries credit weights.
 
         Training forwards run through accelerate's wrapper: autocast, then logits cast back to fp32 before
         the log-softmax. TRL precomputes before that wrapper exists, i.e. in fp32 under bf16 training
@@ -151,10 +208,113 @@ def _trainer_class() -> type:
         logits, and so the summed log-probs, in bf16 (~1 nat of rounding at -150).
         """
 
-        def compute_ref_log_probs(self, model: Any, inputs: Any) -> Any:
-            return super().compute_ref_log_probs(_AutocastFp32Logits(model, self.accelerator), inputs)
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+            dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if getattr(args, "credit", "none") == "none" or "rejected_span" not in dataset.column_names:
+                return dataset
+            dataset = dataset.map(partial(_token_weights, tokenizer=self._tokenizer, weight=args.credit_weight),
+                                  desc=f"Credit weights of the {dataset_name} dataset")
+            weighted = [sum(any(w != 1.0 for w in ws) for ws in dataset[key]) for key in WEIGHTS]
+            print(f"credit: {dataset_name} token weights on {weighted[1]} rejected and {weighted[0]} chosen "
+                  f"completions of {len(dataset)} (the rest uniform)", flush=True)
+            return dataset
 
-    return _PrecomputeInAutocast
+        def _set_signature_columns_if_needed(self) -> None:
+            super()._set_signature_columns_if_needed()
+            self._signature_columns = [*self._signature_columns, *WEIGHTS]
+
+        def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
+            self.data_collator = _WeightedCollator.around(self.data_collator)
+            return super()._precompute_ref_logps(dataset, name, batch_size)
+
+        def get_train_dataloader(self) -> Any:
+            self.data_collator = _WeightedCollator.around(self.data_collator)
+            return super().get_train_dataloader()
+
+        def get_eval_dataloader(self, eval_dataset: Any = None) -> Any:
+            self.data_collator = _WeightedCollator.around(self.data_collator)
+            return super().get_eval_dataloader(eval_dataset)
+
+        def compute_ref_log_probs(self, model: Any, inputs: Any) -> Any:
+            weights = inputs.pop(COMPLETION_WEIGHTS, None)
+            with _weighted_log_probs(weights):
+                return super().compute_ref_log_probs(_AutocastFp32Logits(model, self.accelerator), inputs)
+
+        def compute_loss(self, model: Any, inputs: Any, return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            weights = inputs.pop(COMPLETION_WEIGHTS, None)
+            with _weighted_log_probs(weights):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    return _EtaDPOTrainer
+
+
+def _token_weights(example: dict[str, Any], tokenizer: Any, weight: float) -> dict[str, list[float]]:
+    """The credit weights of one tokenized pair (``eta.train.credit``); uniform where a span is missing or
+    the tokenizer's offsets do not give TRL's tokens."""
+    from eta.train.credit import completion_weights
+
+    out = {}
+    for side, key in zip(("chosen", "rejected"), WEIGHTS):
+        ids, span = example[f"{side}_ids"], example[f"{side}_span"]
+        weights = completion_weights(tokenizer, example["prompt"], example[side], ids,
+                                     tuple(span) if span else None, weight)
+        out[key] = weights if weights is not None else [1.0] * len(ids)
+    return out
+
+
+class _WeightedCollator:
+    """TRL's preference collator, plus the batch's per-token credit weights laid out as its
+    ``completion_mask`` is (prompt then completion, truncated and right-padded the same way)."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+
+    @classmethod
+    def around(cls, collator: Any) -> Any:
+        return collator if isinstance(collator, cls) else cls(collator)
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+        from trl.trainer.utils import pad
+
+        batch = self.base(examples)
+        if WEIGHTS[0] not in examples[0]:
+            return batch
+        rows = [[1.0] * len(e["prompt_ids"]) + list(e[key]) for key in WEIGHTS for e in examples]
+        max_length = getattr(self.base, "max_length", None)
+        if max_length is not None:
+            keep_end = getattr(self.base, "truncation_mode", "keep_start") == "keep_end"
+            rows = [r[-max_length:] if keep_end else r[:max_length] for r in rows]
+        weights = pad([torch.tensor(r, dtype=torch.float32) for r in rows], padding_value=1.0, padding_side="right",
+                      pad_to_multiple_of=getattr(self.base, "pad_to_multiple_of", None))
+        if weights.shape != batch["completion_mask"].shape:
+            raise RuntimeError(f"credit weights {tuple(weights.shape)} do not lie over the batch "
+                               f"{tuple(batch['completion_mask'].shape)}")
+        batch[COMPLETION_WEIGHTS] = weights
+        return batch
+
+
+@contextmanager
+def _weighted_log_probs(weights: Any) -> Iterator[None]:
+    """While it is open, TRL's DPO per-token log-probs come out multiplied by ``weights`` (the batch's,
+    aligned with its input ids: a log-prob at position t is that of token t + 1)."""
+    if weights is None:
+        yield
+        return
+    import trl.trainer.dpo_trainer as trl_dpo
+
+    plain = trl_dpo.selective_log_softmax
+
+    def weighted(logits: Any, index: Any) -> Any:
+        logps = plain(logits, index)
+        return logps * weights[..., 1:].to(device=logps.device, dtype=logps.dtype)
+
+    trl_dpo.selective_log_softmax = weighted
+    try:
+        yield
+    finally:
+        trl_dpo.selective_log_softmax = plain
 
 
 class _AutocastFp32Logits:

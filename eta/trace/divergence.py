@@ -31,7 +31,7 @@ SHARED_SHOWN = 3  # values of the shared state a divergence reports
 class Sequence:
     values: list[str]
     lines: list[int]  # the line that first wrote each value
-    end_line: int | None  # where the test ended in the candidate: its last write or raise
+    end_line: int | None  # where the test ended in the candidate: its last live write or raise
     live_steps: int  # line events on live lines
     complete: bool  # the tracer kept every event
 
@@ -78,8 +78,10 @@ def sequence(writes: Mapping[str, Any], live: Liveness | None) -> Sequence:
     seen: set[str] = set()
     end_line = None
     for line, function, name, value in writes.get("writes", []):
-        end_line = line
-        if name == RAISE or value is None or (live is not None and not live.keeps(function, name, line)):
+        dead = name != RAISE and live is not None and not live.keeps(function, name, line)
+        if not dead:  # padding's writes never say where a test ended (nor, so, where it diverged)
+            end_line = line
+        if name == RAISE or value is None or dead:
             continue
         value = canonical(value)
         if value not in seen:
@@ -103,7 +105,10 @@ def align(reference: list[str], candidate: Sequence) -> dict[str, Any]:
         elif value in known:
             break  # a value of the reference's, but not the next one: the two executions differ here
     after = last + 1
-    line = candidate.lines[after] if after < len(candidate.values) else candidate.end_line
+    if after < len(candidate.values):
+        line = candidate.lines[after]
+    else:  # it wrote nothing more: where its test ended, unknown when the event cap cut the trace first
+        line = candidate.end_line if candidate.complete else None
     return {"matched": k, "common": common(reference, candidate.values), "of": len(reference),
             "extra": sum(v not in known for v in candidate.values), "line": line,
             "expected": reference[k] if k < len(reference) else None,
