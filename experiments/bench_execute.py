@@ -13,8 +13,8 @@ code scorer (`prime_code`) on MBPP's test split, evalplus's `untrusted_check` on
 from PyPI into a throwaway environment and run as a whole process by a small driver, eta by its own pool,
 alternately round by round. The programs: each reference whose tests are all literal calls (and, for verl,
 whose values survive JSON: its call-based format), plus one mutant of it (one operator swapped or one
-integer off by one: the first, in source order, that eta judges a failure other than a timeout, so that
-neither side's time is a time limit). Tasks whose reference runs past 1 s in all (Mbpp/123) are left out
+integer off by one: the first, in source order, that eta judges a failure other than a timeout within 1 s,
+so that neither side's time is a time limit or a long computation). Tasks whose reference runs past 1 s in all (Mbpp/123) are left out
 unless ``--keep-slow``: they time the program, not the harness. The ratio is the peer's scoring time (its
 interpreter's start and imports left out) over eta's with its fork servers' start-up, median of the rounds.
 A peer that cannot be installed is skipped with the reason.
@@ -246,13 +246,13 @@ def peer_programs(peer: str, limit: int | None, workers: int,
     if slow:
         print(f"[{peer}] left out, their references run past {SLOW_REFERENCE_S} s in all: {', '.join(slow)}")
     tasks = [t for t in tasks if t.task_id not in slow]
-    # The first mutant eta judges a failure other than a timeout (not timed).
+    # The first mutant eta judges a failure other than a timeout, within the same second (not timed).
     candidates = [(t, m) for t in tasks for m in mutants(t.reference)]
     with Executor(workers=workers, limits=dataset_limits(dataset)) as ex:
         results = ex.map([Job(m, t.tests) for t, m in candidates])
     chosen: dict[str, str] = {}
     for (t, m), r in zip(candidates, results):
-        if t.task_id not in chosen and not r.passed and r.outcome.value != "timeout":
+        if t.task_id not in chosen and not r.passed and r.outcome.value != "timeout" and r.duration_s < SLOW_REFERENCE_S:
             chosen[t.task_id] = m
     items = [(t, variant, program) for t in tasks
              for variant, program in (("reference", t.reference), ("mutant", chosen.get(t.task_id))) if program]
