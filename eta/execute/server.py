@@ -3,7 +3,7 @@
 Started once per worker by :class:`eta.execute.pool.Executor` (``python -m eta.execute.server``); talks
 length-prefixed JSON frames on its stdin/stdout. It loads what a child needs, sets up the isolation that
 is shared by all its programs (namespaces), runs the child's code path a few times on a fixed program (see
-:mod:`eta.execute.warmup`), then forks the zygote that forks the children (see :mod:`eta.execute.zygote`),
+:mod:`eta.execute.warmup`; while the probe's children try the namespaces), then forks the zygote that forks the children (see :mod:`eta.execute.zygote`),
 and only then loads the supervisor. A program starts in about a millisecond
 instead of an interpreter's tens of milliseconds.
 """
@@ -58,7 +58,9 @@ def main() -> None:
     tmpfs_mb = int(os.environ.get(TMPFS_ENV, "64"))
     allow = os.environ.get(ALLOW_ENV)
     try:  # fail closed: a layer that cannot be set up, and that the user did not turn off, stops the server
-        plan = isolation.probe(tmpfs_mb, DEFAULT_ALLOW_PACKAGES if allow is None else [p for p in allow.split(",") if p])
+        # The warm-up needs no namespace: it runs while the probe's children try the layers.
+        plan = isolation.probe(tmpfs_mb, DEFAULT_ALLOW_PACKAGES if allow is None else [p for p in allow.split(",") if p],
+                               while_waiting=warm_up)
         refused = isolation.refusal(plan)
         if refused is None:
             isolation.enter_namespaces(plan, tmpfs_mb)
@@ -70,7 +72,6 @@ def main() -> None:
         write_frame(channel, {"type": "refused", "reason": refused})
         return
     isolation.become_subreaper()
-    warm_up()
     gc.freeze()  # children then share the server's objects without copying pages when their GC runs
     zygote = Zygote(plan)
     from eta.execute.supervisor import Supervisor, ZygoteDied  # after the fork: the zygote never maps them

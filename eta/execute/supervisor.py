@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import signal
 import time
 import warnings
@@ -250,6 +249,8 @@ class Supervisor:
                 try:
                     os.rmdir(workdir)  # empty, as it mostly is: no walk needed
                 except OSError:
+                    import shutil  # only here: it loads bz2, lzma and zlib, start-up the fork server need not pay
+
                     shutil.rmtree(workdir, ignore_errors=True)
         if not log.isolated:  # the candidate never ran: whatever happened is the harness's
             return log, (Outcome.INFRA_ERROR, "InfraError", "the sandbox could not be set up")
