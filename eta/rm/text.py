@@ -17,13 +17,15 @@ trace and the harness's verdict, fitted to the backbone's window in the backbone
     [L3] line: x=1, y=2
     ... 7 later trace lines not shown ...
     Test Result: FAIL
-    Result: wrong_answer (0/1 tests passed)
+    ... traces of 3 more tests not shown ...
+    Result: wrong_answer (0/4 tests passed)
 
 The problem and the code are kept whole; the trace gets what is left of the window (``Fit``: the
 tokenizer and ``max_length``), centred on the first failing test's divergence from the reference
 (``ExecutionResult.divergence``: the event of its divergent line that wrote the value the reference did
 not), or on its exception when no divergence was measured (no reference, or a crash before any test),
-else on its last event (the wrong return value). When the problem and the code alone overflow the window,
+else on its last event (the wrong return value); when all of that test's trace fits, the other tests'
+traces follow, failing ones first, each whole, while they fit. When the problem and the code alone overflow the window,
 the problem's middle is cut first (one log line); the code is cut only when it alone overflows. The
 no-trace variant is the same text without the ``Execution:`` part.
 
@@ -152,41 +154,65 @@ def _shorten(fit: Fit, problem: str, code_lines: list[str], over: int) -> tuple[
 
 
 def _cut_middle(fit: Fit, text: str, budget: int, what: str) -> str:
-    """`text` with its middle characters replaced by a note, to about `budget` tokens."""
+    """`text` with its middle characters replaced by a note, to at most `budget` tokens."""
     keep = len(text)
-    for _ in range(8):
-        keep = max(0, int(keep * budget / max(1, fit.count(text[:keep // 2] + text[len(text) - keep // 2:]))) - 1)
+    while True:
         out = f"{text[:keep // 2]}\n... ({what} shortened) ...\n{text[len(text) - keep // 2:]}"
-        if fit.count(out) <= budget or keep == 0:
+        n = fit.count(out)
+        if n <= budget or keep == 0:
             return out
-    return out
+        keep = max(0, min(keep - 2, int(keep * budget / n)))
 
 
-def first_failing(result: ExecutionResult | None) -> TestResult | None:
-    """The test whose trace the input shows: the first failing test with a trace, else the first traced test."""
+def shown_tests(result: ExecutionResult | None) -> list[TestResult]:
+    """The traced tests in the order the input shows them: the failing ones by index, then the passing."""
     traced = [t for t in (result.tests if result else []) if t.trace is not None]
-    failing = [t for t in traced if t.outcome is not Outcome.PASSED]
-    return (failing or traced or [None])[0]
+    return [t for t in traced if t.outcome is not Outcome.PASSED] + [t for t in traced if t.outcome is Outcome.PASSED]
+
+
+def _trace_text(test: TestResult) -> list[str] | None:
+    try:
+        text = restate(test.trace or "", test.outcome is Outcome.PASSED)
+    except ValueError:  # not a format_trace text: show none of it rather than lines of unknown origin
+        return None
+    lines = [one_line(line) for line in text.split("\n")]
+    return [line[:MAX_HEADER_CHARS] for line in lines[:2]] + lines[2:]
 
 
 def trace_window(result: ExecutionResult | None, fit: Fit, room: int) -> list[str]:
-    """The lines of one test's trace that fit in `room` tokens, centred on its divergence or exception."""
-    test = first_failing(result)
-    if test is None:
+    """The trace lines that fit in `room` tokens: a window of the first failing test's trace (a passing
+    program: its first test's) centred on its divergence or exception; when all of it fits, the next tests'
+    traces whole, while they fit."""
+    texts = [(t, x) for t in shown_tests(result) if (x := _trace_text(t)) is not None]
+    if not texts:
         return ["(no trace)"]
-    try:
-        lines = [one_line(line) for line in restate(test.trace or "", test.outcome is Outcome.PASSED).split("\n")]
-    except ValueError:  # not a format_trace text: show none of it rather than lines of unknown origin
-        return ["(no trace)"]
-    header = [line[:MAX_HEADER_CHARS] for line in lines[:2]]
-    body, tail = lines[2:-1], lines[-1:]
-    centre, located = centre_of(body, _entry(result, test.index))
+    room -= fit.count(f"... traces of {len(texts)} more tests not shown ...") + 1
+    (test, lines), rest = texts[0], texts[1:]
+    out, room, whole = _window(lines, _entry(result, test.index), fit, room)
+    shown = 1
+    for _, more in rest if whole else []:
+        cost = sum(fit.counts(more)) + len(more)
+        if cost > room:
+            break
+        out, room, shown = out + more, room - cost, shown + 1
+    if shown < len(texts):
+        out.append(f"... traces of {len(texts) - shown} more tests not shown ...")
+    return out
+
+
+def _window(lines: list[str], entry: Mapping[str, Any] | None, fit: Fit, room: int) -> tuple[list[str], int, bool]:
+    """(the lines of one test's trace that fit in `room` tokens, the room left, whether all of it fits)."""
+    header, body, tail = lines[:2], lines[2:-1], lines[-1:]
+    centre, located = centre_of(body, entry)
     room -= sum(fit.counts(header + tail)) + len(header) + len(tail)
     costs = [c + 1 for c in fit.counts(body)]  # + the line break
+    if located:
+        room -= fit.count(DIVERGES) + 1
     marks = fit.count(f"... {len(body)} earlier trace lines not shown ...") + 1
-    room -= 2 * marks + (fit.count(DIVERGES) + 1 if located else 0)
+    if sum(costs) > room:
+        room -= 2 * marks
     if not body or room < costs[centre]:
-        return header + ["(no room for the trace)"] + tail
+        return header + ["(no room for the trace)"] + tail, max(room, 0), False
     lo, hi = centre, centre + 1
     room -= costs[centre]
     grew = True
@@ -199,7 +225,8 @@ def trace_window(result: ExecutionResult | None, fit: Fit, room: int) -> list[st
     shown = body[lo:centre] + ([DIVERGES] if located else []) + body[centre:hi]
     before = [f"... {lo} earlier trace lines not shown ..."] if lo else []
     after = [f"... {len(body) - hi} later trace lines not shown ..."] if hi < len(body) else []
-    return header + before + shown + after + tail
+    whole = not before and not after
+    return header + before + shown + after + tail, room, whole
 
 
 def _entry(result: ExecutionResult | None, index: int) -> Mapping[str, Any] | None:

@@ -120,7 +120,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
     from datasets import Dataset
     from transformers import set_seed
 
-    from eta.rm.backbones import HEADS, build_backbone
+    from eta.rm.backbones import HEADS, build_backbone, window
     from eta.train.runner import fit, load_weights
     from eta.config import plain_dict
     from eta.train.settings import DERIVED, in_folder, lora_config, own_fields
@@ -128,13 +128,12 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
     out = Path(args.output_dir) / ("trace" if with_trace else "no_trace")
     args = in_folder(args, out)
     base, tok = build_backbone(args.backbone, model, tokenizer, seed=args.seed)
-    # an encoder (BERT: 512 positions) cannot read past its position table
-    limits = [args.max_length or 1024, getattr(base.config, "max_position_embeddings", None) or 1 << 30]
-    examples = pair_examples(run, Fit(tok, min(limits)), with_trace)
+    max_length = window(base.config, args.max_length)
+    examples = pair_examples(run, Fit(tok, max_length), with_trace)
     train, heldout = split_by_problem(examples, args.heldout_fraction, args.seed)
     mine = own_fields(type(args))
     meta = {"backbone": args.backbone, "with_trace": with_trace, "layout": LAYOUT,
-            "max_length": min(limits), "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
+            "max_length": max_length, "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
             "settings": {k: getattr(args, k) for k in mine},
             # every TRL setting but those of this process (the launcher sets local_rank) or of the run's folders
             "args": {k: v for k, v in args.to_dict().items() if k not in (*DERIVED, *mine, "local_rank")},
