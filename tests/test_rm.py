@@ -137,6 +137,22 @@ def test_without_a_divergence_the_window_centres_on_the_exception_and_the_no_tra
     assert bare == text.split("\nExecution:\n")[0] + "\nResult: runtime_error (1/2 tests passed)"
 
 
+@pytest.mark.parametrize("entry, centre, located", [
+    ({"line": 3, "got": "7"}, 4, True),     # the line-3 event whose next event shows the 7 it wrote
+    ({"line": 3, "got": "99"}, 2, True),    # got not shown (a bounded rendering): the line's first event
+    ({"line": 5, "got": None}, 6, True),    # wrote nothing more: where its test ended, the exception
+    ({"line": 9, "got": "1"}, 6, False),    # the line is not among the kept events: the exception
+    (None, 6, False),                       # no divergence: the exception
+])
+def test_the_centre_is_the_divergent_write_or_the_end_of_the_test(entry, centre, located):
+    from eta.rm.text import centre_of
+
+    body = ["[L1] call: x=1", "[L2] line: x=1", "[L3] line: x=1, t=0", "[L2] line: x=1, t=3",
+            "[L3] line: x=1, t=3", "[L5] line: x=1, t=7", "  [L5] line: x=1, t=7 | EXCEPTION: ValueError('v')"]
+    assert centre_of(body, entry) == (centre, located)
+    assert centre_of(body[:-1], None) == (5, False)  # nor an exception: the last event (the wrong value)
+
+
 def test_a_problem_too_long_for_the_window_is_cut_in_its_middle_never_the_code(monkeypatch, caplog):
     from eta.models.tiny import build_tiny_tokenizer
     from eta.rm import text as rm_text

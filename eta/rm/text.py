@@ -203,15 +203,17 @@ def trace_window(result: ExecutionResult | None, fit: Fit, room: int) -> list[st
 def _window(lines: list[str], entry: Mapping[str, Any] | None, fit: Fit, room: int) -> tuple[list[str], int, bool]:
     """(the lines of one test's trace that fit in `room` tokens, the room left, whether all of it fits)."""
     header, body, tail = lines[:2], lines[2:-1], lines[-1:]
-    centre, located = centre_of(body, entry)
     room -= sum(fit.counts(header + tail)) + len(header) + len(tail)
+    if not body:  # a test that ran none of the program's lines
+        return header + tail, max(room, 0), room >= 0
+    centre, located = centre_of(body, entry)
     costs = [c + 1 for c in fit.counts(body)]  # + the line break
     if located:
         room -= fit.count(DIVERGES) + 1
     marks = fit.count(f"... {len(body)} earlier trace lines not shown ...") + 1
     if sum(costs) > room:
         room -= 2 * marks
-    if not body or room < costs[centre]:
+    if room < costs[centre]:
         return header + ["(no room for the trace)"] + tail, max(room, 0), False
     lo, hi = centre, centre + 1
     room -= costs[centre]
