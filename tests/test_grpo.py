@@ -294,7 +294,8 @@ def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_
     record = rows(run_dir / "train" / "rollouts.jsonl")
     assert record and all(isinstance(r["rewards"]["rm"], float) for r in record if r["outcome"] != "infra_error")
     # the scores the trainer got are the saved reward model's on the code and its traced execution
-    from eta.execute.pool import Executor, Job, TraceOptions
+    from eta.execute.batch import Sample, execute_samples
+    from eta.execute.pool import TraceOptions
     from eta.context import load_splits
     from eta.rm import load_scorer
 
@@ -303,9 +304,10 @@ def test_run_py_eta_rm_trains_the_reward_model_then_scores_rollouts_with_it(tmp_
     scorer = load_scorer(run_dir / "reward_model" / "trace")
     prompts = {r["task_id"]: r["prompt"] for r in rows(run_dir / "samples.jsonl")}
     some = record[:4]
-    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines)
-    with Executor(workers=1, trace=trace) as ex:
-        executions = ex.map([Job.for_task(tasks[r["task_id"]], r["code"]) for r in some])
+    # traced with value writes, as the rollouts were: the input's trace window centres on the divergence
+    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines, writes=True)
+    executions = execute_samples([Sample(r["task_id"], r["code"], i, {}) for i, r in enumerate(some)], tasks,
+                                 tmp_path / "again.jsonl", workers=1, trace=trace, progress=False)
     scores = scorer.score([prompts[r["task_id"]] for r in some], [r["code"] for r in some], executions)
     assert [r["rewards"]["rm"] for r in some] == pytest.approx(scores, abs=1e-4)
 
@@ -359,7 +361,8 @@ def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_pa
     record = rows(run_dir / "train" / "rollouts.jsonl") + rows(run_dir / "train" / "rollouts.rank1.jsonl")
     scored = [r for r in record if r["outcome"] != "infra_error"]
     assert len(record) == 2 * 2 * 2 and scored  # 2 steps x 2 prompts x 2 rollouts, split over the ranks
-    from eta.execute.pool import Executor, Job, TraceOptions
+    from eta.execute.batch import Sample, execute_samples
+    from eta.execute.pool import TraceOptions
     from eta.context import load_splits
     from eta.rm import load_scorer
 

@@ -114,7 +114,9 @@ class GRPO:
 
         traced = any(r.reads_trace for r in args.rewards)
         watch = [monitor.callback(run.say)] if scorer is not None else []  # the learned reward's score vs passes
-        with from_run(run, prompts, trace=traced, record=record, writes="divergence" in args.names) as rollouts:
+        # the reward model's trace window is centred on the divergence: its rollouts measure it as its pairs did
+        writes = "divergence" in args.names or (scorer is not None and self.rm_args.with_trace)
+        with from_run(run, prompts, trace=traced, record=record, writes=writes) as rollouts:
             result = train_grpo(model, tokenizer, dataset, args, rollouts, self.peft, scorer=scorer, callbacks=watch)
             metrics["rollouts_executed"] = rollouts.executions
         result.metrics.update(metrics, **summary(result.log_history, args.names))
@@ -133,23 +135,20 @@ class GRPO:
         return result
 
     def _reward_model(self, run: RunContext, model: Any, tokenizer: Any, metrics: dict[str, Any]) -> Any:
-        """ETA-RM's first stage: the reward model trained (or reused) on the run's pairs, as a scorer."""
-        from eta.rm.train import accuracy, train_reward_model
+        """ETA-RM's first stage: the reward model trained (or reused) on the run's pairs, as a scorer, with
+        its no-trace ablation (``method.rm.no_trace_ablation``); ``method.rm.with_trace=false`` makes the
+        scorer itself the no-trace model (the arm that isolates the trace)."""
+        from eta.methods.rm import reward_models
 
         if not (run.run_dir / "pairs.jsonl").is_file() or not run.pairs_dir.is_dir():
             run.say("method.reward=rm: no preference pairs to train the reward model on (try more samples, a "
                     "higher temperature, or prefer.include_reference=true)")
             return None
-        rm_args = in_folder(self.rm_args, run.run_dir / "reward_model")
-        # the plain base model: the reward model copies its weights under a new head (before LoRA wraps it)
-        # method.rm.with_trace=false: the same reward model without the trace in its input (the RM-no-trace arm)
-        path, scorer, heldout, result = train_reward_model(run, model, tokenizer, rm_args,
-                                                           with_trace=rm_args.with_trace)
-        acc = accuracy(scorer, heldout)
-        metrics.update(rm_path=str(path), rm_train_steps=result.steps, rm_heldout_pairs=acc["n"],
-                       rm_accuracy=acc["accuracy"], rm_ci95_low=acc["ci95"][0], rm_ci95_high=acc["ci95"][1])
-        run.say(f"reward model: held-out pairwise accuracy {acc['accuracy']} on {acc['n']} pairs; "
-                f"GRPO scores rollouts with {path}")
+        scorer, rm, _ = reward_models(run, model, tokenizer, in_folder(self.rm_args, run.run_dir / "reward_model"))
+        main = rm["trace" if self.rm_args.with_trace else "no_trace"]
+        metrics.update(rm=rm, rm_path=main["path"], rm_train_steps=main["train_steps"], rm_heldout_pairs=main["n"],
+                       rm_accuracy=main["accuracy"], rm_ci95_low=main["ci95"][0], rm_ci95_high=main["ci95"][1])
+        run.say(f"GRPO scores rollouts with {main['path']}")
         return scorer
 
 

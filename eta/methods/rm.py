@@ -36,8 +36,6 @@ class RMArgs(RewardConfig):
         "help": "also train the same model without traces and report its accuracy"})
     heldout_fraction: float = field(default=0.25, metadata={
         "help": "of the problems (never of the pairs) held out for the accuracy"})
-    budget_lines: int | None = field(default=None, metadata={
-        "help": "trace lines in the input over all tests; None: execute.budget_lines"})
     use_lora: bool = field(default=True, metadata={"help": "false: every weight of the backbone trains"})
 
     def __post_init__(self) -> None:
@@ -50,12 +48,46 @@ class RMArgs(RewardConfig):
 
 
 def rm_args(cfg: Any, run_dir: Path, node: Any = None) -> RMArgs:
-    """The reward model's args from ``node`` (default ``cfg.method``), trained under ``run_dir/reward_model``,
-    its trace budget the run's ``execute.budget_lines`` unless it sets one."""
-    args = run_args(RMArgs, cfg, run_dir / "reward_model", node=node)
-    if args.budget_lines is None:
-        args.budget_lines = int(cfg.execute.budget_lines)
-    return args
+    """The reward model's args from ``node`` (default ``cfg.method``), trained under ``run_dir/reward_model``."""
+    return run_args(RMArgs, cfg, run_dir / "reward_model", node=node)
+
+
+def reward_models(run: "RunContext", model: Any, tokenizer: Any, args: RMArgs) -> tuple[Any, dict[str, Any], TrainResult]:
+    """The reward model ``args`` describes, trained (or reused) on the run's pairs, and with
+    ``no_trace_ablation`` the same model trained and scored the same way without traces: (its scorer, the
+    held-out accuracies of both per deciding criterion beside what the `Result:` line alone gets right on
+    the same pairs, its TrainResult). ``method=rm`` and ETA-RM's first stage (GRPO) both come here."""
+    from eta.rm.train import VERDICT_CRITERIA, accuracy, train_reward_model, verdict_rule
+
+    variants = [args.with_trace] + ([False] if args.with_trace and args.no_trace_ablation else [])
+    metrics: dict[str, Any] = {"interval": "wilson 95%", "backbone": args.backbone}
+    main: tuple[Any, TrainResult] | None = None
+    for with_trace in variants:
+        # the plain base model: a policy backbone copies its weights under a new head (before LoRA wraps it)
+        path, scorer, heldout, result = train_reward_model(run, model, tokenizer, args, with_trace=with_trace)
+        acc = accuracy(scorer, heldout)
+        acc.update(path=str(path), train_steps=result.steps, heldout_problems=len({e.task_id for e in heldout}))
+        name = "trace" if with_trace else "no_trace"
+        metrics[name] = acc
+        metrics.update(_flat(name, acc))
+        run.say(f"reward model ({name}): held-out pairwise accuracy {acc['accuracy']:.3f} "
+                f"[{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}] on {acc['n']} pairs")
+        if main is None:
+            main = scorer, result
+            metrics["verdict"] = verdict_rule(heldout)
+    verdict = metrics["verdict"]
+    metrics["by_criterion"] = {
+        crit: {"pairs": sub["n"], "result_line_states_it": crit in VERDICT_CRITERIA, "verdict": sub["accuracy"],
+               **{name: metrics[name]["by_criterion"][crit]["accuracy"] for name in ("trace", "no_trace")
+                  if name in metrics}}
+        for crit, sub in verdict["by_criterion"].items()}
+    share = verdict["verdict_decided_share"]
+    if share is not None:
+        run.say(f"reward model: {100 * share:.0f}% of the {verdict['n']} held-out pairs were decided by "
+                f"{'/'.join(VERDICT_CRITERIA)} (the `Result:` line states them); the verdict alone orders "
+                f"{100 * verdict['accuracy']:.0f}% of all held-out pairs right")
+    assert main is not None
+    return main[0], metrics, main[1]
 
 
 class RewardModel:
@@ -72,31 +104,15 @@ class RewardModel:
         return self.args.backbone == "policy"
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
-        from eta.rm.train import accuracy, train_reward_model
-
         if not (run.run_dir / "pairs.jsonl").is_file() or not run.pairs_dir.is_dir():
             run.say("no preference pairs: nothing to train the reward model on (try more samples, a higher "
                     "temperature, or prefer.include_reference=true)")
             return None
         from eta.train.settings import in_folder
 
-        args = in_folder(self.args, run.run_dir / "reward_model")
-        variants = [args.with_trace] + ([False] if args.with_trace and args.no_trace_ablation else [])
-        metrics: dict[str, Any] = {"interval": "wilson 95%", "backbone": args.backbone}
-        main = None
-        for with_trace in variants:
-            path, scorer, heldout, result = train_reward_model(run, model, tokenizer, args, with_trace=with_trace)
-            acc = accuracy(scorer, heldout)
-            acc.update(path=str(path), train_steps=result.steps,
-                       heldout_problems=len({e.task_id for e in heldout}))
-            name = "trace" if with_trace else "no_trace"
-            metrics[name] = acc
-            metrics.update(_flat(name, acc))
-            run.say(f"reward model ({name}): held-out pairwise accuracy {acc['accuracy']:.3f} "
-                    f"[{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}] on {acc['n']} pairs")
-            main = main or result
-        main.metrics = metrics
-        return main
+        _, metrics, result = reward_models(run, model, tokenizer, in_folder(self.args, run.run_dir / "reward_model"))
+        result.metrics = metrics
+        return result
 
 
 def _flat(name: str, acc: dict[str, Any]) -> dict[str, Any]:

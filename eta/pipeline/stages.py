@@ -152,6 +152,11 @@ def report_stage(ctx: RunContext, metrics: dict[str, dict[str, Any]], log_histor
 
     own = metrics.get("method", {})
     method = {**{k: v for k, v in own.items() if isinstance(v, str)}, **flatten_metrics(own)}
+    from eta.report.rm import rm_table
+
+    rm = rm_table(own)
+    if rm:
+        table += "\n\n" + rm
     if method:
         table += "\n\n" + "\n".join(f"method {k}: {v:.4g}" if isinstance(v, float) else f"method {k}: {v}"
                                      for k, v in method.items())

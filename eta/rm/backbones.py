@@ -22,6 +22,12 @@ def check_backbone(name: str) -> str:
     return name
 
 
+def window(config: Any, max_length: int | None) -> int:
+    """The tokens one input may take: ``method.max_length`` (default 1024), capped by the backbone's
+    position table (an encoder such as MiniLM cannot read past its 512 positions)."""
+    return min(max_length or 1024, getattr(config, "max_position_embeddings", None) or 1 << 30)
+
+
 def build_backbone(name: str, model: Any = None, tokenizer: Any = None, seed: int = 0) -> tuple[Any, Any]:
     """``(sequence-classification model with num_labels=1, tokenizer)``, in fp32 and train mode off."""
     import torch

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eta.rm.text import rm_input
+from eta.rm.text import LAYOUT, Fit, rm_input
 
-META_FILE = "eta_rm.json"  # how the inputs were built (with_trace, budget_lines, ...) and the backbone
+META_FILE = "eta_rm.json"  # how the inputs were built (with_trace, layout, max_length) and the backbone
 
 
 def encode(tokenizer: Any, text: str, max_length: int) -> list[int]:
-    """Token ids ending with EOS (as TRL's RewardTrainer adds it); a text too long loses its middle-left
-    part, keeping the first token (BERT's [CLS]) and the end, where the trace and the verdict are."""
+    """Token ids ending with EOS (as TRL's RewardTrainer adds it). ``rm_input`` fits its texts to
+    ``max_length`` already, so nothing of them is cut here; only another text too long loses its middle-left
+    part, keeping the first token (BERT's [CLS]) and the end."""
     ids = list(tokenizer(text)["input_ids"])
     eos = tokenizer.eos_token_id
     if eos is not None and (not ids or ids[-1] != eos):
@@ -39,6 +40,9 @@ class Scorer:
         if not (path / META_FILE).is_file():
             raise ConfigError(f"{path}: not a reward model folder (no {META_FILE})")
         meta = json.loads((path / META_FILE).read_text())
+        if meta.get("layout") != LAYOUT:
+            raise ConfigError(f"{path}: a reward model trained on inputs of another layout "
+                              f"({meta.get('layout', 'lines, before the token window')}); train it again")
         model = tokenizer = None
         if meta["backbone"] == "policy":
             from eta.models.load import load_model
@@ -50,8 +54,8 @@ class Scorer:
     def texts(self, prompts: Sequence[str], codes: Sequence[str], executions: Sequence[Any]) -> list[str]:
         if not len(prompts) == len(codes) == len(executions):
             raise ValueError(f"score: {len(prompts)} prompts, {len(codes)} codes, {len(executions)} executions")
-        return [rm_input(p, c, e, budget_lines=self.meta["budget_lines"], with_trace=self.meta["with_trace"])
-                for p, c, e in zip(prompts, codes, executions)]
+        fit = Fit(self.tokenizer, self.meta["max_length"])
+        return [rm_input(p, c, e, fit, with_trace=self.meta["with_trace"]) for p, c, e in zip(prompts, codes, executions)]
 
     def score(self, prompts: Sequence[str], codes: Sequence[str], executions: Sequence[Any]) -> list[float]:
         """One reward per program; `executions` are ``ExecutionResult`` objects or their dicts."""

@@ -15,12 +15,12 @@ from eta.errors import ConfigError
 from eta.metrics import wilson
 from eta.prefer.records import REFERENCE_BASE
 from eta.rm.scorer import META_FILE, Scorer, encode
-from eta.rm.text import rm_input
+from eta.rm.text import LAYOUT, Fit, rm_input
 
 if TYPE_CHECKING:
     from eta.context import RunContext
 
-META_KEYS = ("backbone", "with_trace", "budget_lines", "max_length", "seed", "model", "settings", "args", "pairs")
+META_KEYS = ("backbone", "with_trace", "layout", "max_length", "seed", "model", "settings", "args", "pairs")
 
 
 @dataclass
@@ -29,21 +29,34 @@ class Example:
     criterion: str
     chosen: str  # the reward model's input texts
     rejected: str
+    # what the harness's verdict alone (the `Result:` line: passed, error class, tests passed) says of the
+    # pair: 1 it orders it as the pair does, -1 the other way, 0 it ties
+    verdict: int = 0
 
 
-def pair_examples(run: "RunContext", budget_lines: int, with_trace: bool) -> list[Example]:
+# The criteria whose deciding fact the `Result:` line states (outcome and tests passed): a model that reads
+# the verdict alone can learn the pairs they decide; divergence and steps need the trace.
+VERDICT_CRITERIA = ("passed", "error_class", "tests")
+
+
+def pair_examples(run: "RunContext", fit: Fit, with_trace: bool) -> list[Example]:
     """The run's pairs (pairs.jsonl) as reward-model inputs, each program joined with its execution."""
+    from eta.prefer.criteria import compare, make_criteria
     from eta.prefer.pairs import read_pairs
 
     executions = {(r["task_id"], r["sample_id"]): r for r in run.executions()}
     tasks = {t.task_id: t for t in run.train_tasks}
+    by_verdict = make_criteria(VERDICT_CRITERIA, max_steps=1)
     examples = []
     for pair in read_pairs(run.run_dir / "pairs.jsonl"):
-        texts = []
+        texts, records = [], []
         for sid in (pair.chosen_sample_id, pair.rejected_sample_id):
             code, execution = _program(executions, tasks, pair.task_id, sid)
-            texts.append(rm_input(pair.prompt, code, execution, budget_lines=budget_lines, with_trace=with_trace))
-        examples.append(Example(pair.task_id, pair.criterion, *texts))
+            texts.append(rm_input(pair.prompt, code, execution, fit, with_trace=with_trace))
+            records.append(execution)
+        said = compare(*records, by_verdict)
+        verdict = 0 if said is None else (1 if said[0] is records[0] else -1)
+        examples.append(Example(pair.task_id, pair.criterion, *texts, verdict=verdict))
     return examples
 
 
@@ -55,7 +68,8 @@ def _program(executions: dict, tasks: dict, task_id: str, sample_id: Any) -> tup
     if task is None or not isinstance(sample_id, int) or sample_id < REFERENCE_BASE:
         raise ConfigError(f"pairs.jsonl: task {task_id!r} sample {sample_id!r} has no record in executions.jsonl")
     # a reference solution: passing by construction, never executed, so it has no trace
-    return task.reference.strip(), {"outcome": "passed", "tests_total": len(task.tests), "tests": []}
+    return task.reference.strip(), {"outcome": "passed", "passed": True, "tests_total": len(task.tests),
+                                    "tests_passed": len(task.tests), "tests": []}
 
 
 def split_by_problem(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -72,14 +86,28 @@ def accuracy(scorer: Scorer, examples: list[Example]) -> dict[str, Any]:
     the criterion that decided each pair, each with its Wilson 95% interval."""
     chosen = scorer.score_texts([e.chosen for e in examples])
     rejected = scorer.score_texts([e.rejected for e in examples])
-    right = [c > r for c, r in zip(chosen, rejected)]
+    return _by_criterion([c > r for c, r in zip(chosen, rejected)], examples)
 
-    def summary(flags: list[bool]) -> dict[str, Any]:
-        n = len(flags)
-        return {"n": n, "accuracy": sum(flags) / n if n else None, "ci95": list(wilson(sum(flags), n))}
 
-    out = summary(right)
-    out["by_criterion"] = {c: summary([f for f, e in zip(right, examples) if e.criterion == c])
+def verdict_rule(examples: list[Example]) -> dict[str, Any]:
+    """What the `Result:` line alone gets right: the rule passed > error class > tests passed applied to
+    each pair (a tie counts as wrong, as a reward model's tie does), overall and by deciding criterion,
+    and the share of the pairs a criterion of ``VERDICT_CRITERIA`` decided."""
+    out = _by_criterion([e.verdict == 1 for e in examples], examples)
+    out["decides"] = sum(e.verdict != 0 for e in examples) / len(examples) if examples else None
+    out["verdict_decided_share"] = (sum(e.criterion in VERDICT_CRITERIA for e in examples) / len(examples)
+                                    if examples else None)
+    return out
+
+
+def _summary(flags: list[bool]) -> dict[str, Any]:
+    n = len(flags)
+    return {"n": n, "accuracy": sum(flags) / n if n else None, "ci95": list(wilson(sum(flags), n))}
+
+
+def _by_criterion(right: list[bool], examples: list[Example]) -> dict[str, Any]:
+    out = _summary(right)
+    out["by_criterion"] = {c: _summary([f for f, e in zip(right, examples) if e.criterion == c])
                            for c in sorted({e.criterion for e in examples})}
     return out
 
@@ -92,21 +120,20 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
     from datasets import Dataset
     from transformers import set_seed
 
-    from eta.rm.backbones import HEADS, build_backbone
+    from eta.rm.backbones import HEADS, build_backbone, window
     from eta.train.runner import fit, load_weights
     from eta.config import plain_dict
     from eta.train.settings import DERIVED, in_folder, lora_config, own_fields
 
     out = Path(args.output_dir) / ("trace" if with_trace else "no_trace")
     args = in_folder(args, out)
-    examples = pair_examples(run, args.budget_lines, with_trace)
-    train, heldout = split_by_problem(examples, args.heldout_fraction, args.seed)
     base, tok = build_backbone(args.backbone, model, tokenizer, seed=args.seed)
-    # an encoder (BERT: 512 positions) cannot read past its position table
-    limits = [args.max_length or 1024, getattr(base.config, "max_position_embeddings", None) or 1 << 30]
+    max_length = window(base.config, args.max_length)
+    examples = pair_examples(run, Fit(tok, max_length), with_trace)
+    train, heldout = split_by_problem(examples, args.heldout_fraction, args.seed)
     mine = own_fields(type(args))
-    meta = {"backbone": args.backbone, "with_trace": with_trace, "budget_lines": args.budget_lines,
-            "max_length": min(limits), "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
+    meta = {"backbone": args.backbone, "with_trace": with_trace, "layout": LAYOUT,
+            "max_length": max_length, "seed": args.seed, "model": plain_dict(run.cfg.model, "model"),
             "settings": {k: getattr(args, k) for k in mine},
             # every TRL setting but those of this process (the launcher sets local_rank) or of the run's folders
             "args": {k: v for k, v in args.to_dict().items() if k not in (*DERIVED, *mine, "local_rank")},
