@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/synthetic_base_rate.py --split test                 # greedy
     .venv/bin/python experiments/synthetic_base_rate.py --split validation --per-family 2 --n 8   # sampled
-    .venv/bin/python experiments/synthetic_base_rate.py --families fizz clamp --per-family 2 --n 8
+    .venv/bin/python experiments/synthetic_base_rate.py --families max_of_three squares --per-family 2 --n 8
 
 Chat prompts, at most ``--max-new-tokens`` new tokens, stopping at the answer's closing fence, with eta's own
 sampler (``eta.sample``, the one ``make run`` evaluates with): greedy (``--n 1``), or ``--n`` samples a
