@@ -39,6 +39,18 @@ def sample_answers(model, tokenizer, prompts: list[str], stops: list[str], args:
     return [[g.text for g in row] for row in gens]
 
 
+def earlier_answers(tasks: list, paths: list[str]) -> list[list[str]]:
+    """Each task's answers from earlier --out files (a tests change needs no new samples); none is missing."""
+    by_task: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        for row in json.loads(Path(path).read_text())["results"]:
+            by_task[row["task_id"]].append(row["answer"])
+    missing = [t.task_id for t in tasks if not by_task[t.task_id]]
+    if missing:
+        raise SystemExit(f"error: no earlier answers for {len(missing)} problems, e.g. {missing[0]}")
+    return [by_task[t.task_id] for t in tasks]
+
+
 def run_all(pairs: list) -> list[tuple[int, int, str]]:
     """(tests passed, tests total, outcome) per (task, completion), in eta's sandbox."""
     from eta.execute import execute_tasks
@@ -60,20 +72,25 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2_135m")
     parser.add_argument("--max-new-tokens", type=int, default=192)
     parser.add_argument("--out", default="outputs/synthetic_base_rate.json")
+    parser.add_argument("--rescore", nargs="*", default=None,
+                        help="earlier --out files: run their answers against today's tests instead of sampling")
     args = parser.parse_args()
-
-    from eta.models import load_model
 
     started = time.time()
     split = "all" if args.families else args.split
     tasks = load_tasks("synthetic", split=split, limit=args.limit, seed=args.seed, per_family=args.per_family,
                        families=args.families)
-    model, tokenizer = load_model(args.model)
-    loaded = time.time()
-    prompts = [build_prompt(t, "chat", tokenizer) for t in tasks]
-    stops = stop_strings(tasks[0], "chat")
-    answers = sample_answers(model, tokenizer, prompts, stops, args)
-    generated = time.time()
+    if args.rescore is not None:
+        answers = earlier_answers(tasks, args.rescore)
+        loaded = generated = time.time()
+    else:
+        from eta.models import load_model
+
+        model, tokenizer = load_model(args.model)
+        loaded = time.time()
+        prompts = [build_prompt(t, "chat", tokenizer) for t in tasks]
+        answers = sample_answers(model, tokenizer, prompts, stop_strings(tasks[0], "chat"), args)
+        generated = time.time()
     samples = [(t, a, extract_code(t, a, "chat")) for t, row in zip(tasks, answers) for a in row]
     scores = run_all([(t, c) for t, _, c in samples])
     done = time.time()
