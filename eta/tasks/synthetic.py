@@ -1,9 +1,9 @@
 """A seeded suite of simple function-writing problems, for measuring alignment on a CPU.
 
 The default model (SmolLM2-135M-Instruct) solves about 5% of HumanEval and MBPP, too few for an
-alignment effect to show; its first 21 families were easy enough for a base pass rate between 20% and
-60% (measured with ``experiments/synthetic_base_rate.py``); the held-out families of today's splits are
-harder (docs/datasets.md).
+alignment effect to show. The held-out families are the ones it solves sometimes and gets wrong often
+(sampled pass@1 per family measured with ``experiments/synthetic_base_rate.py``; docs/datasets.md); the
+simpler families that made this possible are in ``eta.tasks.synthetic_easy``.
 Problems come in families (list, 2-D list, string and arithmetic tasks with loops and conditions); each
 family is parameterised (function name, parameter name, constants) and yields several instances with a
 natural-language prompt, a reference solution and 3-6 tests whose expected values come from running the
