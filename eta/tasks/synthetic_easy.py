@@ -19,6 +19,11 @@ from typing import Callable
 
 from eta.tasks.synthetic_base import Instance, _ints, _names, _sentence, _words
 
+def _digits_but(k: int) -> list[int]:
+    """The digits 0-9 other than ``k``: list entries that are never the one searched for."""
+    return [x for x in range(10) if x != k]
+
+
 _POOL = ["apple", "banana", "cherry", "hello", "world", "data", "loop", "queue", "python"]  # no palindromes
 
 
@@ -151,7 +156,7 @@ def last_index(rng: random.Random) -> Instance:
     name, p = _names(rng, ["last_index", "find_last", "last_position"], ["nums", "values"])
     body = (f"    for i in range(len({p}) - 1, -1, -1):\n        if {p}[i] == {k}:\n            return i\n"
             f"    return -1\n")
-    other = [x for x in range(10) if x != k]
+    other = _digits_but(k)
     return Instance(name, p, f"returns the index of the last occurrence of the number {k} in the list `{p}`, or -1 "
                     f"if {k} does not appear", body,
                     [([],), (rng.sample(other, 4),), ([k] + rng.sample(other, 3),), ([k, 1 if k != 1 else 2, k, k],),
@@ -229,10 +234,10 @@ def average(rng: random.Random) -> Instance:
 
 def find_in_grid(rng: random.Random) -> Instance:
     k = rng.randint(1, 9)
+    others = _digits_but(k)
     name, p = _names(rng, ["find_in_grid", "locate", "position_in_grid"], ["grid", "matrix"])
     body = (f"    for r in range(len({p})):\n        for c in range(len({p}[r])):\n            if {p}[r][c] == {k}:\n"
             f"                return (r, c)\n    return None\n")
-    others = [x for x in range(10) if x != k]
 
     def grid(h: int, w: int, at: tuple[int, int] | None) -> list[list[int]]:
         rows = [[rng.choice(others) for _ in range(w)] for _ in range(h)]
