@@ -91,9 +91,11 @@ _SWAP = {"max": "min", "min": "max"}
 
 # Slips of the families whose references have no integer, comparison, min/max or and/or to mutate: a
 # wrong answer the small model writes (a split on one space, a forgotten case fold, sets for multisets, a
-# lost sign, the wrong case method, a forgotten "seen" update).
-_SLIPS = {"word_total": (".split()", ".split(' ')"), "is_vowel": (".lower()", ""), "is_anagram": ("sorted(", "set("),
-          "parse_ints": ("int(x)", "abs(int(x))"), "shout": (".upper()", ".title()"), "dedupe": ("seen.add(x)", "pass")}
+# lost sign, the wrong case method, keys unsorted, a case fold too many, a forgotten "seen" update).
+_SLIPS = {"word_total": (".split()", ".split(' ')"), "word_lengths": (".split()", ".split(' ')"),
+          "is_vowel": (".lower()", ""), "is_anagram": ("sorted(", "set("), "parse_ints": ("int(x)", "abs(int(x))"),
+          "join_numbers": ("str(x)", "str(abs(x))"), "shout": (".upper()", ".title()"), "sorted_keys": ("sorted(", "list("),
+          "char_codes": ("ord(ch)", "ord(ch.lower())"), "dedupe": ("seen.add(x)", "pass")}
 
 
 def _mutants(source: str, family: str = "") -> list[str]:

@@ -7,7 +7,7 @@ edge case), most of them textbook tasks with a twist: a tie, an inclusive bound,
 rule, overlapping matches. Their tests hold the edge case that catches the twist beside ordinary cases that
 a near-miss still passes, so a wrong answer fails some tests, not all (partial credit, where a trace can
 help). SmolLM2 solves some of them (min_max, max_of_three, squares, ...: the held-out families) and never
-solves most of the others (palindrome, fizzbuzz, grade, ...: training families); docs/datasets.md has the
+solves most of the others (fizzbuzz, grade, snake_to_camel, ...: training families); docs/datasets.md has the
 rates. Every reference's skeleton is below 0.8 similarity to every training family's
 (``eta.tasks.skeleton``; tests/test_skeleton.py).
 """
@@ -25,20 +25,6 @@ def _digits_but(k: int) -> list[int]:
 
 
 _POOL = ["apple", "banana", "cherry", "hello", "world", "data", "loop", "queue", "python"]  # no palindromes
-
-
-def palindrome(rng: random.Random) -> Instance:
-    fold = rng.random() < 0.5
-    name, p = _names(rng, ["is_palindrome", "palindrome", "reads_same_backwards"], ["s", "text", "word"])
-    if fold:
-        body = f"    t = {p}.lower()\n    return t == t[::-1]\n"
-        rule, mixed = ", ignoring upper and lower case ('Abba' counts)", "Racecar"
-    else:
-        body = f"    return {p} == {p}[::-1]\n"
-        rule, mixed = ", where upper and lower case differ ('Abba' does not count)", "Abba"
-    return Instance(name, p, f"returns True if the string `{p}` reads the same forwards and backwards{rule}, and "
-                    "False otherwise", body, [("",), ("ab",), (mixed,), ("abca",), (rng.choice(["level", "noon",
-                                                                                                    "radar"]),)])
 
 
 def middle(rng: random.Random) -> Instance:
@@ -324,14 +310,6 @@ def countdown(rng: random.Random) -> Instance:
                     f"numbers above 0 ([] for 0)", body, [(0,), (1,), (step + 1,), (rng.randint(5, 12),)])
 
 
-def repeat_chars(rng: random.Random) -> Instance:
-    k = rng.randint(2, 3)
-    name, p = _names(rng, ["repeat_chars", "stutter", "double_letters"], ["s", "text", "word"])
-    body = f"    return ''.join(ch * {k} for ch in {p})\n"
-    return Instance(name, p, f"returns the string `{p}` with every character written {k} times in a row "
-                    f"('ab' gives '{'a' * k}{'b' * k}')", body, [("",), ("x",), ("ab",), (_words(rng),)])
-
-
 def swap_ends(rng: random.Random) -> Instance:
     name, p = _names(rng, ["swap_ends", "swap_first_last", "exchange_ends", "flip_ends"], ["nums", "items", "values"])
     body = f"    if len({p}) < 2:\n        return {p}\n    return {p}[-1:] + {p}[1:-1] + {p}[:1]\n"
@@ -464,13 +442,70 @@ def parse_ints(rng: random.Random) -> Instance:
                                        (sep.join(["10", "0", "3"]),)])
 
 
+def join_numbers(rng: random.Random) -> Instance:
+    sep = rng.choice([",", ", ", "-", " "])
+    name, p = _names(rng, ["join_numbers", "numbers_to_text", "list_to_string"], ["nums", "values"])
+    body = f"    return {sep!r}.join(str(x) for x in {p})\n"
+    return Instance(name, p, f"returns the numbers of the list `{p}` written as one string, separated by {sep!r} "
+                    "('' for an empty list)", body, [([],), ([7],), ([-1, 20],), (_ints(rng, -9, 99, (3, 5)),)])
+
+
+def remove_spaces(rng: random.Random) -> Instance:
+    ch = rng.choice([" ", "-", "_"])
+    word = {" ": "space", "-": "dash", "_": "underscore"}[ch]
+    name, p = _names(rng, [f"remove_{word}s", f"strip_{word}s", f"without_{word}s"], ["s", "text"])
+    body = f"    return {p}.replace({ch!r}, '')\n"
+    return Instance(name, p, f"returns the string `{p}` with every {word} ({ch!r}) removed", body,
+                    [("",), (ch * 2,), (f"a{ch}b",), (ch.join(rng.sample(_POOL, 3)),)])
+
+
+def invert_dict(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["invert", "invert_dict", "swap_keys_values"], ["d", "mapping", "table"])
+    body = f"    return {{value: key for key, value in {p}.items()}}\n"
+    keys = rng.sample("abcdefgh", 3)
+    return Instance(name, p, f"returns a new dictionary with the keys and values of the dictionary `{p}` swapped "
+                    "(its values are all different)", body,
+                    [({},), ({"x": 1},), ({k: i for i, k in enumerate(keys)},)])
+
+
+def word_lengths(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["word_lengths", "lengths_of_words", "measure_words"], ["text", "sentence"])
+    body = f"    return [len(word) for word in {p}.split()]\n"
+    return Instance(name, p, f"returns the list of the lengths of the words of the string `{p}` (words are "
+                    "separated by spaces)", body, [("",), ("a",), ("ab  cde",), (_sentence(rng),)])
+
+
+def char_codes(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["char_codes", "to_codes", "ascii_values"], ["s", "text", "word"])
+    body = f"    return [ord(ch) for ch in {p}]\n"
+    return Instance(name, p, f"returns the list of the character codes (ord) of the characters of the string `{p}`",
+                    body, [("",), ("A",), ("a b",), (rng.choice(_POOL),)])
+
+
+def reverse_list(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["reverse_list", "reversed_copy", "backwards_list"], ["nums", "items", "values"])
+    body = f"    return {p}[::-1]\n"
+    return Instance(name, p, f"returns a new list with the numbers of the list `{p}` in reverse order", body,
+                    [([],), ([3],), ([1, 2],), (_ints(rng, 0, 30, (4, 6)),)])
+
+
+def sorted_keys(rng: random.Random) -> Instance:
+    desc = rng.random() < 0.5
+    name, p = _names(rng, ["sorted_keys", "keys_in_order", "ordered_keys"], ["d", "counts", "table"])
+    body = f"    return sorted({p}, reverse=True)\n" if desc else f"    return sorted({p})\n"
+    order = "from largest to smallest" if desc else "from smallest to largest"
+    keys = rng.sample("abcdefgh", 4)
+    return Instance(name, p, f"returns the list of the keys of the dictionary `{p}`, sorted {order}", body,
+                    [({},), ({"q": 1},), ({k: rng.randint(0, 9) for k in keys},)])
+
+
 # Each family's kind (eta.tasks.synthetic.Family.kind), in the order the suite lists them.
 BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = (
     ("list", (middle, min_max, find_index, neighbour_diffs, second_largest, last_index, count_peaks, average,
-              chunks, swap_ends)),
-    ("string", (word_total, is_vowel, is_anagram, parse_ints, palindrome, count_overlapping, parse_pairs,
+              chunks, swap_ends, join_numbers, reverse_list, sorted_keys, invert_dict)),
+    ("string", (word_total, is_vowel, is_anagram, parse_ints, count_overlapping, parse_pairs,
                 clock_minutes, long_words, snake_to_camel, star_triangle, reverse_words, format_clock, mask,
-                repeat_chars, join_words, last_word)),
+                join_words, last_word, remove_spaces, word_lengths, char_codes)),
     ("arithmetic", (max_of_three, squares, digit_list, leap_year, triangular, sum_odds, absolute, fizzbuzz, grade,
                     sum_between, int_sqrt, coin_count, perimeter, countdown)),
     ("grid", (row_totals, times_table, find_in_grid)),
