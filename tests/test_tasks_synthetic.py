@@ -91,11 +91,15 @@ _SWAP = {"max": "min", "min": "max"}
 
 # Slips of the families whose references have no integer, comparison, min/max or and/or to mutate: a
 # wrong answer the small model writes (a split on one space, a forgotten case fold, sets for multisets, a
-# lost sign, the wrong case method, keys unsorted, a case fold too many, a forgotten "seen" update).
-_SLIPS = {"word_total": (".split()", ".split(' ')"), "word_lengths": (".split()", ".split(' ')"),
-          "is_vowel": (".lower()", ""), "is_anagram": ("sorted(", "set("), "parse_ints": ("int(x)", "abs(int(x))"),
-          "join_numbers": ("str(x)", "str(abs(x))"), "shout": (".upper()", ".title()"), "sorted_keys": ("sorted(", "list("),
-          "char_codes": ("ord(ch)", "ord(ch.lower())"), "dedupe": ("seen.add(x)", "pass")}
+# lost sign, the wrong case method, keys unsorted, a case fold too many, a forgotten "seen" update, a
+# doubling for a square, a difference for a sum, only the first pairs kept); each is (old, new) replacements.
+_SLIPS = {"word_total": ((".split()", ".split(' ')"),), "word_lengths": ((".split()", ".split(' ')"),),
+          "is_vowel": ((".lower()", ""),), "is_anagram": (("sorted(", "set("),),
+          "parse_ints": (("int(x)", "abs(int(x))"),), "join_numbers": (("str(x)", "str(abs(x))"),),
+          "shout": ((".upper()", ".title()"),), "sorted_keys": (("sorted(", "list("),),
+          "char_codes": (("ord(ch)", "ord(ch.lower())"),), "dedupe": (("seen.add(x)", "pass"),),
+          "square_each": (("x * x", "x * 2"),), "add_lists": (("x + y", "x - y"),),
+          "make_dict": (("dict(zip(", "dict(list(zip("), ("))\n", "))[:2])\n"))}
 
 
 def _mutants(source: str, family: str = "") -> list[str]:
@@ -103,8 +107,11 @@ def _mutants(source: str, family: str = "") -> list[str]:
     off by one (a loop bound, an initial value, an index, a slice step), ``min`` for ``max`` (and back),
     ``or`` for ``and`` (and back), and the family's own slip in ``_SLIPS``."""
     out = []
-    if family in _SLIPS and _SLIPS[family][0] in source:
-        out.append(source.replace(*_SLIPS[family]))
+    if family in _SLIPS and all(old in source for old, _ in _SLIPS[family]):
+        slip = source
+        for old, new in _SLIPS[family]:
+            slip = slip.replace(old, new)
+        out.append(slip)
     count = sum(1 for _ in ast.walk(ast.parse(source)))
     for i in range(count):
         for delta in (-1, 1):

@@ -499,15 +499,64 @@ def sorted_keys(rng: random.Random) -> Instance:
                     [({},), ({"q": 1},), ({k: rng.randint(0, 9) for k in keys},)])
 
 
+def square_each(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["square_each", "squared", "square_all"], ["nums", "values", "items"])
+    body = f"    return [x * x for x in {p}]\n"
+    return Instance(name, p, f"returns a new list with every number of the list `{p}` squared", body,
+                    [([],), ([0],), ([-3, 2],), (_ints(rng, -9, 9, (3, 5)),)])
+
+
+def spread(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["spread", "max_minus_min", "value_range"], ["nums", "values", "readings"])
+    body = f"    return max({p}) - min({p})\n"
+    return Instance(name, p, f"returns the difference between the largest and the smallest number of the non-empty "
+                    f"list `{p}`", body, [([rng.randint(-9, 9)],), ([3, 3],), ([-2, 5],), (_ints(rng, -20, 20, (4, 7)),)])
+
+
+def hours_minutes(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["hours_minutes", "split_minutes", "to_hours_and_minutes"], ["minutes", "total", "m"])
+    body = f"    return ({p} // 60, {p} % 60)\n"
+    return Instance(name, p, f"returns a tuple (hours, minutes) for the whole number of minutes `{p}`, the minutes "
+                    "under 60", body, [(0,), (59,), (60,), (rng.randint(61, 1000),)])
+
+
+def add_lists(rng: random.Random) -> Instance:
+    name = rng.choice(["add_lists", "pairwise_sum", "sum_lists"])
+    a, b = rng.choice([("a", "b"), ("xs", "ys"), ("first", "second")])
+    body = f"    return [x + y for x, y in zip({a}, {b})]\n"
+    n = rng.randint(3, 5)
+    return Instance(name, f"{a}, {b}", f"returns the list of the sums of the numbers at the same position of the "
+                    f"lists `{a}` and `{b}`, which have the same length", body,
+                    [([], []), ([1], [2]), ([-1, 5], [1, -5]), (_ints(rng, 0, 9, (n, n)), _ints(rng, 0, 9, (n, n)))])
+
+
+def make_dict(rng: random.Random) -> Instance:
+    name = rng.choice(["make_dict", "pair_up", "zip_to_dict"])
+    a, b = rng.choice([("keys", "values"), ("names", "scores"), ("words", "counts")])
+    body = f"    return dict(zip({a}, {b}))\n"
+    keys = rng.sample(_POOL, 3)
+    return Instance(name, f"{a}, {b}", f"returns a dictionary that maps each item of the list `{a}` to the item at "
+                    f"the same position of the list `{b}`", body,
+                    [([], []), (["x"], [1]), (keys, [rng.randint(0, 9) for _ in keys])])
+
+
+def same_ends(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["same_ends", "first_equals_last", "ends_match"], ["s", "text", "word"])
+    body = f"    return len({p}) > 0 and {p}[0] == {p}[-1]\n"
+    return Instance(name, p, f"returns True if the string `{p}` is not empty and its first and last characters are "
+                    "the same, and False otherwise", body, [("",), ("a",), ("ab",), ("abca",), (rng.choice(_POOL),)])
+
+
 # Each family's kind (eta.tasks.synthetic.Family.kind), in the order the suite lists them.
 BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = (
     ("list", (middle, min_max, find_index, neighbour_diffs, second_largest, last_index, count_peaks, average,
-              chunks, swap_ends, join_numbers, reverse_list, sorted_keys, invert_dict)),
+              chunks, swap_ends, join_numbers, reverse_list, sorted_keys, invert_dict, square_each, spread, add_lists,
+              make_dict)),
     ("string", (word_total, is_vowel, is_anagram, parse_ints, count_overlapping, parse_pairs,
                 clock_minutes, long_words, snake_to_camel, star_triangle, reverse_words, format_clock, mask,
-                join_words, last_word, remove_spaces, word_lengths, char_codes)),
+                join_words, last_word, remove_spaces, word_lengths, char_codes, same_ends)),
     ("arithmetic", (max_of_three, squares, digit_list, leap_year, triangular, sum_odds, absolute, fizzbuzz, grade,
-                    sum_between, int_sqrt, coin_count, perimeter, countdown)),
+                    sum_between, int_sqrt, coin_count, perimeter, countdown, hours_minutes)),
     ("grid", (row_totals, times_table, find_in_grid)),
 )
 FAMILY_NAMES: tuple[str, ...] = tuple(make.__name__ for _, makers in BY_KIND for make in makers)
