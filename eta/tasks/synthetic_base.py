@@ -48,6 +48,13 @@ def _names(rng: random.Random, names: list[str], params: list[str]) -> tuple[str
     return rng.choice(names), rng.choice(params)
 
 
+def _pair_names(rng: random.Random, names: list[str], pairs: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """A function name and its two parameters' names (drawn in that order)."""
+    name = rng.choice(names)
+    a, b = rng.choice(pairs)
+    return name, a, b
+
+
 def _sentence(rng: random.Random, n: tuple[int, int] = (3, 7)) -> str:
     words = [_words(rng) for _ in range(rng.randint(*n))]
     return " ".join(words + [rng.choice(words)])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from eta.tasks.synthetic_base import Instance, _ints, _names, _sentence, _words
+from eta.tasks.synthetic_base import Instance, _ints, _names, _pair_names, _sentence, _words
 
 def _digits_but(k: int) -> list[int]:
     """The digits 0-9 other than ``k``: list entries that are never the one searched for."""
@@ -256,8 +256,8 @@ def chunks(rng: random.Random) -> Instance:
 
 
 def sum_between(rng: random.Random) -> Instance:
-    name = rng.choice(["sum_between", "range_total", "add_range", "total_from_to"])
-    a, b = rng.choice([("a", "b"), ("low", "high"), ("start", "end")])
+    name, a, b = _pair_names(rng, ["sum_between", "range_total", "add_range", "total_from_to"],
+                             [("a", "b"), ("low", "high"), ("start", "end")])
     body = f"    return sum(range(min({a}, {b}), max({a}, {b}) + 1))\n"
     x = rng.randint(1, 9)
     return Instance(name, f"{a}, {b}", f"returns the sum of all the integers between `{a}` and `{b}`, both included "
@@ -270,7 +270,8 @@ def int_sqrt(rng: random.Random) -> Instance:
     body = f"    r = 0\n    while (r + 1) * (r + 1) <= {p}:\n        r += 1\n    return r\n"
     s = rng.randint(3, 9)
     return Instance(name, p, f"returns the largest whole number whose square is at most the non-negative integer "
-                    f"`{p}` (its square root rounded down)", body, [(0,), (1,), (s * s - 1,), (s * s,), (rng.randint(10, 200),)])
+                    f"`{p}` (its square root rounded down)", body,
+                    [(0,), (1,), (s * s - 1,), (s * s,), (rng.randint(10, 200),)])
 
 
 def coin_count(rng: random.Random) -> Instance:
@@ -284,7 +285,8 @@ def coin_count(rng: random.Random) -> Instance:
 
 
 def format_clock(rng: random.Random) -> Instance:
-    name, p = _names(rng, ["format_clock", "to_clock", "as_minutes_seconds", "clock_text"], ["seconds", "total", "secs"])
+    name, p = _names(rng, ["format_clock", "to_clock", "as_minutes_seconds", "clock_text"],
+                     ["seconds", "total", "secs"])
     body = f"    return str({p} // 60).zfill(2) + ':' + str({p} % 60).zfill(2)\n"
     return Instance(name, p, f"returns the number of seconds `{p}` (under 6000) as a clock 'MM:SS': minutes and "
                     "seconds with two digits each", body, [(0,), (59,), (60,), (rng.randint(61, 599),),
@@ -335,7 +337,8 @@ def max_of_three(rng: random.Random) -> Instance:
     a, b, c = rng.choice([("a", "b", "c"), ("x", "y", "z")])
     body = f"    return {how}({a}, {b}, {c})\n"
     return Instance(name, f"{a}, {b}, {c}", f"returns the {word} of the three numbers `{a}`, `{b}` and `{c}`", body,
-                    [(4, 4, 4), (1, 2, 3), (3, 2, 1), (2, 3, 1), (5, 5, 2), (-4, rng.randint(-9, 9), rng.randint(-9, 9))])
+                    [(4, 4, 4), (1, 2, 3), (3, 2, 1), (2, 3, 1), (5, 5, 2),
+                     (-4, rng.randint(-9, 9), rng.randint(-9, 9))])
 
 
 def squares(rng: random.Random) -> Instance:
@@ -372,8 +375,8 @@ def is_vowel(rng: random.Random) -> Instance:
 
 
 def perimeter(rng: random.Random) -> Instance:
-    name = rng.choice(["perimeter", "rectangle_perimeter", "fence_length"])
-    a, b = rng.choice([("width", "height"), ("w", "h"), ("length", "width")])
+    name, a, b = _pair_names(rng, ["perimeter", "rectangle_perimeter", "fence_length"],
+                             [("width", "height"), ("w", "h"), ("length", "width")])
     body = f"    return 2 * ({a} + {b})\n"
     return Instance(name, f"{a}, {b}", f"returns the perimeter of a rectangle with sides `{a}` and `{b}`", body,
                     [(0, 0), (1, 1), (2, 5), (rng.randint(3, 20), rng.randint(3, 20))])
@@ -396,8 +399,8 @@ def min_max(rng: random.Random) -> Instance:
 
 
 def is_anagram(rng: random.Random) -> Instance:
-    name = rng.choice(["is_anagram", "anagrams", "same_letters"])
-    a, b = rng.choice([("a", "b"), ("s", "t"), ("first", "second"), ("word1", "word2")])
+    name, a, b = _pair_names(rng, ["is_anagram", "anagrams", "same_letters"],
+                             [("a", "b"), ("s", "t"), ("first", "second"), ("word1", "word2")])
     body = f"    return sorted({a}) == sorted({b})\n"
     w = rng.choice(_POOL)
     shuffled = "".join(rng.sample(w, len(w)))
@@ -414,8 +417,8 @@ def triangular(rng: random.Random) -> Instance:
 
 
 def find_index(rng: random.Random) -> Instance:
-    name = rng.choice(["find_index", "index_of", "position"])
-    a, b = rng.choice([("items", "target"), ("nums", "x"), ("values", "wanted")])
+    name, a, b = _pair_names(rng, ["find_index", "index_of", "position"],
+                             [("items", "target"), ("nums", "x"), ("values", "wanted")])
     body = f"    if {b} in {a}:\n        return {a}.index({b})\n    return -1\n"
     xs = rng.sample(range(1, 20), 5)
     return Instance(name, f"{a}, {b}", f"returns the index of the first occurrence of `{b}` in the list `{a}`, or -1 "
@@ -435,10 +438,12 @@ def sum_odds(rng: random.Random) -> Instance:
 def parse_ints(rng: random.Random) -> Instance:
     sep = rng.choice([" ", ",", ";"])
     name, p = _names(rng, ["parse_ints", "to_numbers", "read_numbers"], ["text", "line", "s"])
-    body = f"    return [int(x) for x in {p}.split({sep!r})]\n" if sep != " " else f"    return [int(x) for x in {p}.split()]\n"
+    split = f"split({sep!r})" if sep != " " else "split()"
+    body = f"    return [int(x) for x in {p}.{split}]\n"
     shown = "space" if sep == " " else f"'{sep}'"
     return Instance(name, p, f"returns the list of integers written in the non-empty string `{p}`, separated by "
-                    f"{shown}", body, [("7",), (sep.join(["1", "-2"]),), (sep.join(str(x) for x in _ints(rng, -50, 99)),),
+                    f"{shown}", body, [("7",), (sep.join(["1", "-2"]),),
+                                       (sep.join(str(x) for x in _ints(rng, -50, 99)),),
                                        (sep.join(["10", "0", "3"]),)])
 
 
@@ -510,7 +515,8 @@ def spread(rng: random.Random) -> Instance:
     name, p = _names(rng, ["spread", "max_minus_min", "value_range"], ["nums", "values", "readings"])
     body = f"    return max({p}) - min({p})\n"
     return Instance(name, p, f"returns the difference between the largest and the smallest number of the non-empty "
-                    f"list `{p}`", body, [([rng.randint(-9, 9)],), ([3, 3],), ([-2, 5],), (_ints(rng, -20, 20, (4, 7)),)])
+                    f"list `{p}`", body,
+                    [([rng.randint(-9, 9)],), ([3, 3],), ([-2, 5],), (_ints(rng, -20, 20, (4, 7)),)])
 
 
 def hours_minutes(rng: random.Random) -> Instance:
@@ -521,8 +527,8 @@ def hours_minutes(rng: random.Random) -> Instance:
 
 
 def add_lists(rng: random.Random) -> Instance:
-    name = rng.choice(["add_lists", "pairwise_sum", "sum_lists"])
-    a, b = rng.choice([("a", "b"), ("xs", "ys"), ("first", "second")])
+    name, a, b = _pair_names(rng, ["add_lists", "pairwise_sum", "sum_lists"],
+                             [("a", "b"), ("xs", "ys"), ("first", "second")])
     body = f"    return [x + y for x, y in zip({a}, {b})]\n"
     n = rng.randint(3, 5)
     return Instance(name, f"{a}, {b}", f"returns the list of the sums of the numbers at the same position of the "
@@ -531,8 +537,8 @@ def add_lists(rng: random.Random) -> Instance:
 
 
 def make_dict(rng: random.Random) -> Instance:
-    name = rng.choice(["make_dict", "pair_up", "zip_to_dict"])
-    a, b = rng.choice([("keys", "values"), ("names", "scores"), ("words", "counts")])
+    name, a, b = _pair_names(rng, ["make_dict", "pair_up", "zip_to_dict"],
+                             [("keys", "values"), ("names", "scores"), ("words", "counts")])
     body = f"    return dict(zip({a}, {b}))\n"
     keys = rng.sample(_POOL, 3)
     return Instance(name, f"{a}, {b}", f"returns a dictionary that maps each item of the list `{a}` to the item at "
