@@ -17,6 +17,7 @@ import pytest
 
 from eta.execute import Executor, Job, Limits, SandboxRefused
 from eta.execute import isolation
+from eta.tasks import load_tasks
 from eta.tasks.schema import TestCase
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +132,8 @@ def test_a_layer_that_cannot_be_set_up_stops_the_cli_in_one_line(tmp_path):
     exits 2 and writes no result; with those layers turned off it runs."""
     _without_caps_available()
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": "Synthetic/fizz/0", "completion": "x = 1"}) + "\n")
+    first = load_tasks("synthetic", limit=1)[0].task_id  # a problem of the default (test) split
+    samples.write_text(json.dumps({"task_id": first, "completion": "x = 1"}) + "\n")
     cmd = [*WITHOUT_CAPS, sys.executable, "-m", "eta.execute", str(samples), "--dataset", "synthetic",
            "--fixed-limits", "--workers", "1", "--quiet", "-o", str(tmp_path / "out.jsonl")]
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))

@@ -50,8 +50,8 @@ def test_the_default_synthetic_limit_spans_every_held_out_family():
 
     train, held = load_splits(_synthetic_cfg())
     assert len(train) == len(held) == 24
-    assert n_families(held) == n_families(load_tasks("synthetic", split="test")) == 12  # was 3 with a prefix
-    assert n_families(train) == 24  # one problem from each of 24 of the 28 training families
+    assert n_families(held) == n_families(load_tasks("synthetic", split="test")) == 16  # was 3 with a prefix
+    assert n_families(train) == 24  # one problem from each of 24 of the 75 training families
 
 
 def test_validation_is_the_evaluation_set_for_tuning_and_shares_no_family():

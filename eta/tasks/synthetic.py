@@ -1,9 +1,9 @@
 """A seeded suite of simple function-writing problems, for measuring alignment on a CPU.
 
 The default model (SmolLM2-135M-Instruct) solves about 5% of HumanEval and MBPP, too few for an
-alignment effect to show; its first 21 families were easy enough for a base pass rate between 20% and
-60% (measured with ``experiments/synthetic_base_rate.py``); the held-out families of today's splits are
-harder (docs/datasets.md).
+alignment effect to show. The held-out families are the ones it solves sometimes and gets wrong often
+(sampled pass@1 per family measured with ``experiments/synthetic_base_rate.py``; docs/datasets.md); the
+simpler families that made this possible are in ``eta.tasks.synthetic_easy``.
 Problems come in families (list, 2-D list, string and arithmetic tasks with loops and conditions); each
 family is parameterised (function name, parameter name, constants) and yields several instances with a
 natural-language prompt, a reference solution and 3-6 tests whose expected values come from running the
@@ -16,42 +16,14 @@ from __future__ import annotations
 import copy
 import os
 import random
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.schema import CompletionMode, Task, TestCase, TestKind
+from eta.tasks import synthetic_easy as easy
+from eta.tasks.synthetic_base import Family, Instance, _count, _ints, _list_inputs, _names, _sentence, _words
 
 SPLITS = ("test", "validation", "train", "all")
-
-
-@dataclass(frozen=True)
-class Instance:
-    name: str  # the function's name
-    params: str  # its parameter list, e.g. "nums"
-    text: str  # what the function does, completing "Write a function `f(x)` that ..."
-    body: str  # the reference body, indented by four spaces
-    inputs: list[tuple[Any, ...]]  # argument tuples of the tests
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    kind: str  # list, grid (2-D lists), string or arithmetic
-    make: Callable[[random.Random], Instance]
-
-
-def _ints(rng: random.Random, low: int = -9, high: int = 20, size: tuple[int, int] = (3, 7)) -> list[int]:
-    return [rng.randint(low, high) for _ in range(rng.randint(*size))]
-
-
-def _words(rng: random.Random) -> str:
-    pool = ["apple", "banana", "cherry", "level", "python", "hello", "world", "data", "loop", "queue", "radar"]
-    return rng.choice(pool)
-
-
-def _list_inputs(rng: random.Random, n: int, **kw: Any) -> list[tuple[Any, ...]]:
-    return [([],)] + [(_ints(rng, **kw),) for _ in range(n - 1)]
 
 
 # ---- list families ---------------------------------------------------------------------------------
@@ -132,7 +104,9 @@ def shout(rng: random.Random) -> Instance:
     case = "upper" if upper else "lower"
     name, p = rng.choice([f"to_{case}", f"make_{case}", f"{case}_case"]), rng.choice(["s", "text"])
     words = [_words(rng) for _ in range(4)]
-    inputs = [(w.capitalize() if upper else w.upper(),) for w in words]
+    # the empty string and a word with digits first: added after the base rate was measured, ahead of the
+    # example test (the last), so that the prompts stayed the same
+    inputs = [("",), ("r2d2" if upper else "R2D2",)] + [(w.capitalize() if upper else w.upper(),) for w in words]
     return Instance(name, p, f"returns the string `{p}` with every letter in {case} case",
                     f"    return {p}.{case}()\n", inputs)
 
@@ -235,14 +209,6 @@ def clamp(rng: random.Random) -> Instance:
 # sums, two pointers, run-length encoding, bracket matching. Each has a bound, a comparison or an initial
 # value that a small model plausibly gets wrong (a wrong answer rather than a crash), and an edge-case test
 # (empty input, zero, a tie, a boundary value) that catches it.
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + "s" * (n != 1)
-
-
-def _names(rng: random.Random, names: list[str], params: list[str]) -> tuple[str, str]:
-    return rng.choice(names), rng.choice(params)
-
 
 def index_of_extreme(rng: random.Random) -> Instance:
     big, last = rng.random() < 0.5, rng.random() < 0.5
@@ -353,11 +319,6 @@ def column_sums(rng: random.Random) -> Instance:
     return Instance(name, p, f"returns the list of column sums of the matrix `{p}` (a list of rows of equal "
                     "length; [] for an empty matrix)", body,
                     [([],)] + [([_ints(rng, -9, 9, (w, w)) for _ in range(h)],) for h, w in shapes])
-
-
-def _sentence(rng: random.Random, n: tuple[int, int] = (3, 7)) -> str:
-    words = [_words(rng) for _ in range(rng.randint(*n))]
-    return " ".join(words + [rng.choice(words)])
 
 
 def word_counts(rng: random.Random) -> Instance:
@@ -589,21 +550,34 @@ FAMILIES: tuple[Family, ...] = (
     *_of_kind("list", sum_above, count_value, scale_list, keep_even, largest, count_negative, list_product),
     *_of_kind("string", reverse_text, count_letter, shout, repeat_text, count_vowels, remove_letter),
     *_of_kind("arithmetic", sum_to, factorial, divisible, sum_multiples, count_digits, fizz, power_loop, clamp),
-    *_of_kind("list", index_of_extreme, first_index_above, max_window_sum, running_total, pair_sum_sorted,
-              most_frequent, count_pairs, merge_sorted, longest_streak, rotate, balance_point, dedupe, is_sorted),
-    *_of_kind("grid", diagonal_sum, column_sums, grid_count, transpose),
-    *_of_kind("string", run_length, balanced, word_counts, sum_in_text, caesar, from_base, acronym),
-    *_of_kind("arithmetic", collatz_steps, digit_sum, is_prime, fibonacci, gcd),
+    # the structured families, those that were training families before the held-out ones were rechosen first
+    # (a training limit takes the first families' problems)
+    *_of_kind("list", running_total, count_pairs, merge_sorted, dedupe),
+    *_of_kind("grid", diagonal_sum, grid_count),
+    *_of_kind("string", sum_in_text, from_base),
+    *_of_kind("arithmetic", fibonacci),
+    *_of_kind("list", index_of_extreme, first_index_above, max_window_sum, pair_sum_sorted, most_frequent,
+              longest_streak, rotate, balance_point, is_sorted),
+    *_of_kind("grid", column_sums, transpose),
+    *_of_kind("string", run_length, balanced, word_counts, caesar, acronym),
+    *_of_kind("arithmetic", collatz_steps, digit_sum, is_prime, gcd),
+    *(family for kind, makers in easy.BY_KIND for family in _of_kind(kind, *makers)),
 )
 # The splits are by family, and families whose references share a skeleton (``eta.tasks.skeleton``: the same
 # program up to names and constants, similarity >= 0.8) are on the same side: the short loop-and-accumulate
-# families (sum_above, count_value, count_letter, ...) are one such cluster, all in train. Every tuning
-# decision is made on validation; test is looked at once, for the result.
-TEST_FAMILIES = frozenset({"index_of_extreme", "max_window_sum", "longest_streak", "pair_sum_sorted",
-                           "column_sums", "run_length", "balanced", "word_counts", "fizz", "clamp", "is_prime",
-                           "digit_sum"})
-VALIDATION_FAMILIES = frozenset({"most_frequent", "rotate", "balance_point", "first_index_above", "is_sorted",
-                                 "transpose", "caesar", "acronym", "collatz_steps", "gcd"})
+# families (sum_above, count_value, count_letter, ...) are one such cluster, all in train; so are
+# first_index_above, is_sorted and last_index; digit_list, row_totals, parse_ints, char_codes, word_lengths
+# and square_each are one cluster in validation, shout and is_vowel another. The held-out families are those
+# SmolLM2-135M-Instruct solves sometimes and gets wrong often (sampled pass@1 measured per family,
+# docs/datasets.md), so that a held-out pass@1 is neither at the floor nor at the ceiling; the families it
+# (almost) never solves are in train.
+# Every tuning decision is made on validation; test is looked at once, for the result.
+TEST_FAMILIES = frozenset({"min_max", "middle", "word_total", "is_anagram", "times_table", "max_of_three",
+                           "sum_odds", "count_digits", "digit_sum", "leap_year", "is_prime", "join_numbers",
+                           "reverse_list", "sorted_keys", "spread", "make_dict"})
+VALIDATION_FAMILIES = frozenset({"merge_sorted", "dedupe", "parse_ints", "shout", "is_vowel", "row_totals",
+                                 "divisible", "squares", "triangular", "digit_list", "fibonacci", "char_codes",
+                                 "word_lengths", "square_each"})
 
 
 def family_split(family: str) -> str:
