@@ -6,7 +6,7 @@ check them block by block, and the values that differ from the reference's marke
     First difference from a correct solution: line 8 (`sorted_arr.extend([i] * count)`) computes
     sorted_arr = [0, 0, 0] where a correct solution computes [1] next.
     [L1] call bucketsort: arr = [3, 11, 2, 9, 1, 5], k = 12
-    [L2-4] counts = [0, 0, 0, 0, 0, 0, 0, 0, ...(+4)], x = 3, counts = [0, 0, 0, 1, 0, 0, 0, 0, ...(+4)]
+    [L2-4] x = 3, counts = [0, 0, 0, 1, 0, 0, 0, 0, ...(+4)]
     ...
     [L3,6-8] sorted_arr = [], count = 3, i = 0
         sorted_arr = [0, 0, 0]   # reference: [1]   <- first difference
@@ -14,8 +14,9 @@ check them block by block, and the values that differ from the reference's marke
 
 A *block* is a run of line events of one frame whose line numbers rise (``[L3,6-8]``: lines 3, 6, 7 and
 8 ran, in that order): a loop's next iteration, a call, a return or an exception starts another. Each
-write (``eta.trace.writes``: a variable whose value changed, a call's arguments, a return) is shown in
-the block of the line that made it, as ``name = value``. A block repeated with the same lines and names
+write (``eta.trace.writes``: a variable whose value changed, a call's arguments, a return) belongs to
+the block of the line that made it; a block shows the state it leaves, each name it wrote with its last
+value (``name = value``). A block repeated with the same lines and names
 (a loop that only counts, a recursion that makes no progress) is shown once, then one line that says how
 many times more and the range of its values.
 
@@ -212,7 +213,8 @@ def _quote(source: str, line: int) -> str:
 
 
 def _render(unit: Block, writes: list[list[Any]], marks: dict[int, str]) -> list[str]:
-    """A block's lines: its head with its values, then the first difference on a line of its own."""
+    """A block's lines: its head with the values it leaves (each name's last), then the first difference on a
+    line of its own."""
     pad = "  " * min(unit.depth, MAX_INDENT)
     where = f"{pad}[L{_span(unit.lines)}]"
     if unit.kind == "exception":
@@ -220,8 +222,9 @@ def _render(unit: Block, writes: list[list[Any]], marks: dict[int, str]) -> list
     if unit.kind == "return":
         value = next((writes[at][3] for at in unit.writes), "None")
         return [_cut(f"{where} {unit.text} {value}{''.join(marks.get(at, '') for at in unit.writes)}{unit.note}")]
-    values = [(at, f"{writes[at][2]} = {writes[at][3]}" + (ABSENT if marks.get(at) == ABSENT else ""))
-              for at in unit.writes]
+    final = {writes[at][2]: at for at in unit.writes}  # the block's state at its end: each name's last value
+    shown = [at for at in unit.writes if final[writes[at][2]] == at or marks.get(at, ABSENT) != ABSENT]
+    values = [(at, f"{writes[at][2]} = {writes[at][3]}" + (ABSENT if marks.get(at) == ABSENT else "")) for at in shown]
     head = where if unit.kind == "lines" else f"{where} {unit.text} {unit.function}" + (":" if values else "")
     if unit.kind == "call" and unit.depth > MAX_INDENT:
         head = head.replace(f" {unit.function}", f" {unit.function} (depth {unit.depth})", 1)
