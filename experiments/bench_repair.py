@@ -134,10 +134,11 @@ def accuracy(args: argparse.Namespace) -> None:
     for kind in settings.kinds:
         rows = [json.loads(line) for line in (out / "quixbugs" / kind / "executions.jsonl").read_text().splitlines()]
         fixed[kind] = {r["task_id"]: bool(r["passed"]) for r in rows if r["sample_id"] == 0}
-        prompts = [json.loads(line)["prompt"] for line in (out / "quixbugs" / kind / "samples.jsonl").read_text().splitlines()]
-        tokens = [len(tokenizer(p)["input_ids"]) for p in prompts]
+        samples = (out / "quixbugs" / kind / "samples.jsonl").read_text().splitlines()
+        tokens = [len(tokenizer(json.loads(line)["prompt"])["input_ids"]) for line in samples]
         print(f"{kind}: {results[kind]['n_fixed']} of {results[kind]['n_problems']} fixed "
-              f"({results[kind]['accuracy']:.1%}); prompts {min(tokens)}-{max(tokens)} tokens, mean {sum(tokens) / len(tokens):.0f}; "
+              f"({results[kind]['accuracy']:.1%}); prompts {min(tokens)}-{max(tokens)} tokens, "
+              f"mean {sum(tokens) / len(tokens):.0f}; "
               f"fixed: {sorted(t for t, ok in fixed[kind].items() if ok)}")
     for a, b in combinations(settings.kinds, 2):
         ids = sorted(set(fixed[a]) & set(fixed[b]))

@@ -78,7 +78,7 @@ def test_padding_is_never_shown_as_the_divergence():
 
 
 def test_without_a_reference_the_window_is_the_exception_s_and_says_so():
-    raising = "def scale_all(xs, k):\n    out = []\n    for x in xs:\n        out.append(k // (x - 5))\n    return out\n"
+    raising = REFERENCE.replace("y = x * k", "y = k // (x - 5)")
     w = window(raising, None, no_reference="its task has no reference solution")
     assert w.summary == ("No reference solution to compare with (its task has no reference solution): "
                          "the trace around where it raised.")

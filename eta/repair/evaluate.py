@@ -61,7 +61,8 @@ def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dat
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, events=events) if ex.trace else None
     originals = {t.task_id: replace(t, completion_mode=CompletionMode.FULL) for _, t, _ in todo}
     # limits measured once per original problem (cached by content), not once per repair problem
-    measured = per_test_limits(list(originals.values()), limits, from_config(dataset_cfg), workers=ex.workers, say=ctx.say)
+    measured = per_test_limits(list(originals.values()), limits, from_config(dataset_cfg), workers=ex.workers,
+                               say=ctx.say)
     by_id: dict[str, Task] = {}
     per_test: dict[str, list[float]] = {}
     for pid, t, _ in todo:

@@ -29,8 +29,9 @@ line of its own, and a later live value the reference never computes ``(not in t
 reference (the offline APPS subset, a reference that fails its tests) the window is centred on the
 exception, or on the end of the test, and says so.
 
-Bounded: at most ``budget_lines`` lines of at most ``MAX_LINE`` characters (so at most that many tokens
-times a line for any byte-level tokenizer); the test's last block (its return or exception) is always shown.
+Bounded: at most ``budget_lines`` lines of at most ``MAX_LINE`` characters, and a summary of at most
+``SUMMARY`` (so at most that many tokens for a byte-level tokenizer, and far fewer in practice); the test's
+last block (its return or exception) is always shown.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from eta.trace.writes import RAISE, RETURN, attributed_writes
 MAX_LINE = 160  # characters of one window line (values are already bounded by the tracer: 80 characters)
 MAX_INDENT = 8
 MAX_SOURCE = 80  # characters of a source line quoted in the summary
+SUMMARY = 2 * MAX_LINE  # characters of the summary sentence (two values and a source line fit)
 REPEATS = 3  # a block pattern seen this many times in a row or more is shown once, then counted
 FIRST = "   <- first difference"
 ABSENT = " (not in the reference)"  # after a value, inline: one line per block whatever it marks
@@ -86,6 +88,8 @@ def divergence_window(events: Sequence[TraceEvent], source: str, entry_point: st
     expected, first = first_difference(writes, live, reference) if reference is not None else (None, None)
     # the block of the line that made the first difference ends with it: what follows is seen after the mark
     units, of = blocks(events, found[first][0] if first is not None else -1)
+    if not units:
+        return Window("(no trace: the test did not run under the tracer)", [])
     for at, (event, write) in enumerate(found):
         unit = units[of[event]] if of[event] >= 0 else None
         if unit is not None and (unit.kind in ("call", "lines") or (unit.kind == "return" and write[2] == RETURN)):
@@ -96,7 +100,9 @@ def divergence_window(events: Sequence[TraceEvent], source: str, entry_point: st
     else:
         centre, summary = _compare(units, of, found, live, reference, (expected, first), marks, source)
     groups, centre = _collapse(units, writes, marks, centre)
-    return Window(one_line(summary), _fit(groups, centre, budget_lines, FIRST in "".join(marks.values())))
+    summary = one_line(summary)
+    summary = summary if len(summary) <= SUMMARY else summary[:SUMMARY - 3] + "..."
+    return Window(summary, _fit(groups, centre, budget_lines, FIRST in "".join(marks.values())))
 
 
 def blocks(events: Sequence[TraceEvent], split: int = -1) -> tuple[list[Block], list[int]]:
