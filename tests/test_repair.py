@@ -30,7 +30,8 @@ def ctx_for(tmp_path: Path, *overrides: str) -> SimpleNamespace:
 
     train, held = load_splits(cfg)
     return SimpleNamespace(cfg=cfg, run_dir=tmp_path, train_tasks=train, eval_tasks=held, say=lambda m: None,
-                           style="chat", path=lambda *p: tmp_path.joinpath(*p))
+                           style="chat", path=lambda *p: tmp_path.joinpath(*p),
+                           sampling_seed=lambda stream: cfg.seed + stream)
 
 
 def executed(ctx, tasks_programs: list[tuple[Task, str]], out: Path, focus: bool = False) -> list[RepairProblem]:
