@@ -131,20 +131,28 @@ def accuracy(args: argparse.Namespace) -> None:
     results = evaluate_repair(ctx, model, tokenizer, settings, out, policy="base", failing_source=None)["quixbugs"]
     print(f"{time.perf_counter() - start:.0f} s; load_avg now {os.getloadavg()[0]:.1f}", flush=True)
     fixed: dict[str, dict[str, bool]] = {}
+    passed: dict[str, dict[str, float]] = {}  # the share of its tests each answer passes: a finer, paired signal
     for kind in settings.kinds:
         rows = [json.loads(line) for line in (out / "quixbugs" / kind / "executions.jsonl").read_text().splitlines()]
         fixed[kind] = {r["task_id"]: bool(r["passed"]) for r in rows if r["sample_id"] == 0}
+        passed[kind] = {r["task_id"]: r["tests_passed"] / max(1, r["tests_total"]) for r in rows if r["sample_id"] == 0}
         samples = (out / "quixbugs" / kind / "samples.jsonl").read_text().splitlines()
         tokens = [len(tokenizer(json.loads(line)["prompt"])["input_ids"]) for line in samples]
         print(f"{kind}: {results[kind]['n_fixed']} of {results[kind]['n_problems']} fixed "
               f"({results[kind]['accuracy']:.1%}); prompts {min(tokens)}-{max(tokens)} tokens, "
               f"mean {sum(tokens) / len(tokens):.0f}; "
+              f"mean share of tests passed {sum(passed[kind].values()) / len(passed[kind]):.1%}; "
               f"fixed: {sorted(t for t, ok in fixed[kind].items() if ok)}")
     for a, b in combinations(settings.kinds, 2):
         ids = sorted(set(fixed[a]) & set(fixed[b]))
         d, low, high, only_a, only_b, p = paired([fixed[a][t] for t in ids], [fixed[b][t] for t in ids])
         print(f"{a} - {b}: {d:+.1%} [{low:+.1%}, {high:+.1%}] on {len(ids)} programs; fixed by {a} only {only_a}, "
               f"by {b} only {only_b}; exact McNemar p = {p:.3f}")
+        more = [passed[a][t] > passed[b][t] for t in ids]
+        fewer = [passed[a][t] < passed[b][t] for t in ids]
+        _, _, _, wins, losses, sign_p = paired(more, fewer)
+        print(f"  tests passed: {a}'s answer passes more of its tests than {b}'s on {wins} programs, fewer on "
+              f"{losses} (exact sign test p = {sign_p:.3f})")
 
 
 def main() -> None:
