@@ -237,8 +237,9 @@ class RepairSet(StrEnum):
 
 class RepairFeedback(StrEnum):
     none = "none"
-    error = "error"
-    trace = "trace"
+    error = "error"  # the failing test and its verdict
+    trace = "trace"  # also the trace's window around the first divergence from the reference (eta.trace.window)
+    trace_events = "trace_events"  # also the whole-state trace, first and last events (before issue 27)
 
 
 class RepairControl(StrEnum):

@@ -47,6 +47,8 @@ REPAIR = "repair"
 REWARD_MODEL = "reward_model"
 SHOTS_EXECUTIONS = "shots_executions.jsonl"  # in a repair folder: the candidate few-shot examples, executed
 BUGGY_EXECUTIONS = "buggy_executions.jsonl"  # in a repair set's folder: the buggy programs, executed once
+FOCUS_EXECUTIONS = "focus_executions.jsonl"  # in a repair set's folder: each failing test run alone, every event
+SHOTS_FOCUS = "shots_focus.jsonl"  # in a repair folder: the same for the worked examples (feedback=trace)
 EVAL = "eval"
 BASE = "base"  # the policy before training, and its folder in EVAL
 TRAINED = "trained"

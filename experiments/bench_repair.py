@@ -1,5 +1,7 @@
 """Seconds per program of the QuixBugs repair pass's sampling (greedy, trace feedback), the old batching
-against the engine's own, side by side in one process on the same prompts.
+against the engine's own, side by side in one process on the same prompts; and, with ``--accuracy``, the
+repair accuracy of feedback kinds on the same programs (issue 27 section 5: the divergence window
+``trace`` against the old whole-state ``trace_events`` and the ``none`` control), with paired intervals.
 
 The old rule gave the whole pass one batch size, 16384 // (the longest prompt's tokens): 3 rows for the 40
 trace prompts (397 to 4883 tokens), in calls of 32 prompts. Now the engine gets every prompt in one call
@@ -9,6 +11,12 @@ completions are identical.
 
     .venv/bin/python experiments/bench_repair.py --programs 8          # 8 programs spread over the lengths
     .venv/bin/python experiments/bench_repair.py --programs 40 --dtype bfloat16
+    .venv/bin/python experiments/bench_repair.py --accuracy --out outputs/bench_repair_fb   # resumable
+
+``--accuracy`` prints, per kind, the share of the QuixBugs programs fixed by the greedy answer and the mean
+prompt tokens; per pair of kinds, the programs only one of them fixed, the difference with its 95%
+interval (Newcombe's hybrid score interval for paired proportions, from Wilson intervals) and the exact
+McNemar p-value (two-sided binomial on the discordant programs).
 """
 
 from __future__ import annotations
@@ -73,14 +81,98 @@ def new(model, tokenizer, prompts: list[str], stops: list[str], max_new: int, dt
                   dtype=dtype)
 
 
+def paired(a: list[bool], b: list[bool]) -> tuple[float, float, float, int, int, float]:
+    """``a - b`` of two paired binary outcomes: the difference, its 95% Newcombe interval (method 10), the
+    discordant counts (a only, b only) and the exact two-sided McNemar p-value."""
+    from math import comb, sqrt
+
+    from eta.metrics import wilson
+
+    n = len(a)
+    both, only_a = sum(x and y for x, y in zip(a, b)), sum(x and not y for x, y in zip(a, b))
+    only_b, neither = sum(y and not x for x, y in zip(a, b)), sum(not x and not y for x, y in zip(a, b))
+    p1, p2 = (both + only_a) / n, (both + only_b) / n
+    (l1, u1), (l2, u2) = wilson(both + only_a, n), wilson(both + only_b, n)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = (both * neither - only_a * only_b) / sqrt(margins) if margins else 0.0
+    d = p1 - p2
+    low = d - sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    high = d + sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    k, m = min(only_a, only_b), only_a + only_b
+    p = min(1.0, 2 * sum(comb(m, i) for i in range(k + 1)) / 2 ** m) if m else 1.0
+    return d, low, high, only_a, only_b, p
+
+
+def accuracy(args: argparse.Namespace) -> None:
+    """Repair accuracy of each feedback kind on the same QuixBugs programs (resumable in ``args.out``)."""
+    import json
+    from itertools import combinations
+
+    from hydra import compose, initialize_config_dir
+
+    from eta.config import register
+    from eta.context import RunContext, load_splits
+    from eta.models import load_model
+    from eta.repair.evaluate import evaluate_repair
+    from eta.repair.settings import CONTROLS, RepairSettings
+
+    register()
+    with initialize_config_dir(config_dir=str(Path(os.environ["ETA_ROOT"]) / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["logger=none", f"model={args.model}", *args.override])
+    out = Path(args.out)
+    ctx = RunContext(cfg=cfg, run_dir=out)
+    ctx.train_tasks, ctx.eval_tasks = load_splits(cfg)
+    feedback = [k for k in args.kinds if k not in CONTROLS]
+    settings = RepairSettings(sets=["quixbugs"], feedback=feedback, controls=[k for k in args.kinds if k in CONTROLS],
+                              shots=args.shots, limit=args.limit, max_new_tokens=args.max_new_tokens)
+    model, tokenizer = load_model(args.model)
+    print(f"load_avg={os.getloadavg()[0]:.1f}; {settings}", flush=True)
+    start = time.perf_counter()
+    results = evaluate_repair(ctx, model, tokenizer, settings, out, policy="base", failing_source=None)["quixbugs"]
+    print(f"{time.perf_counter() - start:.0f} s; load_avg now {os.getloadavg()[0]:.1f}", flush=True)
+    fixed: dict[str, dict[str, bool]] = {}
+    passed: dict[str, dict[str, float]] = {}  # the share of its tests each answer passes: a finer, paired signal
+    for kind in settings.kinds:
+        rows = [json.loads(line) for line in (out / "quixbugs" / kind / "executions.jsonl").read_text().splitlines()]
+        fixed[kind] = {r["task_id"]: bool(r["passed"]) for r in rows if r["sample_id"] == 0}
+        passed[kind] = {r["task_id"]: r["tests_passed"] / max(1, r["tests_total"]) for r in rows if r["sample_id"] == 0}
+        samples = (out / "quixbugs" / kind / "samples.jsonl").read_text().splitlines()
+        tokens = [len(tokenizer(json.loads(line)["prompt"])["input_ids"]) for line in samples]
+        print(f"{kind}: {results[kind]['n_fixed']} of {results[kind]['n_problems']} fixed "
+              f"({results[kind]['accuracy']:.1%}); prompts {min(tokens)}-{max(tokens)} tokens, "
+              f"mean {sum(tokens) / len(tokens):.0f}; "
+              f"mean share of tests passed {sum(passed[kind].values()) / len(passed[kind]):.1%}; "
+              f"fixed: {sorted(t for t, ok in fixed[kind].items() if ok)}")
+    for a, b in combinations(settings.kinds, 2):
+        ids = sorted(set(fixed[a]) & set(fixed[b]))
+        d, low, high, only_a, only_b, p = paired([fixed[a][t] for t in ids], [fixed[b][t] for t in ids])
+        print(f"{a} - {b}: {d:+.1%} [{low:+.1%}, {high:+.1%}] on {len(ids)} programs; fixed by {a} only {only_a}, "
+              f"by {b} only {only_b}; exact McNemar p = {p:.3f}")
+        more = [passed[a][t] > passed[b][t] for t in ids]
+        fewer = [passed[a][t] < passed[b][t] for t in ids]
+        _, _, _, wins, losses, sign_p = paired(more, fewer)
+        print(f"  tests passed: {a}'s answer passes more of its tests than {b}'s on {wins} programs, fewer on "
+              f"{losses} (exact sign test p = {sign_p:.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="smollm2_135m")
     parser.add_argument("--programs", type=int, default=8)
-    parser.add_argument("--feedback", default="trace", choices=["none", "error", "trace"])
+    parser.add_argument("--feedback", default="trace", choices=["none", "error", "trace", "trace_events"])
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16"], help="default: the model's own")
     parser.add_argument("--skip-old", action="store_true")
+    parser.add_argument("--accuracy", action="store_true", help="repair accuracy of --kinds instead of timings")
+    parser.add_argument("--kinds", nargs="+", default=["trace", "trace_events", "none"])
+    parser.add_argument("--out", default="outputs/bench_repair_feedback", help="--accuracy's folder (resumable)")
+    parser.add_argument("--limit", type=int, default=None, help="--accuracy: the first N QuixBugs programs")
+    parser.add_argument("--shots", type=int, default=0)
+    parser.add_argument("--max-new-tokens", type=int, default=384, help="method=repair's: a whole fixed program")
+    parser.add_argument("--override", nargs="*", default=[], help="--accuracy: Hydra overrides of the run config")
     args = parser.parse_args()
+    if args.accuracy:
+        accuracy(args)
+        return
 
     from eta.models import load_model
 

@@ -3,7 +3,9 @@ base policy gets a failing program and is asked for a fixed one, with ``method.f
 
 - ``none``: the problem and the failing program;
 - ``error``: also the failing test and its error (or the value it returned against the expected one);
-- ``trace``: also the failing test's execution trace in eta's text format, within ``execute.budget_lines``;
+- ``trace``: also the window of the failing test's trace around its first divergence from the reference,
+  the differing values marked (``eta.trace.window``), within ``execute.budget_lines`` lines;
+- ``trace_events``: also the failing test's whole-state trace in eta's text format (the form before issue 27);
 
 and ``method.shots`` worked examples made from the training split (never the problem asked). Two sets:
 the 40 QuixBugs programs and the failing programs among the base policy's evaluation samples

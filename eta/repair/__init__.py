@@ -2,7 +2,8 @@
 ``eval.repair`` for every evaluated policy).
 
 ``eta.repair.problems`` makes the problems (QuixBugs' buggy programs; the failing programs among the
-evaluation samples), ``eta.repair.prompt`` the prompt with its feedback (none, error, trace),
+evaluation samples), ``eta.repair.prompt`` the prompt with its feedback (none, error, trace, trace_events; ``eta.repair.focus``
+the full trace of each failing test that ``trace``'s window reads),
 ``eta.repair.shots`` worked examples from the training split, ``eta.repair.evaluate`` the runs and their
 metrics. :func:`policy_repair` is the evaluation stage's hook.
 """

@@ -5,6 +5,8 @@ Files, each resumable (a killed run continues, a finished one is read, not redon
 
     <out>/shots_executions.jsonl           the training-split mutants the worked examples come from
     <out>/quixbugs/buggy_executions.jsonl  the 40 buggy programs, executed once
+    <out>/shots_focus.jsonl                their failing tests run alone, every event kept (feedback=trace's window)
+    <out>/<set>/focus_executions.jsonl     the same for the set's programs (eta.repair.focus)
     <out>/<set>/<feedback>/samples.jsonl   the policy's attempts (<feedback>: also a control, none or scratch)
     <out>/<set>/<feedback>/executions.jsonl
     <out>/<set>/<feedback>/metrics.json
@@ -17,11 +19,13 @@ estimator of ``eta.metrics``).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from eta import rundir
+from eta.repair.focus import with_focus
 from eta.repair.problems import RepairProblem, from_records, quixbugs_tasks
 from eta.repair.prompt import Shot, asked_task
 from eta.repair.settings import RepairSettings
@@ -32,27 +36,42 @@ from eta.tasks.schema import Task
 SEED_OFFSET = 2  # the evaluation samples at seed + 1; repair attempts draw their own stream
 
 
-def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dataset_cfg: Any) -> list[dict[str, Any]]:
-    """Run (id, task, whole program) triples in the sandbox under the run's execute settings and the time
-    limits of ``dataset_cfg``; each program as a whole-program answer to its task's tests."""
-    from dataclasses import replace
+def sandbox_limits(ctx: Any, dataset_cfg: Any) -> Any:
+    """The run's execute settings under the time limits of ``dataset_cfg``."""
+    from eta.execute import Limits
 
-    from eta.execute import Limits, TraceOptions
+    ex, d = ctx.cfg.execute, dataset_cfg
+    return Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
+                  allow_packages=tuple(ex.allow_packages))
+
+
+def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dataset_cfg: Any, *,
+                     only: dict[str, int] | None = None, events: bool = False) -> list[dict[str, Any]]:
+    """Run (id, task, whole program) triples in the sandbox under the run's execute settings and the time
+    limits of ``dataset_cfg``; each program as a whole-program answer to its task's tests, or to the one
+    test ``only`` names for its id (index into the task's tests), with every trace event when ``events``."""
+    from eta.execute import TraceOptions
     from eta.execute.batch import Sample, execute_samples
     from eta.execute.reftimes import from_config, per_test_limits
     from eta.tasks.schema import CompletionMode
 
     if not todo:
         return []
-    ex, d = ctx.cfg.execute, dataset_cfg
-    limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
-                    allow_packages=tuple(ex.allow_packages))
-    trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
+    ex, only, limits = ctx.cfg.execute, only or {}, sandbox_limits(ctx, dataset_cfg)
+    trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, events=events) if ex.trace else None
     originals = {t.task_id: replace(t, completion_mode=CompletionMode.FULL) for _, t, _ in todo}
     # limits measured once per original problem (cached by content), not once per repair problem
-    measured = per_test_limits(list(originals.values()), limits, from_config(d), workers=ex.workers, say=ctx.say)
-    by_id = {pid: originals[t.task_id] for pid, t, _ in todo}
-    per_test = {pid: measured[t.task_id] for pid, t, _ in todo if t.task_id in measured}
+    measured = per_test_limits(list(originals.values()), limits, from_config(dataset_cfg), workers=ex.workers,
+                               say=ctx.say)
+    by_id: dict[str, Task] = {}
+    per_test: dict[str, list[float]] = {}
+    for pid, t, _ in todo:
+        task, limit = originals[t.task_id], measured.get(t.task_id)
+        if pid in only:
+            task, limit = replace(task, tests=(task.tests[only[pid]],)), limit and [limit[only[pid]]]
+        by_id[pid] = task
+        if limit:
+            per_test[pid] = limit
     samples = [Sample(pid, program, 0, {}) for pid, _, program in todo]
     return execute_samples(samples, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True,
                            say=ctx.say, test_timeouts=per_test)
@@ -139,6 +158,10 @@ def evaluate_repair(ctx: Any, model: Any, tokenizer: Any, settings: RepairSettin
     if settings.shots and len(shots) < settings.shots:
         ctx.say(f"repair: only {len(shots)} worked example(s) could be made from the training split "
                 f"(asked for {settings.shots})")
+    windowed = "trace" in settings.kinds  # its window needs each failing test traced in full (eta.repair.focus)
+    if windowed and shots:
+        focused = with_focus(ctx, [s.problem for s in shots], out / rundir.SHOTS_FOCUS, ctx.cfg.dataset)
+        shots = [replace(s, problem=p) for s, p in zip(shots, focused)]
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for name in settings.sets:
         if name == "quixbugs":
@@ -154,6 +177,8 @@ def evaluate_repair(ctx: Any, model: Any, tokenizer: Any, settings: RepairSettin
         else:
             problems, d = failing_problems(ctx, failing_source, settings.per_problem), ctx.cfg.dataset
         problems = problems[: settings.limit] if settings.limit else problems
+        if windowed:
+            problems = with_focus(ctx, problems, out / name / rundir.FOCUS_EXECUTIONS, d)
         results[name] = {}
         for feedback in settings.kinds:
             if feedback == "scratch" and name == "quixbugs":  # its only statement is the buggy program itself

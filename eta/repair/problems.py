@@ -15,11 +15,22 @@ from eta.tasks.schema import Task, TestCase
 
 
 @dataclass(frozen=True)
+class Focus:
+    """What the trace window of ``feedback=trace`` is made from (``eta.repair.focus``)."""
+
+    index: int  # the first failing test
+    events: list[dict[str, Any]]  # that test's trace events, the program run on it alone
+    reference: list[str] | None  # the reference solution's value sequence on that test; None: none to compare
+    why: str = ""  # why there is none
+
+
+@dataclass(frozen=True)
 class RepairProblem:
     problem_id: str  # QuixBugs/bitcount; Synthetic/add/3#2 for sample 2 of a held-out problem
     task: Task  # the problem the program fails (its statement, tests, entry point)
     program: str  # the failing whole program
     execution: dict[str, Any]  # the sandbox's record of running it (tests, traces)
+    focus: Focus | None = None  # for feedback=trace: its failing test traced in full (None: not made, or no test ran)
 
     def failing_test(self) -> tuple[TestCase | None, dict[str, Any] | None]:
         """The first test that failed (the case and its result), or (None, None) where none ran

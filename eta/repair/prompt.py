@@ -3,7 +3,13 @@
 - ``none``: the problem statement and the failing program;
 - ``error``: also the first failing test and its verdict: the exception and its message, or the value
   the call returned against the one the test expects;
-- ``trace``: also that test's execution trace in eta's text format (``eta.trace.text``), at most
+- ``trace``: also the window of that test's trace around where it first differs from the reference
+  solution's execution, block by block with the values that differ marked (``eta.trace.window``, made
+  from ``problem.focus``: ``eta.repair.focus``), at most ``budget_lines`` lines. Where the task has no
+  reference (the offline APPS subset) or its reference fails, the window is the one around the exception
+  (or the end of the test) and its first line says that there was nothing to compare with;
+- ``trace_events``: the trace as it was shown before issue 27: that test's execution trace in eta's text
+  format (``eta.trace.text``), every event with the whole state, its first and last events kept within
   ``budget_lines`` lines;
 - ``scratch`` (a control, not feedback): the problem alone, without the failing program.
 
@@ -118,6 +124,24 @@ def trace_lines(result: dict[str, Any] | None, budget_lines: int) -> list[str]:
     return lines
 
 
+def window_lines(problem: RepairProblem, budget_lines: int) -> list[str]:
+    """The window of the failing test's trace (``feedback=trace``): a sentence saying where the program
+    first differs from the reference, then the blocks around it, ``budget_lines`` lines at most."""
+    from eta.trace.record import TraceEvent
+    from eta.trace.window import divergence_window
+
+    focus = problem.focus
+    if focus is None:
+        return ["(no trace: the test did not run under the tracer)"]
+    try:
+        events = [TraceEvent.from_dict(e) for e in focus.events]
+    except ValueError:  # not made by the tracer: show none of it rather than lines of unknown origin
+        return ["(no trace)"]
+    window = divergence_window(events, problem.program, problem.task.entry_point, focus.reference,
+                               max(3, budget_lines - 1), no_reference=focus.why)
+    return [window.summary, *window.lines]
+
+
 def feedback_text(problem: RepairProblem, feedback: str, budget_lines: int) -> str:
     """The feedback part of the prompt; empty for ``none``."""
     if feedback == "none":
@@ -125,6 +149,9 @@ def feedback_text(problem: RepairProblem, feedback: str, budget_lines: int) -> s
     case, result = problem.failing_test()
     parts = ["It fails this test:", test_text(case), verdict_text(case, result, problem.execution)]
     if feedback == "trace":
+        parts += ["Its execution on that test, block by block (`[L4-6]`: lines 4 to 6 ran, then the values they "
+                  "computed):", fence("\n".join(window_lines(problem, budget_lines)), "text")]
+    elif feedback == "trace_events":
         parts += ["Its execution trace on that test:", fence("\n".join(trace_lines(result, budget_lines)), "text")]
     return "\n".join(parts)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eta.config import RepairFeedback
 from eta.errors import ConfigError
 
-FEEDBACK = ("none", "error", "trace")
+FEEDBACK = tuple(f.value for f in RepairFeedback)  # the Hydra schema's kinds (eta.config): one list of them
 CONTROLS = ("none", "scratch")  # scratch: the problem alone, no failing program (eta.repair.prompt.scratch_task)
 SETS = ("quixbugs", "failing")
 

@@ -15,9 +15,9 @@ repaired ``steps`` criterion counts, after dropping the lines that compute nothi
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Iterator, Sequence
 
-from eta.trace.record import TraceRecord
+from eta.trace.record import TraceEvent, TraceRecord
 
 RETURN, RAISE = "<return>", "<raise>"
 
@@ -25,29 +25,35 @@ RETURN, RAISE = "<return>", "<raise>"
 def value_writes(record: TraceRecord) -> dict[str, Any]:
     """``{"writes": [[line, function, name, value], ...], "lines": [[line, count], ...], "complete": bool}``
     of one test's record; ``complete`` is False when the event cap or an early end cut the trace."""
-    writes: list[list[Any]] = []
+    events = record.events
+    lines = Counter(e.line_number for e in events if e.event_type == "line")
+    return {"writes": [write for _, write in attributed_writes(events)], "lines": sorted(lines.items()),
+            "complete": not record.dropped and not record.incomplete}
+
+
+def attributed_writes(events: Sequence[TraceEvent]) -> Iterator[tuple[int, list[Any]]]:
+    """Each write of ``events`` with the index of the event that made it: for a changed variable, the
+    frame's previous line (or call) event; for a call's arguments, a return or a raise, that event itself
+    (``eta.trace.window`` shows each write in the block of the line that made it)."""
     state: dict[int, dict[str, str]] = {}  # frame id -> what it showed at its last call or line event
-    last_line: dict[int, int] = {}
-    lines: Counter[int] = Counter()
-    for e in record.events:
+    last: dict[int, tuple[int, int]] = {}  # frame id -> (line, event index) of that event
+    for i, e in enumerate(events):
         fid = e.frame_id
         kind = e.event_type
         if kind == "line":
-            lines[e.line_number] += 1
             before = state.get(fid, {})
-            writer = last_line.get(fid, e.line_number)
+            writer, at = last.get(fid, (e.line_number, i))
             for name, value in e.variable_states.items():
                 if before.get(name) != value:
-                    writes.append([writer, e.function, name, value])
-            state[fid], last_line[fid] = e.variable_states, e.line_number
+                    yield at, [writer, e.function, name, value]
+            state[fid], last[fid] = e.variable_states, (e.line_number, i)
         elif kind == "call":
             if e.detail != "resume":  # a resumed generator's variables were written before it yielded
-                writes.extend([e.line_number, e.function, name, value] for name, value in e.variable_states.items())
-            state[fid], last_line[fid] = e.variable_states, e.line_number
+                for name, value in e.variable_states.items():
+                    yield i, [e.line_number, e.function, name, value]
+            state[fid], last[fid] = e.variable_states, (e.line_number, i)
         elif kind == "return":
             if e.detail != "unwind":
-                writes.append([e.line_number, e.function, RETURN, e.return_value])
+                yield i, [e.line_number, e.function, RETURN, e.return_value]
         elif kind == "exception":
-            writes.append([e.line_number, e.function, RAISE, (e.error_info or {}).get("error_type", "Exception")])
-    return {"writes": writes, "lines": sorted(lines.items()),
-            "complete": not record.dropped and not record.incomplete}
+            yield i, [e.line_number, e.function, RAISE, (e.error_info or {}).get("error_type", "Exception")]
