@@ -73,6 +73,11 @@ def eval_file(kind: str, what: str) -> str:
     return f"{kind}_{what}.jsonl"
 
 
+def rollouts_file(rank: int) -> str:
+    """GRPO's rollouts file (in TRAIN) of one rank of a launch: ROLLOUTS for rank 0, rollouts.rank<n>.jsonl else."""
+    return ROLLOUTS if rank == 0 else ROLLOUTS.replace(".jsonl", f".rank{rank}.jsonl")
+
+
 def round_dir(run_dir: Path, n: int) -> Path:
     """The folder of round ``n`` of an iterative run (rounds > 1)."""
     return Path(run_dir) / f"{ROUND_PREFIX}{n}"

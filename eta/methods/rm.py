@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 # At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
 from trl import RewardConfig
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.train.runner import TrainResult
 from eta.train.settings import run_args
@@ -52,7 +53,7 @@ class RMArgs(RewardConfig):
 def rm_args(cfg: Any, run_dir: Path, node: Any = None) -> RMArgs:
     """The reward model's args from ``node`` (default ``cfg.method``), trained under ``run_dir/reward_model``,
     its trace budget the run's ``execute.budget_lines`` unless it sets one."""
-    args = run_args(RMArgs, cfg, run_dir / "reward_model", node=node)
+    args = run_args(RMArgs, cfg, run_dir / rundir.REWARD_MODEL, node=node)
     if args.budget_lines is None:
         args.budget_lines = int(cfg.execute.budget_lines)
     return args
@@ -74,13 +75,13 @@ class RewardModel:
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
         from eta.rm.train import accuracy, train_reward_model
 
-        if not (run.run_dir / "pairs.jsonl").is_file() or not run.pairs_dir.is_dir():
+        if not run.pairs_file.is_file() or not run.pairs_dir.is_dir():
             run.say("no preference pairs: nothing to train the reward model on (try more samples, a higher "
                     "temperature, or prefer.include_reference=true)")
             return None
         from eta.train.settings import in_folder
 
-        args = in_folder(self.args, run.run_dir / "reward_model")
+        args = in_folder(self.args, run.run_dir / rundir.REWARD_MODEL)
         variants = [args.with_trace] + ([False] if args.with_trace and args.no_trace_ablation else [])
         metrics: dict[str, Any] = {"interval": "wilson 95%", "backbone": args.backbone}
         main = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.metrics import wilson
 from eta.prefer.records import REFERENCE_BASE
@@ -38,7 +39,7 @@ def pair_examples(run: "RunContext", budget_lines: int, with_trace: bool) -> lis
     executions = {(r["task_id"], r["sample_id"]): r for r in run.executions()}
     tasks = {t.task_id: t for t in run.train_tasks}
     examples = []
-    for pair in read_pairs(run.run_dir / "pairs.jsonl"):
+    for pair in read_pairs(run.pairs_file):
         texts = []
         for sid in (pair.chosen_sample_id, pair.rejected_sample_id):
             code, execution = _program(executions, tasks, pair.task_id, sid)
@@ -110,7 +111,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
             "settings": {k: getattr(args, k) for k in mine},
             # every TRL setting but those of this process (the launcher sets local_rank) or of the run's folders
             "args": {k: v for k, v in args.to_dict().items() if k not in (*DERIVED, *mine, "local_rank")},
-            "pairs": hashlib.sha1((run.run_dir / "pairs.jsonl").read_bytes()).hexdigest()}
+            "pairs": hashlib.sha1(run.pairs_file.read_bytes()).hexdigest()}
     _claim(out, meta, run.say)
 
     def ids(texts: list[str]) -> list[list[int]]:
