@@ -62,7 +62,7 @@ class DPO:
     def __init__(self, cfg: Any, run_dir: Path) -> None:
         # built once, here: a bad value fails before any stage runs
         self.args = run_args(DPOArgs, cfg, run_dir / rundir.TRAIN)
-        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
+        self.peft = lora_config(cfg.model.lora) if self.args.use_lora else None
         # the trained policy whole on rank 0 (reloaded where training sharded or wrapped it for all ranks)
         self.whole_policy = partial(_whole_policy, cfg)
 

@@ -91,7 +91,7 @@ class GRPO:
 
         # built once, here: a bad value (the reward model's too) fails before any stage runs
         self.args = run_args(GRPOArgs, cfg, run_dir / rundir.TRAIN)
-        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
+        self.peft = lora_config(cfg.model.lora) if self.args.use_lora else None
         # ETA-RM's reward model trains on the run's pairs: those stages come first
         self.needs: str | None = "prefer" if self.args.uses_rm else None
         self.rm_args = rm_args(cfg, run_dir, node=self.args.rm) if self.args.uses_rm else None

@@ -63,8 +63,8 @@ class SFT:
     def __init__(self, cfg: Any, run_dir: Path) -> None:
         # built once, here: a bad value fails before any stage runs
         self.args = run_args(SFTArgs, cfg, run_dir / rundir.TRAIN)
-        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
-        self.stops = list(cfg.sampler.get("stop") or [])
+        self.peft = lora_config(cfg.model.lora) if self.args.use_lora else None
+        self.stops = list(cfg.sampler.stop)
         self.without_reference = _count_without_reference(cfg) if self.args.completions == "auto" else 0
         uses_samples = self.args.completions == "passing" or self.without_reference > 0
         self.needs: str | None = "execute" if uses_samples else None

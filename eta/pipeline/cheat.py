@@ -15,8 +15,8 @@ from eta.tasks.schema import Task
 
 def impossible_eval(ctx: RunContext, model: Any, tokenizer: Any, policy: str) -> dict[str, Any] | None:
     """``metrics["cheat"]`` of one evaluated policy, or None when ``eval.cheat`` is off."""
-    settings = ctx.cfg.eval.get("cheat")
-    if settings is None or not settings.enabled or settings.tasks < 1 or settings.n < 1:
+    settings = ctx.cfg.eval.cheat
+    if not settings.enabled or settings.tasks < 1 or settings.n < 1:
         return None
     tasks = checked_variants(ctx, policy, settings.tasks)
     if not tasks:

@@ -37,20 +37,19 @@ def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dat
     limits of ``dataset_cfg``; each program as a whole-program answer to its task's tests."""
     from dataclasses import replace
 
-    from eta.execute import Limits, TraceOptions
+    from eta.context import derived_limits, limits_of
+    from eta.execute import TraceOptions
     from eta.execute.batch import Sample, execute_samples
-    from eta.execute.reftimes import from_config, per_test_limits
+    from eta.execute.reftimes import per_test_limits
     from eta.tasks.schema import CompletionMode
 
     if not todo:
         return []
-    ex, d = ctx.cfg.execute, dataset_cfg
-    limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
-                    allow_packages=tuple(ex.allow_packages))
+    ex, limits = ctx.cfg.execute, limits_of(ctx.cfg.execute, dataset_cfg)
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines) if ex.trace else None
     originals = {t.task_id: replace(t, completion_mode=CompletionMode.FULL) for _, t, _ in todo}
     # limits measured once per original problem (cached by content), not once per repair problem
-    measured = per_test_limits(list(originals.values()), limits, from_config(d), workers=ex.workers, say=ctx.say)
+    measured = per_test_limits(list(originals.values()), limits, derived_limits(dataset_cfg), workers=ex.workers, say=ctx.say)
     by_id = {pid: originals[t.task_id] for pid, t, _ in todo}
     per_test = {pid: measured[t.task_id] for pid, t, _ in todo if t.task_id in measured}
     samples = [Sample(pid, program, 0, {}) for pid, _, program in todo]

@@ -124,7 +124,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
         from trl import RewardTrainer
 
         set_seed(args.seed)
-        lora = plain_dict(run.cfg.model.get("lora"), "model.lora")
+        lora = plain_dict(run.cfg.model.lora, "model.lora")
         if args.backbone != "policy":  # the policy's module names say nothing of an encoder's
             lora["target_modules"] = "all-linear"
         peft = lora_config(lora, task_type="SEQ_CLS", modules_to_save=HEADS[args.backbone]) if args.use_lora else None
