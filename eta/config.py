@@ -9,10 +9,12 @@ in Hydra's ConfigStore under ``<group>/_schema``.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, TypeVar
 
 from eta.errors import ConfigError
 
@@ -23,11 +25,14 @@ def enum_text(value: Any) -> str:
 
 
 def plain_dict(cfg: Any, what: str) -> dict[str, Any]:
-    """A Hydra/OmegaConf node or any mapping as a plain, resolved ``dict`` (``None`` gives ``{}``)."""
+    """A Hydra/OmegaConf node, one of the schema objects below, or any mapping as a plain, resolved ``dict``
+    (``None`` gives ``{}``); a schema object gives what its composed node gives (enums as their text)."""
     if cfg is None:
         return {}
     from omegaconf import DictConfig, OmegaConf
 
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        cfg = OmegaConf.structured(cfg)
     if isinstance(cfg, DictConfig):
         return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
     if isinstance(cfg, Mapping):
@@ -79,8 +84,50 @@ class ModelConf:
     eos_token: Optional[str] = None
     pad_token: Optional[str] = None
     tiny: Dict[str, Any] = field(default_factory=dict)
-    hosted: Dict[str, Any] = field(default_factory=dict)  # source openai/anthropic: checked by eta.hosted.settings
+    hosted: Dict[str, Any] = field(default_factory=dict)  # source openai/anthropic: checked by HostedConf
     lora: LoraConf = field(default_factory=LoraConf)
+
+
+# Sampler parameters a hosted model's request may carry; some services refuse some (Anthropic's newer models
+# refuse temperature and top_p together, OpenAI's reasoning models refuse temperature and stop).
+SENDABLE = ("temperature", "top_p", "stop", "seed")
+
+
+@dataclass
+class HostedConf:
+    """``model.hosted`` of a hosted model (eta.hosted): a plain mapping in ``ModelConf`` (local models have
+    none, so their fingerprints are unchanged), checked by this schema when the hosted model is set up."""
+
+    model_id: str = ""  # the service's model name (gpt-4.1-mini, claude-haiku-4-5, ...)
+    base_url: Optional[str] = None  # null: the SDK's own (its *_BASE_URL variable, else the service)
+    max_tokens: Optional[int] = None  # null: sampler.max_new_tokens
+    temperature: Optional[float] = None  # null: the sampler's; a value replaces it (greedy stays greedy)
+    system: Optional[str] = None  # a system message before each prompt
+    send: List[str] = field(default_factory=lambda: list(SENDABLE))  # sampler parameters put in requests
+    n_per_request: bool = True  # OpenAI: one request returns all n samples (the prompt is billed once)
+    concurrency: int = 4  # requests in flight at once
+    requests_per_minute: Optional[float] = None  # null: no pacing beyond the concurrency bound
+    max_retries: int = 6  # on 429, 5xx, timeouts and dropped connections
+    backoff_s: float = 1.0  # first wait; doubled on each retry (with jitter), unless Retry-After says
+    max_backoff_s: float = 60.0
+    timeout_s: float = 120.0  # per request
+    prices: Dict[str, Any] = field(default_factory=dict)  # model id -> {input, output}: USD per 1M tokens
+    prices_as_of: Optional[str] = None  # when the prices above were read: the cost is an estimate
+    request: Dict[str, Any] = field(default_factory=dict)  # more fields of the request body, sent as they are
+
+    def __post_init__(self) -> None:
+        if not self.model_id:
+            raise ConfigError("model.hosted.model_id: a hosted model needs the service's model name")
+        unknown = [p for p in self.send if p not in SENDABLE]
+        if unknown:
+            raise ConfigError(f"model.hosted.send: {unknown[0]!r} is not one of {', '.join(SENDABLE)}")
+        _check("model.hosted", *((key, getattr(self, key), getattr(self, key) is None or getattr(self, key) > 0)
+                                 for key in ("concurrency", "timeout_s", "max_tokens", "requests_per_minute")),
+               ("max_retries", self.max_retries, self.max_retries >= 0))
+        for model_id, price in self.prices.items():
+            if not (isinstance(price, Mapping) and set(price) == {"input", "output"}
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in price.values())):
+                raise ConfigError(f"model.hosted.prices.{model_id}: expected {{input: USD, output: USD}} per 1M tokens")
 
 
 class Criterion(StrEnum):
@@ -108,7 +155,8 @@ class HeuristicConf:
 
     def __post_init__(self) -> None:
         cap = self.max_pairs_per_problem
-        _check("heuristic", ("max_pairs_per_problem", cap, cap is None or cap >= 1),
+        _check("heuristic", ("criteria", list(self.criteria), 0 < len(self.criteria) == len(set(self.criteria))),
+               ("max_pairs_per_problem", cap, cap is None or cap >= 1),
                ("max_steps", self.max_steps, self.max_steps >= 1))
 
 
@@ -173,10 +221,22 @@ class DistName(StrEnum):
     zero3 = "zero3"
 
 
+ZERO_STAGES = (0, 1, 2, 3)  # DeepSpeed ZeRO stages (conf/dist/ ships 2 and 3)
+
+
 @dataclass
 class DistConf:
     name: DistName = DistName.none
-    deepspeed: Optional[Dict[str, Any]] = None
+    deepspeed: Optional[Dict[str, Any]] = None  # the DeepSpeed config, handed to TRL as it is
+
+    def __post_init__(self) -> None:
+        if self.name == DistName.none:
+            return
+        if not isinstance(self.deepspeed, Mapping) or not self.deepspeed:
+            raise ConfigError(f"dist.deepspeed: dist={enum_text(self.name)} needs a 'deepspeed' mapping (the DeepSpeed config)")
+        stage = (self.deepspeed.get("zero_optimization") or {}).get("stage")
+        if stage not in ZERO_STAGES:
+            raise ConfigError(f"dist.deepspeed.zero_optimization.stage must be one of {ZERO_STAGES}, got {stage!r}")
 
 
 class LoggerName(StrEnum):
@@ -361,6 +421,36 @@ def _check(node: str, *checks: tuple[str, Any, bool]) -> None:
     for key, value, ok in checks:
         if not ok:
             raise ConfigError(f"{node}.{key}: {value!r} is out of range")
+
+
+S = TypeVar("S")
+
+
+def checked(schema: type[S], node: Any, what: str) -> S:
+    """A config node that Hydra did not merge onto its schema (a method's sub-node, a dict from a script or
+    a test) as that schema's object: the schema checks it as it checks a composed group. Bad input is one
+    ConfigError naming ``what.key``, and a misspelt key gets the nearest known ones."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    if isinstance(node, schema):
+        return node
+    given = plain_dict(node, what)
+    names = [f.name for f in dataclasses.fields(schema)]  # type: ignore[arg-type]
+    for key in given:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=3)
+            raise ConfigError(f"{what}.{key}: not a key of {what}" + (f"; did you mean {', '.join(close)}?" if close else
+                                                                       f"; known: {', '.join(names)}"))
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), given))  # type: ignore[return-value]
+    except MissingMandatoryValue as e:
+        raise ConfigError(f"{what}.{e.full_key}: missing (it has no default)") from None
+    except OmegaConfBaseException as e:
+        key = str(getattr(e, "full_key", "") or "")
+        value = given.get(key.split("[")[0].split(".")[0])
+        detail = f"{value!r} is not a list" if "is not a ListConfig" in str(e) else str(e).splitlines()[0]
+        raise ConfigError(f"{what}.{key}: {detail}" if key else f"{what}: {detail}") from None
 
 
 def parse(cfg: Any) -> RootConf:

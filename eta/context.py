@@ -1,4 +1,7 @@
-"""What every stage of a run shares: the config, the run directory, the tasks, and which stages are done."""
+"""What every stage of a run shares: the typed config, the run directory, the tasks, and which stages are done.
+
+The pipeline parses the composed Hydra config once (``eta.config.parse``) and hands the typed objects down:
+below ``eta.pipeline`` no module reads the DictConfig."""
 
 from __future__ import annotations
 
@@ -7,11 +10,15 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from eta import rundir
-from eta.config import enum_text
+from eta.config import DatasetConf, ExecuteConf, RootConf, enum_text
 from eta.tasks.schema import Task
+
+if TYPE_CHECKING:
+    from eta.execute import Limits
+    from eta.execute.reftimes import DerivedLimits
 
 
 def say(message: str) -> None:
@@ -26,7 +33,7 @@ def say(message: str) -> None:
 class RunContext:
     """What a stage or a method gets from the run: the config, the run directory and its files, the tasks."""
 
-    cfg: Any  # the composed Hydra config
+    cfg: RootConf  # the run's config as the schemas' typed objects (eta.config.parse), never the DictConfig
     run_dir: Path
     train_tasks: list[Task] = field(default_factory=list)
     eval_tasks: list[Task] = field(default_factory=list)
@@ -46,11 +53,11 @@ class RunContext:
         return self.run_dir / rundir.STAGES
 
     def done(self, stage: str) -> bool:
-        return bool(self._state().get(stage, {}).get("done"))
+        return bool(self.state().get(stage, {}).get("done"))
 
     def mark_done(self, stage: str, **info: Any) -> None:
         """Record `stage` as finished (with `info`), keeping the keys it was planned with."""
-        state = self._state()
+        state = self.state()
         state[stage] = {**state.get(stage, {}), "done": True, "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                         "at": time.time(), **info}
         self.write_state(state)
@@ -64,7 +71,8 @@ class RunContext:
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)  # atomic: a kill never leaves a half-written state
 
-    def _state(self) -> dict[str, Any]:
+    def state(self) -> dict[str, Any]:
+        """stages.json: each stage's record (done, when, the config keys it was made under)."""
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
 
     def path(self, *parts: str) -> Path:
@@ -103,10 +111,30 @@ class RunContext:
         return int(self.cfg.seed) + int(self.cfg.sampler.seed) + stream
 
     @property
+    def limits(self) -> Limits:
+        """The sandbox's limits of this run's programs."""
+        return limits_of(self.cfg.execute, self.cfg.dataset)
+
+    @property
     def style(self) -> str:
         """The prompt style the policy is sampled (and so trained) with."""
         cfg = self.cfg
         return "chat" if enum_text(cfg.dataset.prompt_style) == "chat" and cfg.model.chat else "completion"
+
+
+def limits_of(execute: ExecuteConf, dataset: DatasetConf) -> Limits:
+    """The sandbox's limits of a dataset's programs under the run's execute settings."""
+    from eta.execute import Limits
+
+    return Limits(timeout_s=dataset.timeout_s, test_timeout_s=min(dataset.test_timeout_s, dataset.timeout_s),
+                  memory_mb=execute.memory_mb, allow_packages=tuple(execute.allow_packages))
+
+
+def derived_limits(dataset: DatasetConf) -> DerivedLimits | None:
+    """Per-test limits from the references' times (eta.execute.reftimes); None: a fixed test_timeout_s."""
+    from eta.execute.reftimes import from_config
+
+    return from_config({"test_time_floor_s": dataset.test_time_floor_s, "test_time_factor": dataset.test_time_factor})
 
 
 def holdout_split(tasks: list[Task], fraction: float, seed: int) -> tuple[list[Task], list[Task]]:
@@ -120,7 +148,8 @@ def holdout_split(tasks: list[Task], fraction: float, seed: int) -> tuple[list[T
     return [t for t in tasks if t.task_id not in held], [t for t in tasks if t.task_id in held]
 
 
-def load_splits(cfg: Any) -> tuple[list[Task], list[Task]]:
+def load_splits(cfg: RootConf) -> tuple[list[Task], list[Task]]:
+    """The run's training and held-out problems, from its ``dataset`` and ``seed``."""
     from eta.tasks import load_tasks
     from eta.tasks.families import stratified
 

@@ -16,12 +16,15 @@ the interface between them)::
       eval/<policy>/                EVAL, eval_dir(): one evaluated policy (BASE, TRAINED, round_<n>)
         sampled_samples.jsonl ...   eval_file(): <SAMPLED|GREEDY>_<samples|executions>.jsonl (SAMPLED_SAMPLES, ...)
         metrics.json                METRICS
+        wrong_answers.jsonl         WRONG_ANSWERS: each wrong answer's classes (the report's analysis)
+        impossible_*.jsonl          impossible_file(): the cheating check's references, samples, executions
         repair/<set>/<feedback>/    REPAIR: repair attempts at evaluation (samples, executions, metrics)
       metrics.json, report.txt      METRICS, REPORT: every policy's metrics, and the before/after table
       analysis.md, plots/           ANALYSIS, PLOTS
       superseded/                   SUPERSEDED: outputs a changed config made stale, moved aside
     <sweep>/shared/<stage>-<digest>/  SHARED: a comparison's stage made once per seed, linked into every job
       keys.json, .lock              SHARED_KEYS: the config keys it was made under; SHARED_LOCK: its maker's lock
+    <sweep>/comparison.md, .csv     COMPARISON, COMPARISON_CSV: the comparison of a sweep's jobs
 
 Standard library only, importing nothing of eta: every layer may name a file here.
 """
@@ -55,6 +58,7 @@ TRAINED = "trained"
 SAMPLED, GREEDY = "sampled", "greedy"  # an evaluation's two kinds of samples
 SAMPLED_SAMPLES, SAMPLED_EXECUTIONS = f"{SAMPLED}_samples.jsonl", f"{SAMPLED}_executions.jsonl"  # eval_file()
 METRICS = "metrics.json"
+WRONG_ANSWERS = "wrong_answers.jsonl"  # in an eval folder, beside SAMPLED_EXECUTIONS
 REPORT = "report.txt"
 ANALYSIS = "analysis.md"
 PLOTS = "plots"
@@ -63,6 +67,7 @@ SHARED = "shared"
 SHARED_KEYS = "keys.json"
 SHARED_LOCK = ".lock"
 ROUND_PREFIX = "round_"
+COMPARISON, COMPARISON_CSV = "comparison.md", "comparison.csv"  # in a comparison's sweep folder
 
 
 def eval_dir(run_dir: Path, policy: str) -> Path:
@@ -73,6 +78,16 @@ def eval_dir(run_dir: Path, policy: str) -> Path:
 def eval_file(kind: str, what: str) -> str:
     """An evaluation's file in its policy's folder: ``kind`` SAMPLED or GREEDY, ``what`` samples or executions."""
     return f"{kind}_{what}.jsonl"
+
+
+def impossible_file(what: str) -> str:
+    """The cheating check's file in an evaluated policy's folder: ``what`` references, samples or executions."""
+    return f"impossible_{what}.jsonl"
+
+
+def rollouts_file(rank: int) -> str:
+    """GRPO's rollouts file (in TRAIN) of one rank of a launch: ROLLOUTS for rank 0, rollouts.rank<n>.jsonl else."""
+    return ROLLOUTS if rank == 0 else ROLLOUTS.replace(".jsonl", f".rank{rank}.jsonl")
 
 
 def round_dir(run_dir: Path, n: int) -> Path:

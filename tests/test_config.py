@@ -31,9 +31,10 @@ def test_every_option_composes(compose, group, option):
     elif group != "sampler":  # the sampler group's one option carries no name: nothing read it
         assert enum_text(node.name) == option
     if group == "method":  # a method's own check: its keys and its TRL config's fields
+        from eta.config import parse
         from eta.methods import load_method
 
-        assert load_method(cfg).trains_policy in (True, False)
+        assert load_method(parse(cfg)).trains_policy in (True, False)
 
 
 @pytest.mark.parametrize("override", [
@@ -61,6 +62,42 @@ def test_the_shipped_configs_parse_into_the_schemas(compose, experiment):
 
     root = parse(compose(*([f"experiment={experiment}"] if experiment else [])))
     assert isinstance(root, RootConf) and root.model.dtype in set(DType) and root.model.lora.r >= 1
+
+
+@pytest.mark.parametrize("overrides", [(), ("experiment=smoke",), ("method=grpo", "dist=zero2"), ("model=openai",),
+                                       ("experiment=comparison", "model=tiny", "arm=eta_rm"), ("method=repair",)])
+def test_the_typed_config_reads_as_the_composed_one(compose, overrides):
+    """What the stages record (their keys in stages.json, the finished run's digest) comes from the typed
+    config the pipeline passes down: it must read as the composed config did, or every earlier run would
+    look stale and be redone."""
+    from eta.config import parse, plain_dict
+
+    cfg = compose(*overrides)
+    assert plain_dict(parse(cfg), "config") == OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def test_a_node_from_outside_hydra_is_checked_by_its_schema():
+    """eta.config.checked: a node Hydra did not merge (a method's sub-node, a test's dict) gets the schema's
+    checks, with one line naming the key, and the nearest keys for a misspelt one."""
+    from eta.config import DistConf, HostedConf, LoraConf, checked
+    from eta.errors import ConfigError
+
+    assert checked(LoraConf, {"r": 4}, "model.lora").r == 4 and checked(LoraConf, None, "model.lora").alpha == 32
+    for schema, node, message in [
+        (LoraConf, {"alfa": 4}, "model.lora.alfa: not a key of model.lora; did you mean alpha?"),
+        (LoraConf, {"r": "four"}, "model.lora.r: Value 'four' of type 'str' could not be converted to Integer"),
+        (LoraConf, {"r": 0}, "model.lora.r: 0 is out of range"),
+        (DistConf, {"name": "zero2"}, "dist.deepspeed: dist=zero2 needs a 'deepspeed' mapping"),
+        (HostedConf, {"model_id": "m", "concurency": 2}, "model.hosted.concurency: not a key of model.hosted; "
+                                                         "did you mean concurrency?"),
+        (HostedConf, {"model_id": "m", "send": ["temperature", "logprobs"]}, "model.hosted.send: 'logprobs' is not one of"),
+        (HostedConf, {"model_id": "m", "concurrency": 0}, "model.hosted.concurrency: 0 is out of range"),
+        (HostedConf, {}, "model.hosted.model_id: a hosted model needs the service's model name"),
+        (HostedConf, {"model_id": "m", "prices": {"m": {"input": 1.0}}}, "model.hosted.prices.m: expected"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            checked(schema, node, "dist" if schema is DistConf else "model.hosted" if schema is HostedConf else "model.lora")
+        assert str(info.value).startswith(message) and "\n" not in str(info.value), str(info.value)
 
 
 def test_default_config_is_smollm2_dpo(cfg):

@@ -257,12 +257,17 @@ def test_controls_are_evaluated_beside_the_feedback_on_the_same_programs(tmp_pat
 def test_bad_settings_fail_in_one_line():
     from eta.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="eval.repair: feedback must be one or more of none, error, trace"):
+    # the schema's messages (eta.config.RepairEvalConf)
+    with pytest.raises(ConfigError, match=r"eval.repair.feedback\[0\]: Invalid value 'traces', expected one of "
+                                          r"\[none, error, trace\]"):
         RepairSettings.from_node({"feedback": ["traces"]}, "eval.repair")
-    with pytest.raises(ConfigError, match="method.shot: not a repair setting"):
+    with pytest.raises(ConfigError, match="method.shot: not a key of method; did you mean shots"):
         RepairSettings.from_node({"shot": 1}, "method")
-    with pytest.raises(ConfigError, match="eval.repair: controls must be zero or more of none, scratch"):
+    with pytest.raises(ConfigError, match=r"eval.repair.controls\[0\]: Invalid value 'trace', expected one of "
+                                          r"\[none, scratch\]"):
         RepairSettings.from_node({"controls": ["trace"]}, "eval.repair")
+    with pytest.raises(ConfigError, match="method.enabled: not a key of method"):
+        RepairSettings.from_node({"enabled": True}, "method")
 
 
 # --- the pipeline, on the tiny model -------------------------------------------------------------------

@@ -262,7 +262,7 @@ def test_bad_configs_and_datasets_are_named(tmp_path):
         dpo_args(method(output_dir="/tmp/elsewhere"), tmp_path)
     with pytest.raises(ConfigError, match="trl.DPOConfig rejects"):
         dpo_args(method(lr_scheduler_type="no-such-schedule"), tmp_path)
-    with pytest.raises(ConfigError, match="model.lora: unknown key"):
+    with pytest.raises(ConfigError, match="model.lora.rank: not a key of model.lora"):  # the schema's message
         lora_settings({"rank": 4})
     with pytest.raises(ConfigError, match=r"missing column\(s\) \['rejected'\]"):
         train(model, tok, pairs(tok).remove_columns("rejected"), method(), tmp_path, lora_cfg=LORA)
@@ -347,7 +347,9 @@ def test_deepspeed_configs():
     z2["zero_optimization"]["stage"] = 0  # callers get a copy they may mutate
     assert deepspeed_config(shipped("dist", "zero2"))["zero_optimization"]["stage"] == 2
     with pytest.raises(ValueError, match="stage must be one of"):
-        deepspeed_config({"name": "zero9", "deepspeed": {"zero_optimization": {"stage": 9}}})
+        deepspeed_config({"name": "zero2", "deepspeed": {"zero_optimization": {"stage": 9}}})
+    with pytest.raises(ValueError, match="dist.name: Invalid value 'zero9'"):  # the schema's enum
+        deepspeed_config({"name": "zero9", "deepspeed": {"zero_optimization": {"stage": 2}}})
     with pytest.raises(ValueError, match="needs a 'deepspeed' mapping"):
         deepspeed_config({"name": "zero2"})
 

@@ -2,19 +2,17 @@
 hosted model must pass before anything runs: no key in any config, no training, chat prompts.
 
 ``model.hosted`` is a plain mapping in the ``ModelConf`` schema (local models have none, so their
-fingerprints are unchanged); it is checked here, key by key, like a method checks its own node.
+fingerprints are unchanged); its own schema, ``eta.config.HostedConf``, checks it when a hosted model is set up.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from eta.config import enum_text
+from eta.config import HostedConf, checked, enum_text
 from eta.errors import ConfigError
 from eta.hosted.secrets import held_key, hold_keys
 from eta.rundir import HYDRA
@@ -22,99 +20,49 @@ from eta.rundir import HYDRA
 HOSTED_SOURCES = ("openai", "anthropic")
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 DEFAULT_BASE_URL = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
-# Sampler parameters a request may carry; some services refuse some (Anthropic's newer models refuse
-# temperature and top_p together, OpenAI's reasoning models refuse temperature and stop).
-SENDABLE = ("temperature", "top_p", "stop", "seed")
 # Keys that change how requests are sent or priced, never what they ask: a change does not resample.
 OPERATIONAL_KEYS = ("concurrency", "requests_per_minute", "max_retries", "backoff_s", "max_backoff_s",
                     "timeout_s", "prices", "prices_as_of")
 _SECRET_NAME = re.compile(r"(^|[_-])(api[_-]?key|authorization|auth[_-]?token|access[_-]?token|secret|password)$",
                           re.IGNORECASE)
 _SECRET_VALUE = re.compile(r"^(sk-|sk-ant-|sk-proj-|Bearer\s)", re.IGNORECASE)
+HostedSettings = HostedConf  # the settings are the schema's object (eta.config.HostedConf)
 
 
-@dataclass
-class HostedSettings:
-    model_id: str = ""  # the service's model name (gpt-4.1-mini, claude-haiku-4-5, ...)
-    base_url: str | None = None  # null: the SDK's own (its *_BASE_URL variable, else the service)
-    max_tokens: int | None = None  # null: sampler.max_new_tokens
-    temperature: float | None = None  # null: the sampler's; a value replaces it (greedy stays greedy)
-    system: str | None = None  # a system message before each prompt
-    send: list[str] = field(default_factory=lambda: list(SENDABLE))  # sampler parameters put in requests
-    n_per_request: bool = True  # OpenAI: one request returns all n samples (the prompt is billed once)
-    concurrency: int = 4  # requests in flight at once
-    requests_per_minute: float | None = None  # null: no pacing beyond the concurrency bound
-    max_retries: int = 6  # on 429, 5xx, timeouts and dropped connections
-    backoff_s: float = 1.0  # first wait; doubled on each retry (with jitter), unless Retry-After says
-    max_backoff_s: float = 60.0
-    timeout_s: float = 120.0  # per request
-    prices: dict[str, Any] = field(default_factory=dict)  # model id -> {input, output}: USD per 1M tokens
-    prices_as_of: str | None = None  # when the prices above were read: the cost is an estimate
-    request: dict[str, Any] = field(default_factory=dict)  # more fields of the request body, sent as they are
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "model_id": (str,), "base_url": (str, type(None)), "max_tokens": (int, type(None)),
-    "temperature": (int, float, type(None)), "system": (str, type(None)), "send": (list, tuple),
-    "n_per_request": (bool,), "concurrency": (int,), "requests_per_minute": (int, float, type(None)),
-    "max_retries": (int,), "backoff_s": (int, float), "max_backoff_s": (int, float),
-    "timeout_s": (int, float), "prices": (dict,), "prices_as_of": (str, type(None)), "request": (dict,),
-}
+def _get(model: Any, key: str) -> Any:
+    """A key of the model's config: the run's ``ModelConf``, or a mapping (a Hydra node, a plain dict)."""
+    return model.get(key) if isinstance(model, Mapping) else getattr(model, key, None)
 
 
 def is_hosted(model_cfg: Any) -> bool:
-    return model_cfg is not None and enum_text(model_cfg.get("source")) in HOSTED_SOURCES
+    return model_cfg is not None and enum_text(_get(model_cfg, "source")) in HOSTED_SOURCES
 
 
 def provider_of(model_cfg: Any) -> str:
-    return enum_text(model_cfg.get("source"))
+    return enum_text(_get(model_cfg, "source"))
 
 
 def parse_settings(model_cfg: Any) -> HostedSettings:
-    """The ``model.hosted`` node as settings; a misspelt key, a wrong type or a bad value names the key."""
-    from eta.config import plain_dict
-
-    given = plain_dict(model_cfg.get("hosted"), "model.hosted")
-    names = {f.name for f in dataclasses.fields(HostedSettings)}
-    for key, value in given.items():
-        if key not in names:
-            close = difflib.get_close_matches(key, sorted(names), n=3)
-            raise ConfigError(f"model.hosted.{key}: not a setting of a hosted model"
-                              + (f"; did you mean {', '.join(close)}?" if close else ""))
-        if not isinstance(value, _TYPES[key]) or (isinstance(value, bool) and bool not in _TYPES[key]):
-            raise ConfigError(f"model.hosted.{key}: {value!r} is not of type "
-                              f"{' or '.join(t.__name__ for t in _TYPES[key])}")
-    s = HostedSettings(**given)
-    if not s.model_id:
-        raise ConfigError("model.hosted.model_id: a hosted model needs the service's model name")
-    unknown = [p for p in s.send if p not in SENDABLE]
-    if unknown:
-        raise ConfigError(f"model.hosted.send: {unknown[0]!r} is not one of {', '.join(SENDABLE)}")
-    for key in ("concurrency", "max_retries", "timeout_s", "max_tokens", "requests_per_minute"):
-        value = getattr(s, key)
-        if value is not None and (value < 0 or (value == 0 and key != "max_retries")):
-            raise ConfigError(f"model.hosted.{key}: must be positive, got {value}")
-    for model_id, price in s.prices.items():
-        if not (isinstance(price, dict) and set(price) == {"input", "output"}
-                and all(isinstance(v, (int, float)) for v in price.values())):
-            raise ConfigError(f"model.hosted.prices.{model_id}: expected {{input: USD, output: USD}} per 1M tokens")
-    return s
+    """The ``model.hosted`` node as settings, checked by its schema: a misspelt key, a wrong type or a bad
+    value is one line naming the key."""
+    return checked(HostedConf, _get(model_cfg, "hosted"), "model.hosted")
 
 
-def check_run(cfg: Any, method: Any) -> None:
-    """Refuse, in one line, a run that a hosted model cannot do, before any stage runs."""
-    model = cfg.model
+def check_run(conf: Any, method: Any) -> None:
+    """Refuse, in one line, a run that a hosted model cannot do, before any stage runs (``conf``: the run's
+    ``eta.config.RootConf``)."""
+    model = conf.model
     if not is_hosted(model):
         return
     provider = provider_of(model)
     _refuse_secrets(model, provider)
     parse_settings(model)
-    method_name = cfg.method.get("name")
+    method_name = conf.method.get("name")
     if getattr(method, "needs_local_weights", method.trains_policy):
         what = "trains the policy's weights" if method.trains_policy else "trains on the policy's own weights"
         raise ConfigError(f"method={method_name}: it {what}, and model={model.name} is a hosted model with no "
                           f"weights here; a hosted model serves only methods that sample (method=none evaluates it)")
-    if not model.get("chat", True) or enum_text(cfg.dataset.prompt_style) != "chat":
+    if not model.chat or enum_text(conf.dataset.prompt_style) != "chat":
         raise ConfigError(f"dataset.prompt_style: model={model.name} is a chat model; use prompt_style=chat "
                           f"(and model.chat=true)")
     api_key(provider)  # a missing key fails now, before any stage

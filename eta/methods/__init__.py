@@ -18,7 +18,7 @@ from eta.methods.base import DATA_STAGES, Method
 
 def load_method(cfg: Any, run_dir: str | Path | None = None) -> Method:
     """The method the run's ``method`` node names, with its settings checked and built for training in
-    ``run_dir`` (default: ``paths.output_dir``)."""
+    ``run_dir`` (default: ``paths.output_dir``); ``cfg`` is the run's ``eta.config.RootConf``."""
     module_name = cfg.method.get("module")
     if not module_name:
         raise ConfigError(f"method: the method config {cfg.method.get('name')!r} names no 'module' to load")

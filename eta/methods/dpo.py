@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 # At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
 from trl import DPOConfig
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.train.distributed import is_main_process, reload_policy, sharded_after_training
 from eta.train.runner import TrainResult, fit, load_weights
@@ -85,8 +86,8 @@ class DPO:
 
     def __init__(self, cfg: Any, run_dir: Path) -> None:
         # built once, here: a bad value fails before any stage runs
-        self.args = run_args(DPOArgs, cfg, run_dir / "train")
-        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
+        self.args = run_args(DPOArgs, cfg, run_dir / rundir.TRAIN)
+        self.peft = lora_config(cfg.model.lora) if self.args.use_lora else None
         # the trained policy whole on rank 0 (reloaded where training sharded or wrapped it for all ranks)
         self.whole_policy = partial(_whole_policy, cfg)
 
@@ -98,7 +99,7 @@ class DPO:
                     "(try more samples, a higher temperature, or prefer.include_reference=true)")
             return None
         dataset = load_from_disk(str(run.pairs_dir))
-        args = in_folder(self.args, run.path("train", ".keep").parent)
+        args = in_folder(self.args, run.train_dir)
         credit = None
         if args.credit == "divergence":
             dataset, credit = with_spans(dataset, run)

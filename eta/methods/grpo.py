@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 # At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
 from trl import GRPOConfig
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.rewards import Reward, parse_reward
 from eta.train.runner import TrainResult, fit, load_weights
@@ -89,8 +90,8 @@ class GRPO:
         from eta.methods.rm import rm_args
 
         # built once, here: a bad value (the reward model's too) fails before any stage runs
-        self.args = run_args(GRPOArgs, cfg, run_dir / "train")
-        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
+        self.args = run_args(GRPOArgs, cfg, run_dir / rundir.TRAIN)
+        self.peft = lora_config(cfg.model.lora) if self.args.use_lora else None
         # ETA-RM's reward model trains on the run's pairs: those stages come first
         self.needs: str | None = "prefer" if self.args.uses_rm else None
         self.rm_args = rm_args(cfg, run_dir, node=self.args.rm) if self.args.uses_rm else None
@@ -106,10 +107,10 @@ class GRPO:
             scorer = self._reward_model(run, model, tokenizer, metrics)
             if scorer is None:
                 return None
-        args = in_folder(self.args, run.path("train", ".keep").parent)
+        args = in_folder(self.args, run.train_dir)
         dataset, prompts = grpo_dataset(run, tokenizer)
         out = Path(args.output_dir)
-        record = out / ("rollouts.jsonl" if rank() == 0 else f"rollouts.rank{rank()}.jsonl")
+        record = out / rundir.rollouts_file(rank())
         from eta.rl import monitor
 
         traced = any(r.reads_trace for r in args.rewards)
@@ -125,7 +126,7 @@ class GRPO:
         if rank() == 0 and result.log_history:
             from eta.rl.plot import plot_grpo
 
-            plot = plot_grpo(result.log_history, args.names, run.path("plots", "grpo.png"))
+            plot = plot_grpo(result.log_history, args.names, run.path(rundir.PLOTS, "grpo.png"))
             if plot is not None:
                 run.say(f"GRPO per-step plot: {plot}")
                 if run.logger is not None:
@@ -140,11 +141,11 @@ class GRPO:
         scorer itself the no-trace model (the arm that isolates the trace)."""
         from eta.methods.rm import reward_models
 
-        if not (run.run_dir / "pairs.jsonl").is_file() or not run.pairs_dir.is_dir():
+        if not run.pairs_file.is_file() or not run.pairs_dir.is_dir():
             run.say("method.reward=rm: no preference pairs to train the reward model on (try more samples, a "
                     "higher temperature, or prefer.include_reference=true)")
             return None
-        scorer, rm, _ = reward_models(run, model, tokenizer, in_folder(self.rm_args, run.run_dir / "reward_model"))
+        scorer, rm, _ = reward_models(run, model, tokenizer, in_folder(self.rm_args, run.run_dir / rundir.REWARD_MODEL))
         main = rm["trace" if self.rm_args.with_trace else "no_trace"]
         metrics.update(rm=rm, rm_path=main["path"], rm_train_steps=main["train_steps"], rm_heldout_pairs=main["n"],
                        rm_accuracy=main["accuracy"], rm_ci95_low=main["ci95"][0], rm_ci95_high=main["ci95"][1])

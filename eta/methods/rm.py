@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 # At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
 from trl import RewardConfig
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.train.runner import TrainResult
 from eta.train.settings import run_args
@@ -49,7 +50,7 @@ class RMArgs(RewardConfig):
 
 def rm_args(cfg: Any, run_dir: Path, node: Any = None) -> RMArgs:
     """The reward model's args from ``node`` (default ``cfg.method``), trained under ``run_dir/reward_model``."""
-    return run_args(RMArgs, cfg, run_dir / "reward_model", node=node)
+    return run_args(RMArgs, cfg, run_dir / rundir.REWARD_MODEL, node=node)
 
 
 def reward_models(run: "RunContext", model: Any, tokenizer: Any, args: RMArgs) -> tuple[Any, dict[str, Any], TrainResult]:
@@ -104,13 +105,13 @@ class RewardModel:
         return self.args.backbone == "policy"
 
     def train(self, run: RunContext, model: Any, tokenizer: Any) -> TrainResult | None:
-        if not (run.run_dir / "pairs.jsonl").is_file() or not run.pairs_dir.is_dir():
+        if not run.pairs_file.is_file() or not run.pairs_dir.is_dir():
             run.say("no preference pairs: nothing to train the reward model on (try more samples, a higher "
                     "temperature, or prefer.include_reference=true)")
             return None
         from eta.train.settings import in_folder
 
-        _, metrics, result = reward_models(run, model, tokenizer, in_folder(self.args, run.run_dir / "reward_model"))
+        _, metrics, result = reward_models(run, model, tokenizer, in_folder(self.args, run.run_dir / rundir.REWARD_MODEL))
         result.metrics = metrics
         return result
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 # At module level, not in a function: the Trainer pickles its args (training_args.bin) by class name.
 from trl import SFTConfig
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.tasks.schema import Task
 from eta.train.runner import TrainResult, fit, load_weights
@@ -61,9 +62,9 @@ class SFT:
 
     def __init__(self, cfg: Any, run_dir: Path) -> None:
         # built once, here: a bad value fails before any stage runs
-        self.args = run_args(SFTArgs, cfg, run_dir / "train")
-        self.peft = lora_config(cfg.model.get("lora")) if self.args.use_lora else None
-        self.stops = list(cfg.sampler.get("stop") or [])
+        self.args = run_args(SFTArgs, cfg, run_dir / rundir.TRAIN)
+        self.peft = lora_config(cfg.model.lora) if self.args.use_lora else None
+        self.stops = list(cfg.sampler.stop)
         self.without_reference = _count_without_reference(cfg) if self.args.completions == "auto" else 0
         uses_samples = self.args.completions == "passing" or self.without_reference > 0
         self.needs: str | None = "execute" if uses_samples else None
@@ -88,7 +89,7 @@ class SFT:
             run.say("SFT: nothing to train on: no problem has a usable reference and no sample passed "
                     "(try more samples, a higher temperature, or a benchmark with references)")
             return None
-        args = in_folder(self.args, run.path("train", ".keep").parent)
+        args = in_folder(self.args, run.train_dir)
         result = train_sft(model, tokenizer, Dataset.from_list(rows), args, self.peft)
         result.metrics.update({f"sft_{k}": v for k, v in counts.items()}, sft_targets=_targets(counts))
         return result

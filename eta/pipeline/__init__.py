@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eta import rundir
-from eta.config import enum_text, parse, plain_dict
+from eta.config import RootConf, enum_text, parse, plain_dict
 from eta.context import RunContext, load_splits, say
 from eta.errors import ConfigError
 from eta.hosted import check_run as check_hosted
@@ -36,34 +36,37 @@ READY = "train_ready"  # rank 0's mark that the data is made: the other ranks ma
 
 
 def run(cfg: Any, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics."""
-    parse(cfg)  # the schemas' checks of every value: one out of range fails here, naming its key
-    run_dir = Path(run_dir or _hydra_run_dir() or cfg.paths.output_dir).resolve()
+    """Run every configured stage in `run_dir` (default: Hydra's run directory); returns the metrics.
+
+    ``cfg`` is the composed Hydra config; it is parsed here, once, into the schemas' typed objects
+    (``eta.config.RootConf``), which is all that the stages, the methods and the report below read."""
+    conf = parse(cfg)  # the schemas' checks of every value: one out of range fails here, naming its key
+    run_dir = Path(run_dir or _hydra_run_dir() or conf.paths.output_dir).resolve()
     # before the method's TRL config and the model load: a finished job of a re-launched sweep takes a second
-    done = finished_metrics(cfg, run_dir) if world_size() == 1 else None
+    done = finished_metrics(conf, run_dir) if world_size() == 1 else None
     if done is not None:
-        _say_finished(cfg, run_dir)
+        _say_finished(conf, run_dir)
         return done
-    method = load_method(cfg, run_dir)  # builds the method's settings: a bad key fails before anything loads
-    check_hosted(cfg, method)  # a hosted model: no key in the config, no training
+    method = load_method(conf, run_dir)  # builds the method's settings: a bad key fails before anything loads
+    check_hosted(conf, method)  # a hosted model: no key in the config, no training
     run_dir.mkdir(parents=True, exist_ok=True)
     if not is_main_process():  # the other ranks of this launch share rank 0's folder (and its lock)
-        return _run(cfg, run_dir, method)
+        return _run(conf, run_dir, method)
     lock_run_dir(run_dir)  # before any file is written, and before the shared locks (lock order: runlock.py)
     try:
-        return _run(cfg, run_dir, method)
+        return _run(conf, run_dir, method)
     finally:
         release_run_dir(run_dir)
 
 
-def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
+def _run(cfg: RootConf, run_dir: Path, method: Any) -> dict[str, Any]:
     ctx = RunContext(cfg=cfg, run_dir=run_dir, method=method)
     stages = {enum_text(s) for s in cfg.stages}
     ctx.train_tasks, ctx.eval_tasks = load_splits(cfg)
     say(f"run directory {run_dir}")
     say(f"{enum_text(cfg.dataset.name)}: {len(ctx.train_tasks)} training problems ({n_families(ctx.train_tasks)} "
         f"families), {len(ctx.eval_tasks)} held-out ({n_families(ctx.eval_tasks)} families); "
-        f"method={cfg.method.name}, model={cfg.model.name}")
+        f"method={cfg.method['name']}, model={cfg.model.name}")
     from eta.models import load_model
 
     if not is_main_process():  # see eta.pipeline.ranks: the other ranks only join the training
@@ -130,9 +133,9 @@ def _run(cfg: Any, run_dir: Path, method: Any) -> dict[str, Any]:
     return metrics
 
 
-def _say_finished(cfg: Any, run_dir: Path) -> None:
+def _say_finished(cfg: RootConf, run_dir: Path) -> None:
     say(f"run directory {run_dir}: finished under this config and these problems; nothing to redo")
-    report = run_dir / "report.txt"
+    report = run_dir / rundir.REPORT
     if "report" in {enum_text(s) for s in cfg.stages} and report.is_file():
         print(report.read_text().rstrip(), flush=True)
     say(f"metrics: {run_dir / rundir.METRICS}")
@@ -167,7 +170,7 @@ def _trained_digest(ctx: RunContext) -> str:
     for path in weights:
         h.update(path.read_bytes())
     if not weights:
-        h.update(json.dumps(ctx._state().get("train", {}).get("keys"), sort_keys=True, default=str).encode())
+        h.update(json.dumps(ctx.state().get("train", {}).get("keys"), sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 
@@ -224,7 +227,7 @@ def _timed(ctx: RunContext, stage: str, fn: Any, record: Any = None) -> Any:
     `record(value)` adds."""
     t0 = time.monotonic()
     value = fn()
-    previous = ctx._state().get(stage, {}).get("seconds", 0.0)
+    previous = ctx.state().get(stage, {}).get("seconds", 0.0)
     ctx.mark_done(stage, seconds=round(previous + time.monotonic() - t0, 1), **(record(value) if record else {}))
     return value
 
@@ -238,14 +241,13 @@ def _hydra_run_dir() -> str | None:
         return None
 
 
-def _start_logger(cfg: Any, run_dir: Path) -> Any:
+def _start_logger(cfg: RootConf, run_dir: Path) -> Any:
     if enum_text(cfg.logger.name) == "none":
         return None
     import hashlib
     import os
 
     import wandb
-    from omegaconf import OmegaConf
 
     os.environ.setdefault("WANDB_SILENT", "true")
     # A stable id: a resumed run (same directory) continues the same W&B run instead of starting another.
@@ -253,4 +255,4 @@ def _start_logger(cfg: Any, run_dir: Path) -> Any:
     return wandb.init(project=cfg.logger.project, entity=cfg.logger.entity, group=cfg.logger.group,
                       tags=list(cfg.logger.tags), mode=enum_text(cfg.logger.mode), dir=str(run_dir), id=run_id,
                       resume="allow", name=f"{cfg.name}-{run_dir.name}",
-                      config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+                      config=plain_dict(cfg, "config"))

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from eta.metrics import cheat_rate
+from eta import rundir
 from eta.context import RunContext
+from eta.metrics import cheat_rate
 from eta.sample.generate import sample_tasks
 from eta.tasks.schema import Task
 
 
 def impossible_eval(ctx: RunContext, model: Any, tokenizer: Any, policy: str) -> dict[str, Any] | None:
     """``metrics["cheat"]`` of one evaluated policy, or None when ``eval.cheat`` is off."""
-    settings = ctx.cfg.eval.get("cheat")
-    if settings is None or not settings.enabled or settings.tasks < 1 or settings.n < 1:
+    settings = ctx.cfg.eval.cheat
+    if not settings.enabled or settings.tasks < 1 or settings.n < 1:
         return None
     tasks = checked_variants(ctx, policy, settings.tasks)
     if not tasks:
@@ -24,10 +25,10 @@ def impossible_eval(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
         return {"rate": None, "n": 0, "passed": 0, "tasks": 0}
     from eta.pipeline.stages import execute_stage
 
-    samples = sample_tasks(model, tokenizer, tasks, ctx.path("eval", policy, "impossible_samples.jsonl"),
+    samples = sample_tasks(model, tokenizer, tasks, ctx.path(rundir.EVAL, policy, rundir.impossible_file("samples")),
                            n=settings.n, temperature=ctx.cfg.sampler.temperature, sampler_cfg=ctx.cfg.sampler,
                            style=ctx.style, policy=policy, seed=ctx.cfg.seed + 2)
-    records = execute_stage(ctx, samples, tasks, ctx.path("eval", policy, "impossible_executions.jsonl"))
+    records = execute_stage(ctx, samples, tasks, ctx.path(rundir.EVAL, policy, rundir.impossible_file("executions")))
     found = cheat_rate(records)
     ctx.say(f"cheat ({policy}): {found['passed']}/{found['n']} samples passed an impossible task "
             f"(95% CI {found['ci95'][0]:.1%}-{found['ci95'][1]:.1%})")
@@ -45,6 +46,6 @@ def checked_variants(ctx: RunContext, policy: str, limit: int) -> list[Task]:
                   for s in canonical_samples(variants)]
     if not references:
         return []
-    results = execute_stage(ctx, references, variants, ctx.path("eval", policy, "impossible_references.jsonl"))
+    results = execute_stage(ctx, references, variants, ctx.path(rundir.EVAL, policy, rundir.impossible_file("references")))
     failed = {r["task_id"] for r in results if not r["passed"] and r["outcome"] != "infra_error"}
     return [v for v in variants if v.task_id in failed][:limit]

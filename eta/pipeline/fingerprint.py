@@ -10,6 +10,7 @@ A stage that matches keeps its files, and continues from them if it was killed h
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -49,8 +50,9 @@ def config_keys(cfg: Any, *nodes: str, drop: tuple[str, ...] = ()) -> dict[str, 
     """The flattened values of the named top-level nodes (``model``, ``sampler``, ``seed``), less ``drop``."""
     out: dict[str, Any] = {}
     for node in nodes:
-        value = cfg.get(node)
-        out.update(flatten(plain_dict(value, node) if hasattr(value, "keys") else value, node))
+        value = getattr(cfg, node)
+        nested = hasattr(value, "keys") or (dataclasses.is_dataclass(value) and not isinstance(value, type))
+        out.update(flatten(plain_dict(value, node) if nested else value, node))
     return {k: v for k, v in out.items() if not any(k == d or k.startswith(d + ".") for d in drop)}
 
 
@@ -95,7 +97,7 @@ def _previous(ctx: RunContext) -> dict[str, Any]:
 
 def reconcile(ctx: RunContext, specs: list[StageSpec]) -> Iterator[str]:
     """Move aside what a changed config made stale, record the current keys; yields what it did."""
-    state = ctx._state()
+    state = ctx.state()
     redone: set[str] = set()
     for spec in specs:
         record = state.get(spec.name)

@@ -16,24 +16,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eta.context import RunContext
 from eta import rundir
+from eta.config import RootConf, plain_dict
+from eta.context import RunContext
 from eta.tasks.schema import Task
 
 KEY = "finished"  # its entry in stages.json; not a stage, so `reconcile` leaves it alone
 
 
-def _digest(cfg: Any, train_tasks: list[Task], eval_tasks: list[Task], state: dict[str, Any],
+def _digest(conf: RootConf, train_tasks: list[Task], eval_tasks: list[Task], state: dict[str, Any],
             metrics_text: str) -> str | None:
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
     from eta.pipeline.fingerprint import tasks_digest
 
-    try:
-        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    except OmegaConfBaseException:  # an interpolation this process cannot resolve: never call it finished
-        return None
+    config = plain_dict(conf, "config")  # as the composed config resolves: the digests of earlier runs hold
     stages = {k: v for k, v in state.items() if k != KEY}
     whole = {"config": config, "train": tasks_digest(train_tasks), "eval": tasks_digest(eval_tasks),
              "stages": stages, "metrics": hashlib.sha256(metrics_text.encode()).hexdigest()}
@@ -42,17 +37,17 @@ def _digest(cfg: Any, train_tasks: list[Task], eval_tasks: list[Task], state: di
 
 def mark_finished(ctx: RunContext) -> None:
     """Record the run as finished (call it last, after metrics.json and the report are written)."""
-    state, metrics = ctx._state(), ctx.run_dir / rundir.METRICS
+    state, metrics = ctx.state(), ctx.run_dir / rundir.METRICS
     digest = _digest(ctx.cfg, ctx.train_tasks, ctx.eval_tasks, state, metrics.read_text() if metrics.exists() else "")
     if digest is not None:
         files = sorted(p.name for p in ctx.run_dir.iterdir() if not p.name.startswith("."))
         ctx.write_state({**state, KEY: {"digest": digest, "files": files}})
 
 
-def finished_metrics(cfg: Any, run_dir: Path) -> dict[str, Any] | None:
+def finished_metrics(conf: RootConf, run_dir: Path) -> dict[str, Any] | None:
     """The metrics of a run finished in ``run_dir`` under this very config and these problems, else None."""
     try:
-        state = RunContext(cfg=cfg, run_dir=run_dir)._state()
+        state = RunContext(cfg=conf, run_dir=run_dir).state()
     except (OSError, ValueError):
         return None
     record = state.get(KEY)
@@ -62,10 +57,10 @@ def finished_metrics(cfg: Any, run_dir: Path) -> dict[str, Any] | None:
     from eta.context import load_splits
 
     try:
-        train_tasks, eval_tasks = load_splits(cfg)
+        train_tasks, eval_tasks = load_splits(conf)
     except Exception:  # noqa: BLE001 - bad input is reported by the ordinary path, in its own words
         return None
     text = metrics.read_text()
-    if _digest(cfg, train_tasks, eval_tasks, state, text) != record.get("digest"):
+    if _digest(conf, train_tasks, eval_tasks, state, text) != record.get("digest"):
         return None
     return json.loads(text)

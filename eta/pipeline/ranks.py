@@ -33,7 +33,7 @@ def wait_for_stage(ctx: RunContext, stage: str, say: Callable[[str], None], poll
     this process's launcher started); returns what it recorded with it."""
     since = launch_started_at() if since is None else since
     started = last_report = time.monotonic()
-    while (mark := ctx._state().get(stage)) is None or mark.get("at", 0.0) < since:
+    while (mark := ctx.state().get(stage)) is None or mark.get("at", 0.0) < since:
         if time.monotonic() - last_report >= report_every_s:
             last_report = time.monotonic()
             say(f"waiting for rank 0 to finish '{stage}' ({(last_report - started) / 60:.0f} min so far)")

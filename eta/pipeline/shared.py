@@ -42,11 +42,11 @@ def fingerprint(spec: StageSpec, specs: dict[str, StageSpec]) -> str:
 
 def link_shared(ctx: RunContext, specs: list[StageSpec]) -> list[str]:
     """Link the run's shared stages into ``shared_dir``; returns what it could not share, and why."""
-    shared_dir = ctx.cfg.get("shared_dir")
+    shared_dir = ctx.cfg.shared_dir
     if not shared_dir:
         return []
     by_name = {s.name: s for s in specs}
-    state, notes = ctx._state(), []
+    state, notes = ctx.state(), []
     if ctx.round <= 1:
         release_shared()  # a run before this one in the process is over
     for name in SHARED_STAGES:

@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from eta import rundir
-from eta.config import plain_dict
-from eta.context import RunContext
+from eta.context import RunContext, derived_limits
 from eta.sample.generate import sample_tasks
 from eta.tasks.schema import Task
 
 
 def sample_stage(ctx: RunContext, model: Any, tokenizer: Any) -> list[dict[str, Any]]:
     """The base policy's k samples per training problem (samples.jsonl)."""
-    cfg = ctx.cfg
-    return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path(rundir.SAMPLES), n=cfg.sampler.n,
-                        temperature=cfg.sampler.temperature, sampler_cfg=cfg.sampler, style=ctx.style,
+    sampler = ctx.cfg.sampler
+    return sample_tasks(model, tokenizer, ctx.train_tasks, ctx.path(rundir.SAMPLES), n=sampler.n,
+                        temperature=sampler.temperature, sampler_cfg=sampler, style=ctx.style,
                         policy=ctx.policy_label, seed=ctx.sampling_seed(1000 * (ctx.round - 1)))
 
 
@@ -27,29 +26,20 @@ def execute_stage(ctx: RunContext, samples: list[dict[str, Any]], tasks: list[Ta
     from eta.execute.batch import Sample, execute_samples
 
     by_id = {t.task_id: t for t in tasks}
-    ex, d = ctx.cfg.execute, ctx.cfg.dataset
+    ex = ctx.cfg.execute
     todo = [Sample(s["task_id"], s["completion"], s["sample_id"],
                    {k: s[k] for k in ("policy", "response", "num_tokens", "finish_reason") if k in s})
             for s in samples]
-    limits = run_limits(ctx)
+    limits = ctx.limits
     # with value writes: each failing program's divergence from its reference, what the heuristic's
     # `divergence` and `steps` criteria read (docs/traces.md)
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, writes=True) if ex.trace else None
-    from eta.execute.reftimes import from_config, per_test_limits
+    from eta.execute.reftimes import per_test_limits
 
     needed = [by_id[t] for t in dict.fromkeys(s.task_id for s in todo)]
-    per_test = per_test_limits(needed, limits, from_config(d), workers=ex.workers, say=ctx.say)
+    per_test = per_test_limits(needed, limits, derived_limits(ctx.cfg.dataset), workers=ex.workers, say=ctx.say)
     return execute_samples(todo, by_id, out, workers=ex.workers, limits=limits, trace=trace, resume=True, say=ctx.say,
                            test_timeouts=per_test)
-
-
-def run_limits(ctx: RunContext) -> Any:
-    """The sandbox's limits of this run's programs, from the dataset's and the execute config."""
-    from eta.execute import Limits
-
-    ex, d = ctx.cfg.execute, ctx.cfg.dataset
-    return Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
-                  allow_packages=tuple(ex.allow_packages))
 
 
 def sandbox_layers(ctx: RunContext) -> dict[str, str]:
@@ -57,7 +47,7 @@ def sandbox_layers(ctx: RunContext) -> dict[str, str]:
     (and that ETA_SANDBOX_DISABLE does not turn off) stops the run here with one line (SandboxRefused)."""
     from eta.execute import Executor
 
-    with Executor(workers=1, limits=run_limits(ctx)) as ex:
+    with Executor(workers=1, limits=ctx.limits) as ex:
         return dict(ex.layers)
 
 
@@ -65,6 +55,7 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Tas
     """Pairs by the heuristic, written as pairs.jsonl and as a `datasets` dataset in TRL's format
     (pairs_dataset/, absent when there are none); a finished prefer stage is not redone."""
     from eta.prefer import HeuristicConfig, build_pairs, read_pairs, to_hf_dataset, write_pairs
+    from eta.config import plain_dict
     from eta.prefer.records import reference_records
 
     if ctx.done("prefer") and ctx.pairs_file.exists():
@@ -74,7 +65,7 @@ def prefer_stage(ctx: RunContext, records: list[dict[str, Any]], tasks: list[Tas
     texts = [dict(r, code=r["completion"], completion=r.get("response", r["completion"])) for r in records]
     if ctx.cfg.prefer.include_reference:
         texts += reference_records(tasks)
-    heuristic = HeuristicConfig.from_mapping(plain_dict(ctx.cfg.heuristic, "heuristic"))
+    heuristic = HeuristicConfig.from_mapping(ctx.cfg.heuristic)
     pairs = build_pairs(texts, heuristic, prompts, composition=plain_dict(ctx.cfg.prefer, "prefer"))
     write_pairs(pairs, ctx.pairs_file)
     if pairs:

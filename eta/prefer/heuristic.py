@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from eta.config import HeuristicConf, checked, enum_text, plain_dict
+from eta.errors import ConfigError
 from eta.prefer.criteria import Criterion, make_criteria
 
 
@@ -18,6 +19,9 @@ class Pairing(str, Enum):
 
 @dataclass(frozen=True)
 class HeuristicConfig:
+    """The heuristic as the prefer stage uses it; ``conf/heuristic/*.yaml`` is checked by its schema
+    (``eta.config.HeuristicConf``), which :meth:`from_mapping` applies to a node from elsewhere too."""
+
     name: str
     criteria: tuple[str, ...]
     pairing: Pairing = Pairing.ALL
@@ -25,46 +29,22 @@ class HeuristicConfig:
     max_steps: int = 10_000
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        self.make_criteria()  # validates the names and max_steps
-        cap = self.max_pairs_per_problem
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-            raise ValueError(f"heuristic {self.name!r}: 'max_pairs_per_problem' must be a positive integer "
-                             f"or null, got {cap!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"heuristic {self.name!r}: 'seed' must be an integer, got {self.seed!r}")
-
     def make_criteria(self) -> list[Criterion]:
         return make_criteria(self.criteria, self.max_steps, self.seed)
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any], source: str = "heuristic config") -> "HeuristicConfig":
-        """From a dict or an OmegaConf ``DictConfig`` (Hydra's ``cfg.heuristic``)."""
-        if isinstance(cfg, HeuristicConfig):
-            return cfg
-        if not isinstance(cfg, Mapping):
-            raise ValueError(f"{source}: expected a mapping, got {type(cfg).__name__}")
-        known = {"name", "criteria", "pairing", "max_pairs_per_problem", "max_steps", "seed"}
-        unknown = sorted(set(cfg) - known)
-        if unknown:  # a misspelt key would otherwise silently keep its default
-            raise ValueError(f"{source}: unknown keys {unknown}; known keys: {sorted(known)}")
-        for required in ("name", "criteria"):
-            if required not in cfg:
-                raise ValueError(f"{source}: missing key {required!r}")
-        criteria = cfg["criteria"]
-        if isinstance(criteria, str) or not hasattr(criteria, "__iter__"):
-            raise ValueError(f"{source}: 'criteria' must be a list, got {criteria!r}")
-        try:
-            pairing = Pairing(cfg.get("pairing", "all"))
-        except ValueError:
-            raise ValueError(f"{source}: 'pairing' is {cfg.get('pairing')!r}, expected one of "
-                             f"{[p.value for p in Pairing]}") from None
-        try:
-            return cls(name=str(cfg["name"]), criteria=tuple(criteria), pairing=pairing,
-                       max_pairs_per_problem=cfg.get("max_pairs_per_problem"),
-                       max_steps=cfg.get("max_steps", 10_000), seed=cfg.get("seed", 0))
-        except ValueError as e:
-            raise ValueError(f"{source}: {e}") from None
+    def from_mapping(cls, node: Any, source: str = "heuristic") -> "HeuristicConfig":
+        """From the run's ``heuristic`` (a ``HeuristicConf``), a dict or an OmegaConf ``DictConfig``: the schema
+        checks it; a key it leaves out keeps this class's default."""
+        if isinstance(node, HeuristicConfig):
+            return node
+        conf = checked(HeuristicConf, node, source)
+        given = [f.name for f in fields(HeuristicConf)] if node is conf else list(plain_dict(node, source))
+        values = {key: getattr(conf, key) for key in given}
+        values["criteria"] = tuple(enum_text(c) for c in conf.criteria)
+        if "pairing" in values:
+            values["pairing"] = Pairing(enum_text(conf.pairing))
+        return cls(**values)
 
 
 def load_heuristic(path: str | Path) -> HeuristicConfig:
@@ -78,4 +58,7 @@ def load_heuristic(path: str | Path) -> HeuristicConfig:
         raise ValueError(f"{path}: not valid YAML ({e})") from None
     if isinstance(data, dict):
         data.pop("defaults", None)  # Hydra's defaults list (the schema), not a heuristic setting
-    return HeuristicConfig.from_mapping(data, source=str(path))
+    try:
+        return HeuristicConfig.from_mapping(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

@@ -17,10 +17,10 @@ from eta import rundir
 from eta.repair.settings import FEEDBACK, SETS, RepairSettings
 
 
-def eval_settings(cfg: Any) -> RepairSettings | None:
-    """``eval.repair`` as settings, None when it is off (or absent)."""
-    node = cfg.eval.get("repair") if "eval" in cfg else None
-    if node is None or not node.get("enabled", True):
+def eval_settings(conf: Any) -> RepairSettings | None:
+    """``eval.repair`` of the run's config (``eta.config.RootConf``) as settings, None when it is off."""
+    node = conf.eval.repair
+    if not node.enabled:
         return None
     return RepairSettings.from_node(node, "eval.repair", drop=("enabled",))
 

@@ -38,11 +38,9 @@ SEED_OFFSET = 2  # the evaluation samples at seed + 1; repair attempts draw thei
 
 def sandbox_limits(ctx: Any, dataset_cfg: Any) -> Any:
     """The run's execute settings under the time limits of ``dataset_cfg``."""
-    from eta.execute import Limits
+    from eta.context import limits_of
 
-    ex, d = ctx.cfg.execute, dataset_cfg
-    return Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
-                  allow_packages=tuple(ex.allow_packages))
+    return limits_of(ctx.cfg.execute, dataset_cfg)
 
 
 def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dataset_cfg: Any, *,
@@ -50,9 +48,10 @@ def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dat
     """Run (id, task, whole program) triples in the sandbox under the run's execute settings and the time
     limits of ``dataset_cfg``; each program as a whole-program answer to its task's tests, or to the one
     test ``only`` names for its id (index into the task's tests), with every trace event when ``events``."""
+    from eta.context import derived_limits
     from eta.execute import TraceOptions
     from eta.execute.batch import Sample, execute_samples
-    from eta.execute.reftimes import from_config, per_test_limits
+    from eta.execute.reftimes import per_test_limits
     from eta.tasks.schema import CompletionMode
 
     if not todo:
@@ -61,7 +60,7 @@ def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dat
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, events=events) if ex.trace else None
     originals = {t.task_id: replace(t, completion_mode=CompletionMode.FULL) for _, t, _ in todo}
     # limits measured once per original problem (cached by content), not once per repair problem
-    measured = per_test_limits(list(originals.values()), limits, from_config(dataset_cfg), workers=ex.workers,
+    measured = per_test_limits(list(originals.values()), limits, derived_limits(dataset_cfg), workers=ex.workers,
                                say=ctx.say)
     by_id: dict[str, Task] = {}
     per_test: dict[str, list[float]] = {}

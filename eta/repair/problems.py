@@ -81,10 +81,8 @@ def quixbugs_dataset_config() -> Any:
 
     from omegaconf import OmegaConf
 
-    from eta.config import DatasetConf
+    from eta.config import DatasetConf, checked
 
     path = Path(__file__).resolve().parents[2] / "conf" / "dataset" / "quixbugs.yaml"
     loaded = OmegaConf.load(path) if path.is_file() else OmegaConf.create({"name": "quixbugs"})
-    node = OmegaConf.merge(OmegaConf.structured(DatasetConf), {k: v for k, v in loaded.items() if k != "defaults"})
-    OmegaConf.resolve(node)
-    return node
+    return checked(DatasetConf, {k: v for k, v in loaded.items() if k != "defaults"}, "dataset")

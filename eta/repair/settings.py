@@ -31,19 +31,8 @@ class RepairSettings:
     per_problem: int | None = None  # failing set: at most this many failing programs per held-out problem
     max_new_tokens: int | None = None  # null: sampler.max_new_tokens
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # the values are checked by the schema (eta.config.RepairEvalConf)
         self.sets, self.feedback, self.controls = _texts(self.sets), _texts(self.feedback), _texts(self.controls)
-        for what, values, known, empty in (("sets", self.sets, SETS, False), ("feedback", self.feedback, FEEDBACK, False),
-                                           ("controls", self.controls, CONTROLS, True)):
-            bad = [v for v in values if v not in known]
-            if bad or not (values or empty):
-                raise ValueError(f"{what} must be {'zero' if empty else 'one'} or more of {', '.join(known)}, "
-                                 f"got {values}")
-        if self.n < 1 or self.shots < 0:
-            raise ValueError(f"n must be >= 1 and shots >= 0, got n={self.n}, shots={self.shots}")
-        for key in ("limit", "per_problem", "max_new_tokens"):
-            if getattr(self, key) is not None and getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1 or null, got {getattr(self, key)}")
 
     @property
     def greedy(self) -> bool:
@@ -56,15 +45,13 @@ class RepairSettings:
 
     @classmethod
     def from_node(cls, node: Any, what: str, drop: tuple[str, ...] = ()) -> "RepairSettings":
-        """From a config node; a bad key or value is one ConfigError naming ``what.key``."""
-        from eta.config import plain_dict
+        """From a config node, checked by its schema (``eta.config.RepairEvalConf``): a bad key or value is one
+        ConfigError naming ``what.key``; a key the node leaves out keeps this class's default."""
+        from eta.config import RepairEvalConf, checked, plain_dict
 
         given = {k: v for k, v in plain_dict(node, what).items() if k not in drop}
-        known = set(cls.__dataclass_fields__)
+        conf = checked(RepairEvalConf, given, what)
         for key in given:
-            if key not in known:
-                raise ConfigError(f"{what}.{key}: not a repair setting; known: {', '.join(sorted(known | set(drop)))}")
-        try:
-            return cls(**given)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{what}: {e}") from None
+            if key not in cls.__dataclass_fields__:  # `enabled`: eval.repair's switch, not a setting
+                raise ConfigError(f"{what}.{key}: not a key of {what}")
+        return cls(**{key: getattr(conf, key) for key in given})

@@ -171,7 +171,7 @@ def trained_policies(run_dir: Path) -> dict[str, Path]:
     return found
 
 
-WRONG_FILE = "wrong_answers.jsonl"  # beside sampled_executions.jsonl: each wrong answer's classes
+WRONG_FILE = rundir.WRONG_ANSWERS  # beside sampled_executions.jsonl: each wrong answer's classes
 
 
 def wrong_answers(records: list[dict[str, Any]], tasks: Mapping[str, Task]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.report.estimates import (COUNTERPARTS, ENDPOINT, counterparts_of, estimate_all, ordered,
                                   primary_analysis)
@@ -69,15 +70,15 @@ def compare(sweep_dir: str | Path, wandb: bool | None = None, n_boot: int | None
                      + ", ".join(str(p.relative_to(sweep_dir)) for p in unfinished))
     transitions = transition_table(collect_transitions(jobs), counterparts, n_boot, int(settings.get("seed", 0)))
     text = markdown(rows, f"Comparison: {sweep_dir.name}", notes, primary, endpoint, transitions)
-    (sweep_dir / "comparison.md").write_text(text)
-    write_csv(rows + as_rows(transitions), sweep_dir / "comparison.csv", primary, endpoint)
+    (sweep_dir / rundir.COMPARISON).write_text(text)
+    write_csv(rows + as_rows(transitions), sweep_dir / rundir.COMPARISON_CSV, primary, endpoint)
     plots = write_plots(rows, ev, sweep_dir / "plots")
     logger = next((j.cfg.get("logger") for j in jobs if isinstance(j.cfg.get("logger"), Mapping)), {}) or {}
     if wandb if wandb is not None else str(logger.get("name", "none")) == "wandb":
         run_id = log_wandb(sweep_dir, logger, rows, plots, text)
         say(f"comparison logged to W&B run {run_id} (group {logger.get('group')})")
     say(f"comparison of {len(jobs)} jobs: {sweep_dir / 'comparison.md'}")
-    return sweep_dir / "comparison.md"
+    return sweep_dir / rundir.COMPARISON
 
 
 try:  # the callback is importable wherever Hydra is

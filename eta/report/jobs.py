@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BASE = "base"
+from eta import rundir
+
+BASE = rundir.BASE  # the base arm's label is the name of its policy
 SEED_METRICS = ("kl_to_reference", "kl_to_reference_per_token")  # of the trained policy, once per seed
 PASS_AT = re.compile(r"^pass@(\d+)$")
 
@@ -75,15 +77,15 @@ class Job:
     cfg: dict[str, Any]
 
     def eval_dir(self, policy: str) -> Path:
-        if policy == "trained" and len(self.metrics.get("rounds", {})) > 1:
+        if policy == rundir.TRAINED and len(self.metrics.get("rounds", {})) > 1:
             last = max(self.metrics["rounds"], key=int)
-            return self.path / f"round_{last}" / "eval" / policy
-        return self.path / "eval" / policy
+            return rundir.eval_dir(rundir.round_dir(self.path, int(last)), policy)
+        return rundir.eval_dir(self.path, policy)
 
     @property
     def policy(self) -> str | None:
         """Whose evaluation stands for this job's method: the trained policy, or the base for the base arm."""
-        return "trained" if "trained" in self.metrics else BASE if self.label == BASE else None
+        return rundir.TRAINED if rundir.TRAINED in self.metrics else BASE if self.label == BASE else None
 
 
 def label_of(cfg: Mapping[str, Any]) -> str:
@@ -104,15 +106,15 @@ def label_of(cfg: Mapping[str, Any]) -> str:
 def find_jobs(sweep_dir: Path) -> tuple[list[Job], list[Path]]:
     """The finished jobs of a sweep, and the folders of jobs without metrics.json (unfinished or failed)."""
     jobs, unfinished = [], []
-    for config in sorted(sweep_dir.rglob(".hydra/config.yaml")):
+    for config in sorted(sweep_dir.rglob(rundir.HYDRA_CONFIG)):
         job_dir = config.parent.parent
-        if "shared" in job_dir.relative_to(sweep_dir).parts:
+        if rundir.SHARED in job_dir.relative_to(sweep_dir).parts:
             continue
         cfg = load_config(config)
-        if not (job_dir / "metrics.json").is_file():
+        if not (job_dir / rundir.METRICS).is_file():
             unfinished.append(job_dir)
             continue
-        jobs.append(Job(job_dir, label_of(cfg), int(cfg.get("seed", 0)), json.loads((job_dir / "metrics.json").read_text()),
+        jobs.append(Job(job_dir, label_of(cfg), int(cfg.get("seed", 0)), json.loads((job_dir / rundir.METRICS).read_text()),
                         cfg))
     return jobs, unfinished
 
@@ -182,21 +184,21 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
     ev = Evaluations()
     for job in jobs:
         policy = job.policy
-        for name in (BASE, "trained"):
+        for name in (BASE, rundir.TRAINED):
             ev.ks.update(int(m.group(1)) for key in job.metrics.get(name, {}) if (m := PASS_AT.match(key)))
         if policy is not None:
-            for kind, store in (("sampled", ev.sampled), ("greedy", ev.greedy)):
-                counts = read_counts(job.eval_dir(policy) / f"{kind}_executions.jsonl")
+            for kind, store in ((rundir.SAMPLED, ev.sampled), (rundir.GREEDY, ev.greedy)):
+                counts = read_counts(job.eval_dir(policy) / rundir.eval_file(kind, "executions"))
                 if counts:
                     store.setdefault(job.label, {})[job.seed] = counts
         # the repair arm (inference only) keeps its attempts under train/repair/, every policy under eval/
-        repair_root = job.eval_dir(policy) / "repair" if policy is not None else job.path / "train" / "repair"
+        repair_root = job.eval_dir(policy) / rundir.REPAIR if policy is not None else job.path / rundir.TRAIN / rundir.REPAIR
         for metric, counts in repair_counts(repair_root).items():
             ev.repair.setdefault(metric, {}).setdefault(job.label, {})[job.seed] = counts
         own = {k: v for k, v in job.metrics.get("method", {}).items() if k != "repair"}  # per program above
         values = {f"method/{k}": v for k, v in flatten_metrics(own).items()}
-        values.update({k: job.metrics["trained"][k] for k in SEED_METRICS
-                       if isinstance(job.metrics.get("trained", {}).get(k), (int, float))})
+        values.update({k: job.metrics[rundir.TRAINED][k] for k in SEED_METRICS
+                       if isinstance(job.metrics.get(rundir.TRAINED, {}).get(k), (int, float))})
         if (tokens := trained_tokens(job)) is not None:
             values["train/num_tokens"] = tokens
         if values:
@@ -205,12 +207,12 @@ def collect(jobs: Sequence[Job]) -> Evaluations:
             ev.rounds.setdefault(job.label, {})[job.seed] = {"0": job.metrics.get(BASE, {}), **job.metrics["rounds"]}
     for job in jobs:  # no base job for a seed: the base evaluation every trained job made (shared per seed)
         if job.seed not in ev.sampled.get(BASE, {}):
-            counts = read_counts(job.eval_dir(BASE) / "sampled_executions.jsonl")
+            counts = read_counts(job.eval_dir(BASE) / rundir.SAMPLED_EXECUTIONS)
             if counts:
                 ev.sampled.setdefault(BASE, {})[job.seed] = counts
-                greedy = read_counts(job.eval_dir(BASE) / "greedy_executions.jsonl")
+                greedy = read_counts(job.eval_dir(BASE) / rundir.eval_file(rundir.GREEDY, "executions"))
                 if greedy:
                     ev.greedy.setdefault(BASE, {})[job.seed] = greedy
-        for metric, counts in repair_counts(job.eval_dir(BASE) / "repair").items():
+        for metric, counts in repair_counts(job.eval_dir(BASE) / rundir.REPAIR).items():
             ev.repair.setdefault(metric, {}).setdefault(BASE, {}).setdefault(job.seed, counts)
     return ev

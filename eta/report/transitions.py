@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from eta import rundir
 from eta.report.analysis import CATEGORIES, WRONG_FILE, categorize, solved
 from eta.report.bootstrap import Estimate, estimate, paired_difference
 from eta.report.estimates import Row, counterparts_of, ordered
@@ -64,7 +65,7 @@ def problem_classes(records: Sequence[Mapping[str, Any]], wrong: Mapping[tuple[s
 def _read(eval_dir: Path) -> tuple[list[dict[str, Any]], dict[tuple[str, int], dict[str, Any]]] | None:
     from eta.jsonl import read_rows
 
-    path = eval_dir / "sampled_executions.jsonl"
+    path = eval_dir / rundir.SAMPLED_EXECUTIONS
     if not path.is_file():
         return None
     records = [r for r in read_rows(path) if r.get("outcome") != "infra_error"]

@@ -155,20 +155,19 @@ def from_run(run: Any, prompts: Mapping[str, str], *, trace: bool, record: Path 
     """A RolloutExecutor judging the run's training problems as the execute stage does (the same limits,
     per-test limits from the references, and tracing when the reward reads traces; with `writes`, each
     failing rollout's divergence from its reference's traced run, for the divergence reward)."""
-    from eta.execute import Limits, TraceOptions
-    from eta.execute.reftimes import from_config, per_test_limits
+    from eta.context import derived_limits
+    from eta.execute import TraceOptions
+    from eta.execute.reftimes import per_test_limits
 
-    ex, d = run.cfg.execute, run.cfg.dataset
-    limits = Limits(timeout_s=d.timeout_s, test_timeout_s=min(d.test_timeout_s, d.timeout_s), memory_mb=ex.memory_mb,
-                    allow_packages=tuple(ex.allow_packages))
+    ex, limits = run.cfg.execute, run.limits
     options = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, writes=writes) \
         if (trace and ex.trace) or writes else None
-    per_test = per_test_limits(run.train_tasks, limits, from_config(d), workers=ex.workers, say=run.say)
+    per_test = per_test_limits(run.train_tasks, limits, derived_limits(run.cfg.dataset), workers=ex.workers, say=run.say)
     references = None
     if writes:
         from eta.execute.reftraces import reference_traces
 
         references = reference_traces(run.train_tasks, options, limits, workers=ex.workers, say=run.say)
     return RolloutExecutor(run.train_tasks, style=run.style, prompts=prompts,
-                           extra_stops=list(run.cfg.sampler.get("stop") or []), workers=ex.workers, limits=limits,
+                           extra_stops=list(run.cfg.sampler.stop), workers=ex.workers, limits=limits,
                            trace=options, test_timeouts=per_test, record=record, references=references)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eta import rundir
 from eta.errors import ConfigError
 from eta.metrics import wilson
 from eta.prefer.records import REFERENCE_BASE
@@ -48,7 +49,7 @@ def pair_examples(run: "RunContext", fit: Fit, with_trace: bool) -> list[Example
     tasks = {t.task_id: t for t in run.train_tasks}
     by_verdict = make_criteria(VERDICT_CRITERIA, max_steps=1)
     examples = []
-    for pair in read_pairs(run.run_dir / "pairs.jsonl"):
+    for pair in read_pairs(run.pairs_file):
         texts, records = [], []
         for sid in (pair.chosen_sample_id, pair.rejected_sample_id):
             code, execution = _program(executions, tasks, pair.task_id, sid)
@@ -137,7 +138,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
             "settings": {k: getattr(args, k) for k in mine},
             # every TRL setting but those of this process (the launcher sets local_rank) or of the run's folders
             "args": {k: v for k, v in args.to_dict().items() if k not in (*DERIVED, *mine, "local_rank")},
-            "pairs": hashlib.sha1((run.run_dir / "pairs.jsonl").read_bytes()).hexdigest()}
+            "pairs": hashlib.sha1(run.pairs_file.read_bytes()).hexdigest()}
     _claim(out, meta, run.say)
 
     def ids(texts: list[str]) -> list[list[int]]:
@@ -150,7 +151,7 @@ def train_reward_model(run: "RunContext", model: Any, tokenizer: Any, args: Any,
         from trl import RewardTrainer
 
         set_seed(args.seed)
-        lora = plain_dict(run.cfg.model.get("lora"), "model.lora")
+        lora = plain_dict(run.cfg.model.lora, "model.lora")
         if args.backbone != "policy":  # the policy's module names say nothing of an encoder's
             lora["target_modules"] = "all-linear"
         peft = lora_config(lora, task_type="SEQ_CLS", modules_to_save=HEADS[args.backbone]) if args.use_lora else None

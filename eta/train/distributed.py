@@ -31,11 +31,10 @@ import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
-from eta.config import plain_dict
+from eta.config import DistConf, DistName, checked, plain_dict
 
 _LOCAL_RANK_FLAG = re.compile(r"^--local[_-]rank(?:=(\d+))?$")
 RUN_DIR_ENV = "ETA_RUN_DIR"
-ZERO_STAGES = (0, 1, 2, 3)
 
 
 def strip_launcher_args(argv: Sequence[str], env: MutableMapping[str, str] | None = None) -> list[str]:
@@ -101,30 +100,25 @@ def prepare_argv(argv: Sequence[str], env: MutableMapping[str, str] | None = Non
     return args
 
 
-def deepspeed_config(dist_cfg: Any) -> dict[str, Any] | None:
+def deepspeed_config(dist: Any) -> dict[str, Any] | None:
     """The DeepSpeed config dict for ``TrainingArguments(deepspeed=...)``, or None without DeepSpeed.
 
-    ``dist_cfg`` is the Hydra ``dist`` node: ``{name: none}`` or ``{name: zero2, deepspeed: {...}}``.
-    A fresh copy each call, because the Trainer fills the ``"auto"`` values in place.
+    ``dist`` is the run's ``dist`` (``eta.config.DistConf``, whose schema checks it) or a node of the same
+    keys: ``{name: none}`` or ``{name: zero2, deepspeed: {...}}``. A fresh copy each call, because the
+    Trainer fills the ``"auto"`` values in place.
     """
-    node = plain_dict(dist_cfg, "dist config")
-    if not node or node.get("name", "none") == "none":
+    if dist is None:
         return None
-    ds = node.get("deepspeed")
-    if not isinstance(ds, Mapping) or not ds:
-        raise ValueError(f"dist config {node.get('name')!r}: needs a 'deepspeed' mapping (the DeepSpeed config)")
-    stage = ds.get("zero_optimization", {}).get("stage")
-    if stage not in ZERO_STAGES:
-        raise ValueError(f"dist config {node.get('name')!r}: zero_optimization.stage must be one of {ZERO_STAGES}, "
-                         f"got {stage!r}")
-    return copy.deepcopy(dict(ds))
+    conf = checked(DistConf, dist, "dist")
+    return None if conf.name == DistName.none else copy.deepcopy(dict(conf.deepspeed or {}))
 
 
-def sharded_after_training(cfg: Any) -> bool:
-    """Whether the trained policy in memory is unfit for rank 0 to generate with alone."""
+def sharded_after_training(conf: Any) -> bool:
+    """Whether the trained policy in memory is unfit for rank 0 to generate with alone (``conf``: the run's
+    ``eta.config.RootConf``)."""
     if world_size() > 1:
         return True
-    ds = deepspeed_config(plain_dict(cfg.dist, "dist")) if "dist" in cfg else None
+    ds = deepspeed_config(conf.dist)
     return bool(ds) and ds.get("zero_optimization", {}).get("stage") == 3
 
 

@@ -144,13 +144,14 @@ def build_args(cls: type[A], node: Any, output_dir: str | Path, *, seed: int | N
         raise ConfigError(f"{what}: trl.{trl_base(cls).__name__} rejects the settings: {e}") from None
 
 
-def run_args(cls: type[A], cfg: Any, output_dir: str | Path, node: Any = None, what: str = "method") -> A:
-    """``build_args`` with what the run's config says: its seed, ``dist`` node, and logger (W&B on rank 0)."""
+def run_args(cls: type[A], conf: Any, output_dir: str | Path, node: Any = None, what: str = "method") -> A:
+    """``build_args`` with what the run's config (``eta.config.RootConf``) says: its seed, ``dist``, and logger
+    (W&B on rank 0)."""
     from eta.config import enum_text
     from eta.train.distributed import is_main_process
 
-    logged = enum_text(cfg.logger.name) != "none" and is_main_process()  # the run's W&B run is rank 0's
-    return build_args(cls, cfg.method if node is None else node, output_dir, seed=cfg.seed, dist_cfg=cfg.get("dist"),
+    logged = enum_text(conf.logger.name) != "none" and is_main_process()  # the run's W&B run is rank 0's
+    return build_args(cls, conf.method if node is None else node, output_dir, seed=conf.seed, dist_cfg=conf.dist,
                       report_to="wandb" if logged else "none", what=what)
 
 
@@ -167,18 +168,9 @@ def in_folder(args: A, output_dir: str | Path) -> A:
 
 def lora_settings(node: Any) -> dict[str, Any]:
     """The model's ``lora`` node over its schema (``eta.config.LoraConf``): checked, with defaults filled in."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from eta.config import LoraConf, checked
 
-    from eta.config import LoraConf
-
-    given = plain_dict(node, "model.lora")
-    try:
-        return dataclasses.asdict(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(LoraConf), given)))
-    except OmegaConfBaseException as e:
-        unknown = sorted(set(given) - {f.name for f in dataclasses.fields(LoraConf)})
-        detail = f"unknown key(s) {unknown}" if unknown else str(e).splitlines()[0]
-        raise ConfigError(f"model.lora: {detail}") from None
+    return plain_dict(checked(LoraConf, node, "model.lora"), "model.lora")
 
 
 def lora_config(lora_cfg: Any, task_type: str = "CAUSAL_LM", modules_to_save: list[str] | None = None) -> Any:
