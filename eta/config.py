@@ -294,6 +294,13 @@ class PreferConf:
     include_reference: bool = False  # add each problem's reference solution as a passing candidate
 
 
+class Credit(StrEnum):
+    """Token-level credit (``method.credit`` of dpo and grpo): which tokens of a completion its loss reads."""
+
+    none = "none"  # every token, as TRL does
+    divergence = "divergence"  # the line where a failing program diverged from the reference (docs/traces.md)
+
+
 class Stage(StrEnum):
     sample = "sample"
     execute = "execute"
