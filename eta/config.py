@@ -289,16 +289,15 @@ class EvalConf:
         _check("eval", ("n", self.n, self.n >= 1), ("ks", list(self.ks), all(k >= 1 for k in self.ks)))
 
 
+class Credit(StrEnum):
+    """``method.credit`` of DPO (and GRPO): how a pair's (a rollout's) signal is spread over its tokens."""
+    none = "none"  # uniformly, as TRL does
+    divergence = "divergence"  # toward the divergent line of the program's trace (eta.train.credit)
+
+
 @dataclass
 class PreferConf:
     include_reference: bool = False  # add each problem's reference solution as a passing candidate
-
-
-class Credit(StrEnum):
-    """Token-level credit (``method.credit`` of dpo and grpo): which tokens of a completion its loss reads."""
-
-    none = "none"  # every token, as TRL does
-    divergence = "divergence"  # the line where a failing program diverged from the reference (docs/traces.md)
 
 
 class Stage(StrEnum):

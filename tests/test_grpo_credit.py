@@ -47,7 +47,7 @@ def test_the_token_span_reads_the_generated_tokens_decoding():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from eta.train.credit import token_span
+    from eta.train.tokens import token_span
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()

@@ -15,7 +15,7 @@ batch the loss reads, and its ``tool_mask`` is the per-token loss mask TRL multi
 multiplies the credit mask into it and recounts ``num_items_in_batch`` from the new mask, as TRL counts it
 with a tool mask (the DAPO loss divides by the tokens trained on). The span comes from the completion's
 own generated token ids: the program line -> the answer's characters (``eta.tasks.spans``) -> the tokens
-that decode to them (``eta.train.credit``).
+that decode to them (``eta.train.tokens``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eta.execute.result import ExecutionResult
-from eta.train.credit import token_span
+from eta.train.tokens import token_span
 
 
 def divergent_line(result: ExecutionResult) -> int | None:

@@ -1,6 +1,6 @@
 """Where a line of an executed program sits in the model's answer it was extracted from: the character
 span that token-level credit (``method.credit=divergence``: GRPO's in ``eta.rl.credit``, DPO's) turns into
-the answer's tokens (``eta.train.credit.token_span``).
+the answer's tokens (``eta.train.tokens.token_span``).
 
 The executed program is not the answer: the answer is cut at its first stop string, its code is picked
 from a fence (chat) or follows the task's prompt (HumanEval's append mode), and demo code is dropped

@@ -1,9 +1,9 @@
-"""Token-level credit's last step, shared by the methods that give a loss to part of a completion
-(``method.credit=divergence``): a character span of a completion's text as the span of its tokens.
+"""Token-level credit's last step (``method.credit=divergence``): a character span of a completion's text
+as the span of the tokens it was decoded from.
 
-The tokens are the ones the loss is computed on (for GRPO exactly those the policy generated), and the
-text is what they decode to, so the span is read from their decoding rather than from a new tokenization
-of the text, which may split it otherwise. How far the decoding of the first i tokens reaches into the
+The tokens are the ones the loss is computed on: for GRPO exactly those the policy generated, which a new
+tokenization of their text may split otherwise (a model can sample a non-canonical tokenization), so the
+span is read from their own decoding, not from an offset mapping of the text re-tokenized. How far the decoding of the first i tokens reaches into the
 text is monotone in i, so two binary searches find the span: O(log n) decodes. A token that decodes to
 part of a character (byte-level BPE) reaches only as far as the text they agree on.
 """
