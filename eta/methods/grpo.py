@@ -216,9 +216,8 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollout
             rollout_func = eta_rollout(rollouts)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return trainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                           processing_class=tokenizer, rollout_func=rollout_func, callbacks=list(callbacks) or None,
-                           peft_config=peft)
+        return trainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer,
+                       rollout_func=rollout_func, callbacks=list(callbacks) or None, peft_config=peft)
 
     return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
