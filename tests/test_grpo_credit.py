@@ -190,6 +190,26 @@ def test_a_bad_scale_rewards_fails_in_one_line(tmp_path, compose):
 
 # -- steps and length beside the reward, in the log and plots/grpo.png (tiny run) -----------------------------
 
+def test_the_steps_logged_per_batch_are_raw_and_relative_to_the_reference():
+    from eta.execute.outcome import Outcome
+    from eta.execute.result import ExecutionResult, TestResult
+    from eta.rl.rollouts import step_metrics
+
+    def failing(steps, live, reference):
+        return ExecutionResult(outcome=Outcome.WRONG_ANSWER, tests_total=1,
+                               tests=[TestResult(0, Outcome.WRONG_ANSWER, steps=steps)],
+                               divergence={"score": 0.5, "f1": 0.5, "line": 3,
+                                           "tests": [{"index": 0, "steps": live, "reference_steps": reference}]})
+
+    honest = failing(steps=10, live=5, reference=20)
+    padded = failing(steps=4010, live=5, reference=20)  # 4000 line events of a loop that changes nothing
+    passed = ExecutionResult(outcome=Outcome.PASSED, tests_total=1, tests=[TestResult(0, Outcome.PASSED, steps=30)])
+    crashed = ExecutionResult(outcome=Outcome.SYNTAX_ERROR, tests_total=1)
+    assert step_metrics([honest, passed, crashed], 10_000) == {"exec/mean_steps": 20.0, "exec/rel_steps": 0.125}
+    padding = step_metrics([padded, passed, crashed], 10_000)
+    assert padding["exec/mean_steps"] == 2020.0 and padding["exec/rel_steps"] == 0.125  # raw shows it, rel not
+    assert all(math.isnan(v) for v in step_metrics([passed.__class__(outcome=Outcome.PASSED)], 10).values())
+
 def test_a_grpo_run_logs_and_plots_reward_steps_and_length_per_step(tmp_path, compose, monkeypatch):
     pytest.importorskip("trl")
     from dataclasses import replace
