@@ -9,7 +9,8 @@ With ``rm`` among them the method first trains the reward model on the run's pai
 one, ``eta.rm.train``), so it needs the prefer stage: ``method=grpo method.reward=rm`` is ETA-RM in one
 command. With verdict rewards only it needs no run data: it rolls out on the training problems itself.
 
-``GRPOArgs`` is ``trl.GRPOConfig`` with eta's keys added (``use_lora``, ``reward``, ``rollout``, ``rm``),
+``GRPOArgs`` is ``trl.GRPOConfig`` with eta's keys added (``use_lora``, ``reward``, ``rollout``, ``rm``,
+``credit``: EGCA's token-level credit, ``eta.rl.credit``; ``scale_rewards: auto`` resolves TRL's),
 built once by ``make`` from ``conf/method/grpo.yaml`` with the run's ``train/`` folder; every other key is a
 field of ``trl.GRPOConfig``, passed through. ``method.reward`` is parsed once (``GRPOArgs.rewards``); its
 weights become ``reward_weights`` (so that one is not set directly). ``method.rm`` is
@@ -62,11 +63,27 @@ class GRPOArgs(GRPOConfig):
         "help": "trl: GRPOTrainer's own generation | eta: eta's sampler through rollout_func"})
     rm: dict = field(default_factory=dict, metadata={
         "help": "the reward model's settings (reward rm): conf/method/rm.yaml, composed under method.rm"})
+    credit: str = field(default="none", metadata={
+        "help": "none: every token gets its rollout's advantage | divergence: a failing rollout's only the "
+                "tokens of the line where it diverged from the reference (EGCA; eta.rl.credit)"})
+    scale_rewards: Any = field(default="auto", metadata={
+        "help": "TRL's group | batch | none (true/false); auto: none with a learned reward (rm; Dr. GRPO), "
+                "else group"})
 
     def __post_init__(self) -> None:
+        from eta.config import Credit
+
         if self.rollout not in ROLLOUTS:
             raise ConfigError(f"method.rollout must be one of {', '.join(ROLLOUTS)}, got {self.rollout!r}")
+        if self.credit not in {c.value for c in Credit}:
+            raise ConfigError(f"method.credit must be one of {', '.join(c.value for c in Credit)}, got {self.credit!r}")
         self.rewards: list[Reward] = parse_reward(self.reward)
+        if self.scale_rewards == "auto":
+            # Dividing by the group's std makes a learned reward's small, noisy differences full-size
+            # advantages (Dr. GRPO, arXiv 2503.20783); a verdict reward's steps are real, keep TRL's default.
+            self.scale_rewards = "none" if self.uses_rm else "group"
+        if self.scale_rewards not in (True, False, "group", "batch", "none"):
+            raise ConfigError(f"method.scale_rewards must be one of auto, group, batch, none, got {self.scale_rewards!r}")
         if self.reward_weights is not None:  # one source for the weights
             raise ConfigError("method.reward_weights: set the weights in method.reward ({shaped: 1.0, rm: 0.5})")
         self.reward_weights = [r.weight for r in self.rewards]
@@ -113,10 +130,13 @@ class GRPO:
         record = out / rundir.rollouts_file(rank())
         from eta.rl import monitor
 
-        traced = any(r.reads_trace for r in args.rewards)
+        # traced whenever the run traces (execute.trace): each step logs the rollouts' steps beside the reward,
+        # raw and relative to the reference's run (eta.rl.rollouts.step_metrics), which credit reads too
+        # and the reward model's trace window is centred on the divergence: its rollouts measure it as its pairs did
+        writes = (bool(run.cfg.execute.trace) or "divergence" in args.names or args.credit == "divergence"
+                  or (scorer is not None and self.rm_args.with_trace))
+        traced = writes or any(r.reads_trace for r in args.rewards)
         watch = [monitor.callback(run.say)] if scorer is not None else []  # the learned reward's score vs passes
-        # the reward model's trace window is centred on the divergence: its rollouts measure it as its pairs did
-        writes = "divergence" in args.names or (scorer is not None and self.rm_args.with_trace)
         with from_run(run, prompts, trace=traced, record=record, writes=writes) as rollouts:
             result = train_grpo(model, tokenizer, dataset, args, rollouts, self.peft, scorer=scorer, callbacks=watch)
             metrics["rollouts_executed"] = rollouts.executions
@@ -186,6 +206,9 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollout
         from transformers import set_seed
         from trl import GRPOTrainer
 
+        from eta.rl.credit import credit_trainer
+
+        trainer = credit_trainer(rollouts) if args.credit == "divergence" else GRPOTrainer
         set_seed(args.seed)  # the LoRA A matrices are drawn inside GRPOTrainer.__init__, before Trainer seeds
         rollout_func = None
         if args.rollout == "eta":
@@ -195,9 +218,8 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollout
             rollout_func = eta_rollout(rollouts)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                           processing_class=tokenizer, rollout_func=rollout_func, callbacks=list(callbacks) or None,
-                           peft_config=peft)
+        return trainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer,
+                       rollout_func=rollout_func, callbacks=list(callbacks) or None, peft_config=peft)
 
     return fit(build, args, load=lambda path: load_weights(model, path), resume=resume)
 
@@ -208,7 +230,7 @@ SUMMARY_KEYS = ("reward", "frac_reward_zero_std", "kl", "time/execute_s", "step_
 def summary(log_history: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     """First and last logged values of the per-step GRPO metrics, for metrics.json and the report."""
     keys = [*SUMMARY_KEYS, *(f"rewards/{n}/mean" for n in names), "rollouts/passed", "exec/mean_steps",
-            "completions/mean_length"]
+            "exec/rel_steps", "completions/mean_length", "credit/located", "credit/span_tokens"]
     out: dict[str, Any] = {}
     for key in keys:
         values = [e[key] for e in log_history if isinstance(e.get(key), (int, float))]

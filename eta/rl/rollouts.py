@@ -30,13 +30,14 @@ class RolloutExecutor:
     def __init__(self, tasks: Sequence[Task], *, style: str, prompts: Mapping[str, str], extra_stops: Sequence[str] = (),
                  workers: int = 2, limits: Any = None, trace: Any = None,
                  test_timeouts: Mapping[str, list[float]] | None = None, record: Path | None = None,
-                 references: Mapping[str, Any] | None = None) -> None:
+                 references: Mapping[str, Any] | None = None, max_steps: int = 10_000) -> None:
         self.tasks = {t.task_id: t for t in tasks}
         self.style, self.prompts, self.extra_stops = style, dict(prompts), tuple(extra_stops)
         self.workers, self.limits, self.trace = workers, limits, trace
         self.test_timeouts = dict(test_timeouts or {})
         self.record = record
         self.references = references  # task_id -> its reference's traced run (eta.execute.reftraces), or None
+        self.max_steps = max_steps  # the repaired steps' cap (heuristic.max_steps)
         self.executions = 0  # programs executed, over the whole run (a test reads it)
         self._executor: Any = None
         self._batch_key: Any = None
@@ -66,9 +67,9 @@ class RolloutExecutor:
             for name, rate in hacking_rates(r for r in self._results if r.outcome is not Outcome.INFRA_ERROR).items():
                 log_metric(name, rate)  # hacking/attempt_rate and hacking/<kind>, per step (eta.execute.hacks)
             log_metric("time/execute_s", seconds)
-            if self.trace is not None:  # beside the reward model's score of the same rollouts (eta.rl.monitor)
-                steps = [r.steps for r in self._results if r.steps is not None]
-                log_metric("exec/mean_steps", sum(steps) / len(steps) if steps else 0.0)
+            if self.trace is not None:  # beside the rewards of the same rollouts (eta.rl.monitor, plots/grpo.png)
+                for name, value in step_metrics(self._results, self.max_steps).items():
+                    log_metric(name, value)
         return self._results
 
     def received(self, name: str, values: list[float | None]) -> list[float | None]:
@@ -85,15 +86,28 @@ class RolloutExecutor:
     def prompt(self, task_id: str) -> str:
         return self.prompts[task_id]
 
+    def answer(self, task_id: str, completion: Any) -> str:
+        """A completion's text up to its first stop string: the answer the sampler would have returned."""
+        from eta.tasks.extract import truncate
+        from eta.tasks.prompts import stop_strings
+
+        stops = list(dict.fromkeys([*stop_strings(self.tasks[task_id], self.style), *self.extra_stops]))
+        return truncate(completion_text(completion), stops)
+
     def code(self, task_id: str, completion: Any) -> str:
         """The program a completion stands for, read as the sampler reads a sampled answer: cut at the
         first stop string, then extracted."""
-        from eta.tasks.extract import extract_code, truncate
-        from eta.tasks.prompts import stop_strings
+        from eta.tasks.extract import extract_code
 
-        task = self.tasks[task_id]
-        stops = list(dict.fromkeys([*stop_strings(task, self.style), *self.extra_stops]))
-        return extract_code(task, truncate(completion_text(completion), stops), self.style)
+        return extract_code(self.tasks[task_id], self.answer(task_id, completion), self.style)
+
+    def line_span(self, task_id: str, completion: Any, line: int) -> tuple[int, int] | None:
+        """The characters of the completion's text that line ``line`` of its executed program came from
+        (eta.tasks.spans); None when the line is not the completion's own."""
+        from eta.tasks.spans import line_span
+
+        code = self.code(task_id, completion)
+        return line_span(self.tasks[task_id].program(code), line, self.answer(task_id, completion), code)
 
     # -- lifetime --------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -140,6 +154,22 @@ def completion_text(completion: Any) -> str:
     return "".join(m.get("content", "") for m in completion if isinstance(m, Mapping))
 
 
+def step_metrics(results: Sequence[ExecutionResult], max_steps: int) -> dict[str, float]:
+    """The rollouts' steps, logged per batch beside their rewards so that a policy that pads shows:
+    ``exec/mean_steps``, line events over all tests (the raw count, which padding inflates), and
+    ``exec/rel_steps``, the repaired steps of the failing rollouts compared with a reference (live steps on
+    the first failing test relative to the reference's, eta.prefer.criteria.steps_key, which padding does
+    not move); NaN where no rollout has one (TRL's log leaves NaN out, and every rank logs every key)."""
+    from eta.prefer.criteria import steps_key
+
+    raw = [r.steps for r in results if r.steps is not None]
+    rel = [steps_key({"outcome": r.outcome.value, "passed": r.passed, "error_type": r.error_type,
+                      "divergence": r.divergence}, max_steps) for r in results if not r.passed]
+    rel = [float(v) for v in rel if v is not None]
+    return {"exec/mean_steps": sum(raw) / len(raw) if raw else float("nan"),
+            "exec/rel_steps": sum(rel) / len(rel) if rel else float("nan")}
+
+
 def outcome_shares(results: Sequence[ExecutionResult]) -> dict[str, float]:
     n = max(1, len(results))
     return {o.value: sum(r.outcome is o for r in results) / n for o in Outcome}
@@ -170,4 +200,5 @@ def from_run(run: Any, prompts: Mapping[str, str], *, trace: bool, record: Path 
         references = reference_traces(run.train_tasks, options, limits, workers=ex.workers, say=run.say)
     return RolloutExecutor(run.train_tasks, style=run.style, prompts=prompts,
                            extra_stops=list(run.cfg.sampler.stop), workers=ex.workers, limits=limits,
-                           trace=options, test_timeouts=per_test, record=record, references=references)
+                           trace=options, test_timeouts=per_test, record=record, references=references,
+                           max_steps=int(run.cfg.heuristic.max_steps))
