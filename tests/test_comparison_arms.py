@@ -68,7 +68,7 @@ def test_the_contrasts_name_arms_that_exist_and_each_primary_one_differs_in_the_
 
 def test_every_dpo_arm_shares_the_pair_composition_and_the_held_out_pairs(compose):
     dpo = [c for c in (composed(compose, arm) for arm in ARMS) if c.method.name == "dpo"]
-    assert len(dpo) == 4
+    assert len(dpo) == 5  # binary, verdict, random, ETA, ETA with token credit
     for c in dpo:
         assert str(c.prefer.composition) == "matched"
     assert len({str(OmegaConf.to_container(c.prefer)) for c in dpo}) == 1  # composition, seed, held-out heuristic
