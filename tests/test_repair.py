@@ -259,7 +259,7 @@ def test_bad_settings_fail_in_one_line():
 
     # the schema's messages (eta.config.RepairEvalConf)
     with pytest.raises(ConfigError, match=r"eval.repair.feedback\[0\]: Invalid value 'traces', expected one of "
-                                          r"\[none, error, trace\]"):
+                                          r"\[none, error, trace, trace_events\]"):
         RepairSettings.from_node({"feedback": ["traces"]}, "eval.repair")
     with pytest.raises(ConfigError, match="method.shot: not a key of method; did you mean shots"):
         RepairSettings.from_node({"shot": 1}, "method")
