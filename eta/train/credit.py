@@ -8,9 +8,9 @@ last two):
   program* (``task.program(code)``) that first wrote a value the reference does not write next. The policy
   is trained on its *response*, from which the code was extracted (``eta.tasks.extract``: fences dropped,
   a HumanEval body re-indented, demo lines removed), so the line is found in the response by its text:
-  the k-th line of the code whose stripped text is the divergent line's is the k-th such line of the
-  response (k counted from the code's start; the prompt that an appended completion follows is not the
-  model's and holds no span). The span runs from the line's first non-blank character to its end.
+  the k-th line of the program whose stripped text is the divergent line's is the k-th such line of the
+  response, copies from outside the response (the prompt that an appended completion follows) counted
+  out: that line is not the model's and holds no span (``eta.tasks.spans.line_span``, GRPO's finder too). The span runs from the line's first non-blank character to its end.
   Padding cannot move it: a padded program's divergent line is a live write (``eta.trace.liveness``
   drops what padding writes), and lines that padding adds are counted in both texts alike.
 * ``counterpart_span``: the chosen program's line that corresponds to the rejected one, by a line diff
@@ -54,17 +54,14 @@ def _line_span(offset: int, line: str) -> Span | None:
 def divergent_span(response: str, program: str, line: int | None, code_start: int = 0) -> Span | None:
     """The span of ``response`` that holds line ``line`` (1-based) of ``program``, whose first
     ``code_start`` characters are not the model's (an appended completion's prompt); None where the line
-    is not the model's, is blank, or cannot be found in the response."""
+    is not the model's, is blank, or cannot be found in the response. The line is found as GRPO's credit
+    finds it (``eta.tasks.spans.line_span``: one finder for both)."""
+    from eta.tasks.spans import line_span
+
     lines = _lines(program)
-    if line is None or not 1 <= line <= len(lines):
+    if line is None or not 1 <= line <= len(lines) or lines[line - 1][0] < code_start:
         return None
-    offset, text = lines[line - 1]
-    target = text.strip()
-    if not target or offset < code_start:
-        return None
-    rank = sum(t.strip() == target for o, t in lines[:line - 1] if o >= code_start)
-    found = [(o, t) for o, t in _lines(response) if t.strip() == target]
-    return _line_span(*found[rank]) if rank < len(found) else None
+    return line_span(program, line, response)
 
 
 def counterpart_span(rejected: str, span: Span | None, chosen: str) -> Span | None:
