@@ -6,7 +6,7 @@ list of names and one-entry mappings; the weights become ``GRPOConfig.reward_wei
 weighted rewards, then normalizes in each group). A name is one of :data:`REWARDS` or a dotted path to a
 user's own verdict reward, ``pkg.module:function`` or ``pkg.module.function``: a function of an
 ``ExecutionResult`` (with its trace) returning a float, or None to mask the rollout, as :func:`binary`.
-The spec is parsed once (:func:`parse_reward`, by ``eta.methods.grpo.GRPOArgs``) into :class:`Reward`\ s.
+The spec is parsed once (:func:`parse_reward`, by ``eta.methods.grpo.GRPOArgs``) into :class:`Reward` objects.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def mean_rewards(records: list[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def parse_reward(spec: Any, what: str = "method.reward") -> list[Reward]:
-    """The :class:`Reward`\ s of a spec: a name (``shaped``), a mapping of names to weights
+    """The :class:`Reward` objects of a spec: a name (``shaped``), a mapping of names to weights
     (``{shaped: 1.0, rm: 0.5}``), or a list whose items are names (weight 1) or one-entry mappings. A
     dotted path is imported now, so that a bad one fails before any stage runs."""
     if isinstance(spec, str):
