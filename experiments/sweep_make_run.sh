@@ -7,6 +7,9 @@
 # executions and the base evaluation through shared_dir where its keys allow (sampler.n=8 samples anew), and
 # the table is the comparison's own aggregation: pass@1 with paired intervals against the base, KL, and
 # the held-out pair accuracy each DPO policy reaches.
+# Settings are chosen on the validation families (dataset.eval_split=validation, disjoint from the training
+# and test families: docs/datasets.md), never on the held-out test families make run reports; EVAL_SPLIT=test
+# reproduces the sweeps of 2026-12-04, which were (wrongly) read on the test families.
 #   bash experiments/sweep_make_run.sh [OUT_DIR] [POINT ...]     # default: outputs/sweep-make-run, every point
 # A point already finished in OUT_DIR is not redone (each is a run directory that resumes).
 set -euo pipefail
@@ -14,14 +17,17 @@ cd "$(dirname "$0")/.."
 out=${1:-outputs/sweep-make-run}
 shift || true
 python=${PYTHON:-.venv/bin/python}
-common=(logger=none eval.repair.enabled=false "shared_dir=$out/shared")
+common=(logger=none eval.repair.enabled=false eval.cheat.enabled=false "dataset.eval_split=${EVAL_SPLIT:-validation}"
+        "shared_dir=$out/shared")
 
 declare -A points=(
   [base]="method=none"
   [e1-n4-cap8]="sampler.n=4"                        # make run's old default: 1 epoch, 4 samples, <= 8 pairs a problem
   [e2-n4-cap8]="sampler.n=4 method.num_train_epochs=2"
   [e1-n4-cap2]="sampler.n=4 heuristic.max_pairs_per_problem=2"
-  [e1-n8-cap8]="sampler.n=8"                        # make run's default since this sweep
+  [e1-n8-cap8]="sampler.n=8"                        # make run's default since this sweep (learning rate 5e-4)
+  [lr1e-4]="method.learning_rate=1e-4"              # make run's default otherwise: KL 8.25 on 2026-12-07's families
+  [lr5e-5]="method.learning_rate=5e-5"
 )
 order=(base e1-n4-cap8 e2-n4-cap8 e1-n8-cap8 e1-n4-cap2)
 [ $# -gt 0 ] && order=("$@")
