@@ -370,9 +370,10 @@ def test_two_process_eta_rm_every_rank_scores_with_the_saved_reward_model(tmp_pa
     tasks = {t.task_id: t for t in load_splits(cfg)[0]}
     scorer = load_scorer(path)
     prompts = {r["task_id"]: r["prompt"] for r in rows(run_dir / "samples.jsonl")}
-    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines)
-    with Executor(workers=1, trace=trace) as ex:
-        executions = ex.map([Job.for_task(tasks[r["task_id"]], r["code"]) for r in scored])
+    # traced with value writes, as the rollouts were: the input's trace window centres on the divergence
+    trace = TraceOptions(max_events=cfg.execute.max_events, budget_lines=cfg.execute.budget_lines, writes=True)
+    executions = execute_samples([Sample(r["task_id"], r["code"], i, {}) for i, r in enumerate(scored)], tasks,
+                                 tmp_path / "again.jsonl", workers=1, trace=trace, progress=False)
     scores = scorer.score([prompts[r["task_id"]] for r in scored], [r["code"] for r in scored], executions)
     assert [r["rewards"]["rm"] for r in scored] == pytest.approx(scores, abs=1e-4)
     assert {"base", "trained", "method"} <= set(json.loads((run_dir / "metrics.json").read_text()))
