@@ -26,6 +26,7 @@ declare -A points=(
   [e2-n4-cap8]="sampler.n=4 method.num_train_epochs=2"
   [e1-n4-cap2]="sampler.n=4 heuristic.max_pairs_per_problem=2"
   [e1-n8-cap8]="sampler.n=8"                        # make run's default since this sweep (learning rate 5e-4)
+  [lr2e-4]="method.learning_rate=2e-4"
   [lr1e-4]="method.learning_rate=1e-4"              # make run's default otherwise: KL 8.25 on 2026-12-07's families
   [lr5e-5]="method.learning_rate=5e-5"
 )
