@@ -36,19 +36,12 @@ from eta.tasks.schema import Task
 SEED_OFFSET = 2  # the evaluation samples at seed + 1; repair attempts draw their own stream
 
 
-def sandbox_limits(ctx: Any, dataset_cfg: Any) -> Any:
-    """The run's execute settings under the time limits of ``dataset_cfg``."""
-    from eta.context import limits_of
-
-    return limits_of(ctx.cfg.execute, dataset_cfg)
-
-
 def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dataset_cfg: Any, *,
                      only: dict[str, int] | None = None, events: bool = False) -> list[dict[str, Any]]:
     """Run (id, task, whole program) triples in the sandbox under the run's execute settings and the time
     limits of ``dataset_cfg``; each program as a whole-program answer to its task's tests, or to the one
     test ``only`` names for its id (index into the task's tests), with every trace event when ``events``."""
-    from eta.context import derived_limits
+    from eta.context import derived_limits, limits_of
     from eta.execute import TraceOptions
     from eta.execute.batch import Sample, execute_samples
     from eta.execute.reftimes import per_test_limits
@@ -56,7 +49,8 @@ def execute_programs(ctx: Any, todo: list[tuple[str, Task, str]], out: Path, dat
 
     if not todo:
         return []
-    ex, only, limits = ctx.cfg.execute, only or {}, sandbox_limits(ctx, dataset_cfg)
+    ex, only = ctx.cfg.execute, only or {}
+    limits = limits_of(ex, dataset_cfg)
     trace = TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines, events=events) if ex.trace else None
     originals = {t.task_id: replace(t, completion_mode=CompletionMode.FULL) for _, t, _ in todo}
     # limits measured once per original problem (cached by content), not once per repair problem

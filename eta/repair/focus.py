@@ -54,7 +54,7 @@ def _references(ctx: Any, tasks: list[Any], dataset_cfg: Any) -> dict[str, tuple
     from eta.execute import TraceOptions
     from eta.execute.batch import has_reference
     from eta.execute.reftraces import reference_traces
-    from eta.repair.evaluate import sandbox_limits
+    from eta.context import limits_of
 
     ex = ctx.cfg.execute
     unique = list({t.task_id: t for t in tasks}.values())
@@ -65,7 +65,7 @@ def _references(ctx: Any, tasks: list[Any], dataset_cfg: Any) -> dict[str, tuple
         return out
     # the pipeline's trace options: the same cache entries as its divergence
     traced = reference_traces(with_ref, TraceOptions(max_events=ex.max_events, budget_lines=ex.budget_lines),
-                              sandbox_limits(ctx, dataset_cfg), workers=ex.workers, say=ctx.say)
+                              limits_of(ex, dataset_cfg), workers=ex.workers, say=ctx.say)
     for t in with_ref:
         ref = traced.get(t.task_id)
         out[t.task_id] = (ref["values"], "") if ref is not None else (None, "its reference solution fails a test")
