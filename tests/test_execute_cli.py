@@ -106,7 +106,9 @@ def test_trace_writes_the_divergence_of_failing_programs_from_the_reference(tmp_
     out = tmp_path / "results.jsonl"
     done = cli(str(samples), "--dataset", "synthetic", "--split", "train", "-o", str(out), "--trace")
     assert done.returncode == 0, done.stderr
-    good, bad = [json.loads(line) for line in out.read_text().splitlines()]
+    # two workers: results arrive in the order they finish, not the order of the samples
+    by_code = {r["completion"]: r for r in map(json.loads, out.read_text().splitlines())}
+    good, bad = by_code[task.reference], by_code[wrong]
     assert good["passed"] and "divergence" not in good
     found = bad["divergence"]
     first = found["tests"][0]
