@@ -180,6 +180,7 @@ class DatasetConf:
     eval_split: Optional[str] = None
     holdout_fraction: float = 0.5
     limit: Optional[int] = None  # at most this many problems per split
+    eval_limit: Optional[int] = None  # held-out problems, when they should differ from ``limit`` (null: ``limit``)
     prompt_style: PromptStyle = PromptStyle.chat
     timeout_s: float = 10.0
     test_timeout_s: float = 3.0
@@ -193,6 +194,7 @@ class DatasetConf:
     def __post_init__(self) -> None:
         _check("dataset", ("holdout_fraction", self.holdout_fraction, 0 < self.holdout_fraction < 1),
                ("limit", self.limit, self.limit is None or self.limit >= 1),
+               ("eval_limit", self.eval_limit, self.eval_limit is None or self.eval_limit >= 1),
                ("timeout_s", self.timeout_s, self.timeout_s > 0), ("test_timeout_s", self.test_timeout_s,
                                                                      self.test_timeout_s > 0))
 

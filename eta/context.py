@@ -160,6 +160,10 @@ def load_splits(cfg: RootConf) -> tuple[list[Task], list[Task]]:
         train_tasks, eval_tasks = holdout_split(eval_tasks, d.holdout_fraction, cfg.seed)
     else:
         train_tasks = load_tasks(str(enum_text(d.name)), split=d.train_split, **common)
-    if d.limit is not None:  # round-robin across families: a prefix would be the first two or three families
-        train_tasks, eval_tasks = stratified(train_tasks, d.limit), stratified(eval_tasks, d.limit)
+    # round-robin across families: a prefix would be the first two or three families
+    eval_limit = d.limit if d.eval_limit is None else d.eval_limit
+    if d.limit is not None:
+        train_tasks = stratified(train_tasks, d.limit)
+    if eval_limit is not None:
+        eval_tasks = stratified(eval_tasks, eval_limit)
     return train_tasks, eval_tasks

@@ -3,6 +3,8 @@ held-out set spans every family instead of the first two or three; counted besid
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from eta.tasks import load_tasks, synthetic
@@ -37,12 +39,12 @@ def test_without_families_a_limit_is_the_prefix():
     assert stratified(ids, 4) == ids[:4] and stratified(ids, None) == ids and n_families(ids) == 10
 
 
-def _synthetic_cfg(eval_split: str = "test", limit: int | None = 24):
+def _synthetic_cfg(eval_split: str = "test", limit: int | None = 24, eval_limit: int | None = None):
     from omegaconf import OmegaConf
 
     return OmegaConf.create({"seed": 0, "dataset": {
         "name": "synthetic", "eval_split": eval_split, "train_split": "train", "holdout_fraction": 0.5,
-        "limit": limit, "data_dir": None, "source": "local", "options": {"seed": 0, "per_family": 10}}})
+        "limit": limit, "eval_limit": eval_limit, "data_dir": None, "source": "local", "options": {"seed": 0, "per_family": 10}}})
 
 
 def test_the_default_synthetic_limit_spans_every_held_out_family():
@@ -52,6 +54,16 @@ def test_the_default_synthetic_limit_spans_every_held_out_family():
     assert len(train) == len(held) == 24
     assert n_families(held) == n_families(load_tasks("synthetic", split="test")) == 16  # was 3 with a prefix
     assert n_families(train) == 24  # one problem from each of 24 of the 75 training families
+
+
+def test_eval_limit_sizes_the_held_out_set_alone_and_stays_stratified():
+    from eta.context import load_splits
+
+    train, held = load_splits(_synthetic_cfg(limit=12, eval_limit=48))
+    assert len(train) == 12 and len(held) == 48
+    assert [t.task_id for t in train] == [t.task_id for t in load_splits(_synthetic_cfg(limit=12))[0]]
+    per_family = Counter(family_of(t.task_id) for t in held)
+    assert len(per_family) == 16 and set(per_family.values()) == {3}  # 48 = 3 from each of the 16 test families
 
 
 def test_validation_is_the_evaluation_set_for_tuning_and_shares_no_family():
