@@ -19,6 +19,8 @@ shift || true
 python=${PYTHON:-.venv/bin/python}
 common=(logger=none eval.repair.enabled=false eval.cheat.enabled=false "dataset.eval_split=${EVAL_SPLIT:-validation}"
         "shared_dir=$out/shared")
+# EVAL_LIMIT=42: 3 held-out problems from each of the 14 validation families (default: make run's 24)
+[ -n "${EVAL_LIMIT:-}" ] && common+=("dataset.eval_limit=$EVAL_LIMIT")
 
 declare -A points=(
   [base]="method=none"
@@ -29,6 +31,10 @@ declare -A points=(
   [lr2e-4]="method.learning_rate=2e-4"
   [lr1e-4]="method.learning_rate=1e-4"              # make run's default otherwise: KL 8.25 on 2026-12-07's families
   [lr5e-5]="method.learning_rate=5e-5"
+  [lr3e-4]="method.learning_rate=3e-4"
+  # RPO (Pang et al. 2024): DPO plus the chosen program's NLL, weight 1, against the move into syntax errors
+  [rpo]="method.loss_type=[sigmoid,sft] +method.loss_weights=[1.0,1.0]"
+  [rpo-lr2e-4]="method.loss_type=[sigmoid,sft] +method.loss_weights=[1.0,1.0] method.learning_rate=2e-4"
 )
 order=(base e1-n4-cap8 e2-n4-cap8 e1-n8-cap8 e1-n4-cap2)
 [ $# -gt 0 ] && order=("$@")
