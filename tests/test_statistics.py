@@ -130,3 +130,36 @@ def test_a_widened_interval_stays_within_what_the_replicates_reach():
     est = bootstrap.estimate([(passes, np.ones(6))], n_boot=2000, seed=0)
     assert est.low == 0.0 and est.mean == pytest.approx(1 / 6) and est.high <= 1.0
     assert bootstrap.widening(6, 0.95) > 1.2  # it was widened: the clip did the work
+
+
+def test_the_binomial_part_is_recovered_and_more_samples_shrink_only_it():
+    """Pass rates from n samples of per-problem true rates: the sampling component matches the true mean
+    binomial variance, what is left of the problem variance matches the spread of the true differences, and the
+    variance predicted for a design with 4x the samples is the variance observed when drawing 4x the samples."""
+    from eta.report.power import sampling_variance
+
+    rng = np.random.default_rng(5)
+    f, m = 40, 4
+    fams = [f"f{i}" for i in range(f) for _ in range(m)]
+    true_a = np.clip(np.repeat(rng.uniform(0.1, 0.9, f), m) + rng.normal(0, 0.05, f * m), 0.02, 0.98)
+    true_b = np.clip(true_a + rng.normal(0, 0.08, f * m), 0.02, 0.98)
+    true_d = true_a - true_b
+
+    def draw(n: int) -> tuple[np.ndarray, float]:
+        ka, kb = rng.binomial(n, true_a), rng.binomial(n, true_b)
+        full = np.full(f * m, n)
+        return (ka / n - kb / n)[None, :], sampling_variance(ka, full, kb, full)
+
+    d, v = draw(4)
+    expected_v = float(np.mean(true_a * (1 - true_a) / 4 + true_b * (1 - true_b) / 4))
+    assert v == pytest.approx(expected_v, rel=0.2)
+    c = components(d, fams, v)
+    assert c.sampling == v and c.residual == 0.0
+    spread = components(true_d[None, :], fams)  # the problems' own differences, without sampling
+    assert c.family + c.problem == pytest.approx(spread.family + spread.problem, abs=0.01)
+    # the variance of the mean difference at 16 samples: predicted from the 4-sample components ...
+    x16 = Design(f, m, 1, sample_scale=4 / 16)
+    predicted = true_variance(c, x16) - (c.family / f + c.problem / (f * m))  # the sampling part of it
+    observed = np.var([draw(16)[0].mean() for _ in range(400)])  # true differences fixed: sampling alone
+    assert observed == pytest.approx(predicted, rel=0.3)
+    assert detectable_difference(c, x16) < detectable_difference(c, Design(f, m, 1))

@@ -14,7 +14,8 @@ import numpy as np
 
 from eta.report.bootstrap import Estimate, estimate, paired_difference, seed_difference, seed_estimate
 from eta.report.jobs import BASE, PASS_AT, Evaluations, TaskCounts
-from eta.report.power import Components, Design, components, detectable_difference, families_needed, holm
+from eta.report.power import (Components, Design, components, detectable_difference, families_needed, holm,
+                              sampling_variance)
 from eta.tasks.families import family_of
 
 COUNTERPARTS = {"ETA-DPO": "DPO-binary", "ETA-RM": "GRPO-binary"}
@@ -240,6 +241,16 @@ def crossed(series: Series) -> tuple[np.ndarray, list[str]]:
     return np.array(rows).reshape(len(rows), len(common)), common
 
 
+def _sampling(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], inner: str, method: str, against: str,
+              seeds: Sequence[int], common: Sequence[str]) -> float:
+    """The binomial part of a cell's variance for a sampled pass@1 (0 for other metrics, and greedy's one sample)."""
+    if inner != "pass@1":
+        return 0.0
+    cells = [(store[method][s][p], store[against][s][p]) for s in seeds for p in common]
+    a, b = [np.array([[c.passed, c.n] for c in side], float).T for side in zip(*cells)]
+    return sampling_variance(a[0], a[1], b[0], b[1])
+
+
 def primary_analysis(ev: Evaluations, contrasts: Mapping[str, str], endpoint: str = ENDPOINT, n_boot: int = 2000,
                      seed: int = 0, alpha: float = ALPHA, power: float = POWER) -> list[Primary]:
     """Holm over the declared contrasts that have data (each trace arm minus its no-trace counterpart on the
@@ -261,7 +272,7 @@ def primary_analysis(ev: Evaluations, contrasts: Mapping[str, str], endpoint: st
             continue
         fams = [family_of(p) for p in common]
         design = Design(len(set(fams)), len(common) / len(set(fams)), len(series.a))
-        comp = components(table, fams)
+        comp = components(table, fams, _sampling(store, inner, method, against, series.seeds, common))
         strictest = alpha / len(found)
         out.append(Primary(method, against, est, p_holm, step, comp, design,
                            detectable_difference(comp, design, strictest, power),

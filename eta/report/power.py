@@ -11,6 +11,12 @@ truncated at 0. From them, for a design of ``F`` families of ``m`` problems and 
   :func:`bootstrap_variance`), widened as ``bootstrap.widening`` does;
 * the smallest difference detected with probability ``power`` by the test the comparison makes (the
   interval excludes 0): the interval's half-width plus ``z(power)`` true standard errors.
+
+Part of the residual is known without a model: a per-problem pass rate from ``n`` samples has the binomial
+variance ``p(1-p)/n``, estimated without bias by ``p^(1-p^)/(n-1)``. Given it (``sampling``), the rest of the
+residual is what training and seeds add, and a design with other samples per problem scales the sampling
+part alone (``Design.sample_scale``: the measured samples over the design's): how many samples to draw is a
+choice like how many problems.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ class Components:
     family: float
     problem: float
     seed: float
-    residual: float
+    residual: float  # beyond the sampling variance below
+    sampling: float = 0.0  # the binomial variance of a cell's difference at the measured samples per problem
 
 
 @dataclass(frozen=True)
@@ -41,17 +48,38 @@ class Design:
     n_families: int
     per_family: float  # problems per family
     n_seeds: int
+    sample_scale: float = 1.0  # the measured samples per problem over this design's (2.0: twice the samples)
 
     @property
     def n_problems(self) -> float:
         return self.n_families * self.per_family
 
 
-def components(d: np.ndarray, families: Sequence[str]) -> Components:
+def components(d: np.ndarray, families: Sequence[str], sampling: float = 0.0) -> Components:
     """The variance components of ``d`` (seeds x problems, every seed on every problem); ``families``: the
-    family of each column. With one seed the seed and residual variances cannot be told from the problem's:
-    both are 0 and the problem variance holds them."""
+    family of each column; ``sampling``: the mean binomial variance of a cell (:func:`sampling_variance`),
+    taken out of the residual (with one seed, out of the problem variance, which then holds the rest of
+    the residual: the seed and residual variances cannot be told from the problem's)."""
     d = np.asarray(d, dtype=float)
+    c = _anova(d, families)
+    if d.shape[0] > 1:
+        return Components(c.family, c.problem, c.seed, max(0.0, c.residual - sampling), sampling)
+    return Components(c.family, max(0.0, c.problem - sampling), c.seed, 0.0, sampling)
+
+
+def sampling_variance(passed_a: np.ndarray, n_a: np.ndarray, passed_b: np.ndarray, n_b: np.ndarray) -> float:
+    """The mean over cells of the unbiased binomial variance of ``passed_a/n_a - passed_b/n_b`` (two
+    independent sets of samples); cells with a single sample give no estimate and are left out."""
+    def one(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+        k, n = np.asarray(k, float), np.asarray(n, float)
+        p = np.divide(k, n, out=np.zeros_like(k), where=n > 0)
+        return np.divide(p * (1 - p), n - 1, out=np.full_like(k, np.nan), where=n > 1)
+
+    v = one(passed_a, n_a) + one(passed_b, n_b)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else 0.0
+
+
+def _anova(d: np.ndarray, families: Sequence[str]) -> Components:
     n_seeds, n_prob = d.shape
     if len(families) != n_prob:
         raise ValueError(f"components: {len(families)} families for {n_prob} problems")
@@ -77,22 +105,28 @@ def components(d: np.ndarray, families: Sequence[str]) -> Components:
     return Components(family, problem, seed, ms_r)
 
 
+def _cell(c: Components, x: Design) -> float:
+    """The variance of one (seed, problem) cell beyond its problem's and seed's, at the design's samples."""
+    return c.residual + c.sampling * x.sample_scale
+
+
 def true_variance(c: Components, x: Design) -> float:
     """The variance of the mean difference over the design's seeds and problems (equal weights)."""
     return (c.family / x.n_families + c.problem / x.n_problems + c.seed / x.n_seeds
-            + c.residual / (x.n_seeds * x.n_problems))
+            + _cell(c, x) / (x.n_seeds * x.n_problems))
 
 
 def bootstrap_variance(c: Components, x: Design) -> float:
     """The expected variance of the bootstrap's replicates (before widening): the observed table split into
     seed, family, within-family and doubly centred residual parts, each resampled on its own."""
     f, m, s, p = x.n_families, x.per_family, x.n_seeds, x.n_problems
-    seed_part = (s - 1) / s ** 2 * (c.seed + c.residual / p)
-    family_part = (f - 1) / f ** 2 * (c.family + c.problem / m + c.residual / (s * m))
-    within_part = (m - 1) / (f * m ** 2) * (c.problem + c.residual / s) if m > 1 else 0.0
-    residual_part = (s - 1) * (p - 1) / (s * p) ** 2 * c.residual
+    r = _cell(c, x)
+    seed_part = (s - 1) / s ** 2 * (c.seed + r / p)
+    family_part = (f - 1) / f ** 2 * (c.family + c.problem / m + r / (s * m))
+    within_part = (m - 1) / (f * m ** 2) * (c.problem + r / s) if m > 1 else 0.0
+    residual_part = (s - 1) * (p - 1) / (s * p) ** 2 * r
     # two problems of one drawn family share a drawn seed's family-mean residual (a seed-by-family term)
-    seed_family_part = (s - 1) / s * (m - 1) / (s * f * m ** 2) * c.residual
+    seed_family_part = (s - 1) / s * (m - 1) / (s * f * m ** 2) * r
     return seed_part + family_part + within_part + residual_part + seed_family_part
 
 
@@ -112,7 +146,7 @@ def families_needed(c: Components, x: Design, target: float, alpha: float = 0.05
     ``most``."""
     n = 2
     while n <= most:
-        if detectable_difference(c, Design(n, x.per_family, x.n_seeds), alpha, power) <= target:
+        if detectable_difference(c, Design(n, x.per_family, x.n_seeds, x.sample_scale), alpha, power) <= target:
             return n
         n = n + 1 if n < 64 else int(n * 1.25)
     return None

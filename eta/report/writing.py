@@ -54,16 +54,17 @@ def primary_markdown(primary: Sequence[Primary], endpoint: str) -> list[str]:
            f"m = {m}); \"significant\": its Holm-adjusted p-value is below {ALPHA}. \"detectable\": the smallest "
            f"true difference this design would find with {POWER:.0%} probability at Holm's strictest level "
            f"({ALPHA}/{m}), from the contrast's variance components (per-problem differences: between families, "
-           f"problems within a family, seeds, and the rest; eta/report/power.py).", "",
+           f"problems within a family, seeds, the rest, and of the rest the binomial noise of a pass rate from "
+           f"the samples drawn; eta/report/power.py).", "",
            "| contrast | seeds | problems | families | difference [Holm CI] | level | p (Holm) | detectable at "
-           f"{POWER:.0%} power | families for {TARGET * 100:.0f} pp | SD family / problem / seed / rest (pp) |",
+           f"{POWER:.0%} power | families for {TARGET * 100:.0f} pp | SD family / problem / seed / rest / sampling (pp) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for p in primary:
         e = p.est
         verdict = "significant" if p.p_holm < ALPHA else "not significant"
         sds = ("n/a" if p.components is None else " / ".join(
             f"{math.sqrt(v) * 100:.1f}" for v in (p.components.family, p.components.problem, p.components.seed,
-                                                  p.components.residual)))
+                                                  p.components.residual, p.components.sampling)))
         detect = "n/a" if p.detectable is None else f"{p.detectable * 100:.1f} pp"
         need = "n/a" if p.design is None else (f"{p.families_for_target}" if p.families_for_target else "> 10000")
         out.append(f"| {p.method} vs {p.against} | {e.n_seeds} | {e.n_problems} | {e.n_families} | "
