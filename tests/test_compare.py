@@ -330,3 +330,21 @@ def test_the_comparison_run_gets_the_jobs_resolved_wandb_group(tmp_path, monkeyp
     monkeypatch.setattr(wandb, "init", init)
     compare(sweep, n_boot=20)
     assert seen["group"] == "comparison-tiny-humaneval"
+
+
+def test_plan_reads_the_pilot_variances_and_more_samples_or_problems_detect_smaller_differences(sweep, capsys):
+    from eta.report.plan import main as plan
+
+    two = {"primary": {"endpoint": "pass@1", "contrasts": {"ETA-DPO": "DPO-binary", "DPO-binary": "base"}}}
+    for config in sweep.glob("*/.hydra/config.yaml"):
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "compare": two}))
+    assert plan([str(sweep), "--families", "6", "--per-family", "2", "8", "--seeds", "2", "--samples", "4", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "| ETA-DPO vs DPO-binary | 2 x 6 (6), 4.0 |" in out
+    rows = {line.split(" | ")[0].strip("| "): [float(c.strip("* |")) for c in line.split(" | ")[2:]]
+            for line in out.splitlines() if line.startswith("| 6 x ")}
+    assert set(rows) == {"6 x 2, 2, 4", "6 x 2, 2, 16", "6 x 8, 2, 4", "6 x 8, 2, 16"}
+    for contrast in range(2):
+        assert rows["6 x 2, 2, 16"][contrast] <= rows["6 x 2, 2, 4"][contrast]
+        assert rows["6 x 8, 2, 4"][contrast] < rows["6 x 2, 2, 4"][contrast]
+    assert plan([str(sweep / "nowhere")]) == 2

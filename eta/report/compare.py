@@ -27,11 +27,11 @@ from eta import rundir
 from eta.errors import ConfigError
 from eta.report.estimates import (COUNTERPARTS, ENDPOINT, counterparts_of, estimate_all, ordered,
                                   primary_analysis)
-from eta.report.jobs import Job, collect, find_jobs
+from eta.report.jobs import Evaluations, Job, collect, find_jobs
 from eta.report.transitions import as_rows, collect_transitions, transition_table
 from eta.report.writing import log_wandb, markdown, write_csv, write_plots
 
-__all__ = ["CompareCallback", "compare", "main", "ordered"]
+__all__ = ["CompareCallback", "compare", "main", "ordered", "primary_settings"]
 
 
 def _settings(jobs: Sequence[Job]) -> dict[str, Any]:
@@ -42,23 +42,40 @@ def _settings(jobs: Sequence[Job]) -> dict[str, Any]:
     return {}
 
 
-def compare(sweep_dir: str | Path, wandb: bool | None = None, n_boot: int | None = None,
-            say: Any = print) -> Path:
-    """Write the comparison of the sweep in ``sweep_dir``; returns the path of comparison.md."""
-    sweep_dir = Path(sweep_dir)
+def _jobs(sweep_dir: Path) -> tuple[list[Job], list[Path]]:
     if not sweep_dir.is_dir():
         raise ConfigError(f"compare: no sweep folder {sweep_dir}")
     jobs, unfinished = find_jobs(sweep_dir)
     if not jobs:
         raise ConfigError(f"compare: no finished job (a folder with .hydra/config.yaml and metrics.json) under {sweep_dir}")
+    return jobs, unfinished
+
+
+def _primary(settings: Mapping[str, Any], counterparts: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+    """The declared primary contrasts and endpoint; where none are declared, each arm's first counterpart."""
+    primary_cfg = dict(settings.get("primary") or {})
+    contrasts = dict(primary_cfg.get("contrasts")
+                     or {m: found[0] for m in counterparts if (found := counterparts_of(m, counterparts))})
+    return contrasts, str(primary_cfg.get("endpoint") or ENDPOINT)
+
+
+def primary_settings(sweep_dir: str | Path) -> tuple[Evaluations, dict[str, str], str]:
+    """A sweep's evaluations, its primary contrasts and endpoint (for eta.report.plan)."""
+    jobs, _ = _jobs(Path(sweep_dir))
+    settings = _settings(jobs)
+    contrasts, endpoint = _primary(settings, {**COUNTERPARTS, **dict(settings.get("counterparts") or {})})
+    return collect(jobs), contrasts, endpoint
+
+
+def compare(sweep_dir: str | Path, wandb: bool | None = None, n_boot: int | None = None,
+            say: Any = print) -> Path:
+    """Write the comparison of the sweep in ``sweep_dir``; returns the path of comparison.md."""
+    sweep_dir = Path(sweep_dir)
+    jobs, unfinished = _jobs(sweep_dir)
     settings = _settings(jobs)
     counterparts = {**COUNTERPARTS, **dict(settings.get("counterparts") or {})}
     n_boot = int(n_boot or settings.get("n_boot", 2000))
-    primary_cfg = dict(settings.get("primary") or {})
-    endpoint = str(primary_cfg.get("endpoint") or ENDPOINT)
-    # each trace arm vs its no-trace counterpart: where none are declared, each arm's first counterpart
-    contrasts = dict(primary_cfg.get("contrasts")
-                     or {m: found[0] for m in counterparts if (found := counterparts_of(m, counterparts))})
+    contrasts, endpoint = _primary(settings, counterparts)
     ev = collect(jobs)
     rows = estimate_all(ev, counterparts, n_boot=n_boot, seed=int(settings.get("seed", 0)))
     primary = primary_analysis(ev, contrasts, endpoint, n_boot=n_boot, seed=int(settings.get("seed", 0)))
