@@ -82,8 +82,8 @@ def test_the_trace_arms_share_their_fail_fail_pairs_and_differ_only_in_orientati
     assert flipped, "the trace decides some pair the verdict orders otherwise"
     for key, eta_pair in orient["eta"].items():
         verdict_pair = orient["verdict"][key]
-        if eta_pair.criterion == "error_class":  # the trace tied: the verdict's error class decides as it does there
-            assert (verdict_pair.chosen_sample_id, verdict_pair.criterion) == (eta_pair.chosen_sample_id, "error_class")
+        if verdict_pair.criterion == "error_class":  # ETA's hierarchy starts with the verdict's error class
+            assert (eta_pair.chosen_sample_id, eta_pair.criterion) == (verdict_pair.chosen_sample_id, "error_class")
         if eta_pair.criterion == "tie" and verdict_pair.criterion == "tie":  # the same coin in every arm
             assert eta_pair.chosen_sample_id == verdict_pair.chosen_sample_id
     assert {p.criterion for p in orient["random"].values()} == {"random"}
