@@ -59,15 +59,31 @@ def test_distance_counts_other_answers_exceptions_and_runaways_on_the_inputs_the
     assert oracle.distance(ref, answers["off"], among=range(2)) == 2
 
 
-def _row(pairs: int, decided: int, correct: int, trace: bool = True, padded_wins: int = 0) -> dict:
-    return {"pairs": pairs, "decided": decided, "correct": correct, "trace": trace, "padded_wins": padded_wins}
+def _row(pairs: int, decided: int, correct: int, trace: bool = True, padded_wins: int = 0, agree: tuple = (0, 0, 0)) -> dict:
+    return {"pairs": pairs, "decided": decided, "correct": correct, "trace": trace, "padded_wins": padded_wins,
+            "agree_pairs": agree[0], "agree_decided": agree[1], "agree_correct": agree[2]}
 
 
 def test_the_goal_needs_a_trace_signal_precise_and_wide_enough_and_no_padded_win_but_the_controls():
     wide_precise = {"divergence": _row(100, 80, 65), "random": _row(100, 100, 50, False, 9),
                     "steps_raw": _row(100, 40, 30, padded_wins=30), "tests": _row(100, 90, 85, trace=False)}
-    assert bench.goal(wide_precise)[0]
+    assert bench.goal(wide_precise)[0] and bench.goal(wide_precise)[2] == "divergence"
     assert not bench.goal({**wide_precise, "divergence": _row(100, 80, 63)})[0]  # 78.75% correct
     assert not bench.goal({**wide_precise, "divergence": _row(100, 70, 69)})[0]  # decides 70%
-    met, said = bench.goal({**wide_precise, "div_f1": _row(100, 90, 80, padded_wins=1)})
+    met, said, _ = bench.goal({**wide_precise, "div_f1": _row(100, 90, 80, padded_wins=1)})
     assert not met and "div_f1" in said
+    # the secondary view reads the counts on the pairs where behaviour agrees with the label
+    narrow = {"divergence": _row(100, 70, 50, agree=(60, 50, 45)), "div_f1": _row(100, 90, 60, agree=(60, 55, 40))}
+    assert not bench.goal(narrow)[0]
+    assert bench.goal(narrow, "agree_")[:3:2] == (True, "divergence")
+
+
+def test_the_interval_resamples_problems():
+    def pair(task: str, nearer_wins: bool) -> dict:
+        a, b = {"task_id": task, "k": int(nearer_wins)}, {"task_id": task, "k": int(not nearer_wins)}
+        return {"a": a, "b": b}
+
+    key = lambda r: r["k"]  # noqa: E731
+    assert bench.interval([pair(f"T/{i}", True) for i in range(5)], key) == (100.0, 100.0)
+    low, high = bench.interval([pair(f"T/{i}", i % 2 == 0) for i in range(20)], key)
+    assert low < 50 < high
