@@ -12,8 +12,9 @@ at the smaller distance; the share of pairs where it is bounds what any signal c
 
 Programs here are mutants of the datasets' own references (one operator, comparison, constant or and/or
 changed), not model output, so they run in forked children of this process with a memory limit and a
-timer per call, not in eta's sandbox; a child that overruns its deadline is killed and its unanswered
-inputs count as wrong.
+CPU-time limit per call (CPU time, not wall time, so that the answers do not depend on the machine's load),
+not in eta's sandbox; a child that overruns a generous wall-clock deadline (a program that catches the
+limit's exception and goes on) is killed and its unanswered inputs count as wrong.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Iterable
 
-CALL_SECONDS = 0.05  # per call; references answer in microseconds, a mutant that loops costs this per input
+CALL_SECONDS = 0.05  # CPU seconds per call; references answer in microseconds, a mutant that loops costs this per input
 MEMORY_BYTES = 1 << 30
 WRONG = "!killed"  # what an input that never got an answer counts as
+CACHE_VERSION = 2  # 2: limits in CPU time (1 timed calls by the wall clock, which the load moved)
 
 
 def literal_inputs(test_code: Iterable[str], entry: str) -> list[tuple[Any, ...]]:
@@ -104,14 +106,14 @@ def oracle_inputs(test_code: Iterable[str], entry: str, variants: int, seed: str
     return out
 
 
-def _alarm(signum: int, frame: Any) -> None:
+def _out_of_time(signum: int, frame: Any) -> None:
     raise TimeoutError
 
 
 def _child(conn: Connection, source: str, entry: str, inputs: list[tuple[Any, ...]]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     sys.stdout = sys.stderr = io.StringIO()  # programs that print must not fill the bench's output
-    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _out_of_time)
     ns: dict[str, Any] = {"__name__": "__oracle__"}
     try:
         exec(compile(source, "<program>", "exec"), ns)
@@ -121,12 +123,12 @@ def _child(conn: Connection, source: str, entry: str, inputs: list[tuple[Any, ..
         return
     for args in inputs:
         try:
-            signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
+            signal.setitimer(signal.ITIMER_PROF, CALL_SECONDS)
             answer = repr(fn(*copy.deepcopy(args)))
         except BaseException as e:  # noqa: BLE001
             answer = f"!{type(e).__name__}"
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
         conn.send(answer[:2000])
 
 
@@ -144,7 +146,7 @@ def outputs(jobs: dict[str, tuple[str, str, list[tuple[Any, ...]]]], workers: in
             proc = ctx.Process(target=_child, args=(there, source, entry, inputs), daemon=True)
             proc.start()
             there.close()
-            running[here] = (jid, proc, time.monotonic() + 2 + 2 * CALL_SECONDS * len(inputs), [])
+            running[here] = (jid, proc, time.monotonic() + 10 + 10 * CALL_SECONDS * len(inputs), [])
         for conn in wait(list(running), timeout=0.2):
             jid, proc, deadline, got = running[conn]
             try:
@@ -181,7 +183,7 @@ def cached_outputs(jobs: dict[str, tuple[str, str, list[tuple[Any, ...]]]], work
     """`outputs`, reusing the answers already in `path` (a JSON object keyed by a hash of source, entry and
     inputs) and adding the new ones to it."""
     def key(job: tuple[str, str, list[tuple[Any, ...]]]) -> str:
-        return hashlib.sha1(repr(job).encode()).hexdigest()
+        return hashlib.sha1(repr((CACHE_VERSION, CALL_SECONDS, job)).encode()).hexdigest()
 
     cache: dict[str, list[str]] = json.loads(path.read_text()) if path.exists() else {}
     new = outputs({j: job for j, job in jobs.items() if key(job) not in cache}, workers)
