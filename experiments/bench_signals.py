@@ -59,6 +59,8 @@ from eta.tasks.schema import Task  # noqa: E402
 import signal_oracle  # noqa: E402
 
 MAX_STEPS = 10_000
+Rec = dict[str, Any]  # an execution record
+Padded = tuple[Rec, Rec, str]  # the program, its padded copy, the padding's shape
 # Orders tried beside the configured heuristics: the measurement that picks conf/heuristic/eta.yaml's.
 ORDERS = {
     "div>steps>err>tests": ["passed", "divergence", "steps", "error_class", "tests"],
@@ -259,9 +261,9 @@ def _oracle(tasks: list[Task], samples: list[Sample], kept: list[tuple[str, str]
     source = {s.extra["bench_id"]: s.completion for s in samples}
     inputs = {t.task_id: signal_oracle.oracle_inputs([c.code for c in t.tests], t.entry_point or "", variants,
                                                      t.task_id) for t in tasks}
-    originals = {tid: len(signal_oracle.literal_inputs([c.code for c in by_task[tid].tests], by_task[tid].entry_point or ""))
-                 for tid in inputs}
-    jobs: dict[str, tuple[str, str, list[tuple[Any, ...]]]] = {}
+    originals = {t.task_id: len(signal_oracle.literal_inputs([c.code for c in t.tests], t.entry_point or ""))
+                 for t in tasks}
+    jobs: dict[str, signal_oracle.Job] = {}
     for sid in {s for pair in kept for s in pair}:
         tid = sid.split("#", 1)[0]
         jobs[sid] = (source[sid], by_task[tid].entry_point or "", inputs[tid])
@@ -289,7 +291,7 @@ def _share(n: int, of: int) -> float:
     return 100 * n / max(1, of)
 
 
-def score(rows: list[dict[str, Any]], pads: list[tuple[dict[str, Any], dict[str, Any], str]]) -> dict[str, dict[str, Any]]:
+def score(rows: list[Rec], pads: list[Padded]) -> dict[str, dict[str, Any]]:
     """Every signal's counts on the pairs (against the edit label, against the behavioural oracle, and on the
     pairs where the two agree) and on the padded copies."""
     per_signal: dict[str, dict[str, Any]] = {}
@@ -334,7 +336,8 @@ def goal(per_signal: dict[str, dict[str, Any]], view: str = "") -> tuple[bool, s
     padded = [n for n, r in per_signal.items()
               if r["padded_wins"] and "before #27" not in n and n != "steps_raw" and "random" not in n]
     if not wide:
-        return False, f"no trace signal decides >= 75% of the pairs; signals preferring a padded copy: {padded or 'none'}", None
+        return False, ("no trace signal decides >= 75% of the pairs; signals preferring a padded copy: "
+                       f"{padded or 'none'}"), None
     best = max(wide, key=lambda n: (counts(n)[1] / max(1, counts(n)[0]), counts(n)[0]))
     decided, correct, pairs = counts(best)
     met = correct >= 0.8 * decided and not padded
@@ -360,12 +363,12 @@ def interval(rows: list[dict[str, Any]], signal: Any, resamples: int = 1000) -> 
     return shares[int(0.025 * resamples)], shares[int(0.975 * resamples) - 1]
 
 
-def collect(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any], str]], dict[str, Any]]:
+def collect(args: argparse.Namespace) -> tuple[list[Rec], list[Padded], dict[str, Any]]:
     """Execute (or reuse) every program of the part asked for, and return the failing pairs (both records, the
     dataset, the oracle's verdicts: 1 nearer, -1 further, 0 tie), the padded triples and the table's head."""
     table: dict[str, Any] = {"command": " ".join(sys.argv), "part": args.part, "datasets": {}}
     rows: list[dict[str, Any]] = []
-    pads_all: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+    pads_all: list[Padded] = []
     t0 = time.perf_counter()
     for dataset in args.datasets:
         tasks = [t for t in load_tasks(dataset, split="all") if has_reference(t) and t.entry_point]
@@ -388,7 +391,8 @@ def collect(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[tuple[
         failing = lambda sid: not by_id[sid]["passed"] and by_id[sid]["outcome"] != "infra_error"  # noqa: E731
         kept = [(a, b) for a, b in pairs if failing(a) and failing(b)]
         pads = [(a, b, s) for a, b, s in padded if failing(a) and failing(b)]
-        distances = _oracle(tasks, samples, kept, args.variants, args.workers, Path(args.work) / f"{dataset}.oracle.json")
+        distances = _oracle(tasks, samples, kept, args.variants, args.workers,
+                            Path(args.work) / f"{dataset}.oracle.json")
         for a, b in kept:
             near_t, far_t, near_g, far_g = distances[(a, b)]
             rows.append({"a": by_id[a], "b": by_id[b], "dataset": dataset, "part": part_of(a.split("#", 1)[0]),
@@ -425,12 +429,16 @@ def main(argv: list[str] | None = None) -> int:
                              "pairs": n} for view in ("oracle", "oracle_tests")}
     table["signals"] = per_signal
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    print(f"{'signal':34} {'decides':>8} {'correct':>8} {'padded':>10}   {'vs behaviour':>12} {'on agreeing pairs':>18}")
+    print(f"{'signal':34} {'decides':>8} {'correct':>8} {'padded':>10}   {'vs behaviour':>12} "
+          f"{'on agreeing pairs':>18}")
     for name, row in per_signal.items():
         print(f"{name:34} {_share(row['decided'], row['pairs']):7.1f}% {_share(row['correct'], row['decided']):7.1f}% "
-              f"{row['padded_wins']:>5}/{row['padded']:<5} {_share(row['oracle_correct'], row['oracle_decided']):11.1f}% "
-              f"{_share(row['agree_correct'], row['agree_decided']):8.1f}% of {_share(row['agree_decided'], row['agree_pairs']):5.1f}%")
-    for view, said in (("oracle", "the tests' inputs and their perturbed variants"), ("oracle_tests", "the tests' inputs only")):
+              f"{row['padded_wins']:>5}/{row['padded']:<5} "
+              f"{_share(row['oracle_correct'], row['oracle_decided']):11.1f}% "
+              f"{_share(row['agree_correct'], row['agree_decided']):8.1f}% of "
+              f"{_share(row['agree_decided'], row['agree_pairs']):5.1f}%")
+    for view, said in (("oracle", "the tests' inputs and their perturbed variants"),
+                       ("oracle_tests", "the tests' inputs only")):
         lab = table["label"][view]
         print(f"behaviour on {said}: orders {_share(lab['decided'], n):.1f}% of the pairs; the edit label agrees "
               f"on {_share(lab['agrees'], lab['decided']):.1f}% of those")

@@ -37,6 +37,7 @@ from typing import Any, Iterable
 CALL_SECONDS = 0.05  # CPU seconds per call; references answer in microseconds, a mutant that loops costs this per input
 MEMORY_BYTES = 1 << 30
 WRONG = "!killed"  # what an input that never got an answer counts as
+Job = tuple[str, str, list[tuple[Any, ...]]]  # a program's source, its entry point, the inputs
 CACHE_VERSION = 2  # 2: limits in CPU time (1 timed calls by the wall clock, which the load moved)
 
 
@@ -132,7 +133,7 @@ def _child(conn: Connection, source: str, entry: str, inputs: list[tuple[Any, ..
         conn.send(answer[:2000])
 
 
-def outputs(jobs: dict[str, tuple[str, str, list[tuple[Any, ...]]]], workers: int) -> dict[str, list[str]]:
+def outputs(jobs: dict[str, Job], workers: int) -> dict[str, list[str]]:
     """Each job's answers, one per input (``"!Name"`` for an exception): jobs are id -> (source, entry,
     inputs), run `workers` at a time, each in a forked child killed past its deadline."""
     ctx = mp.get_context("fork")
@@ -179,10 +180,10 @@ def distance(reference: list[str], answers: list[str], among: Iterable[int] | No
     return sum(not reference[i].startswith("!") and answers[i] != reference[i] for i in keep)
 
 
-def cached_outputs(jobs: dict[str, tuple[str, str, list[tuple[Any, ...]]]], workers: int, path: Path) -> dict[str, list[str]]:
+def cached_outputs(jobs: dict[str, Job], workers: int, path: Path) -> dict[str, list[str]]:
     """`outputs`, reusing the answers already in `path` (a JSON object keyed by a hash of source, entry and
     inputs) and adding the new ones to it."""
-    def key(job: tuple[str, str, list[tuple[Any, ...]]]) -> str:
+    def key(job: Job) -> str:
         return hashlib.sha1(repr((CACHE_VERSION, CALL_SECONDS, job)).encode()).hexdigest()
 
     cache: dict[str, list[str]] = json.loads(path.read_text()) if path.exists() else {}

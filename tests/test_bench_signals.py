@@ -45,7 +45,8 @@ def test_the_oracle_reads_the_literal_calls_of_the_tests_and_perturbs_them_repro
 def test_distance_counts_other_answers_exceptions_and_runaways_on_the_inputs_the_reference_answers():
     inputs = [([1, 5, 9], 4), ([], 0), ([3], 1), ([2, 2], 1), (None, 1)]
     jobs = {"ref": (REFERENCE, "count_big", inputs),
-            "ge": (REFERENCE.replace("x > k", "x >= k"), "count_big", inputs),  # no item equals k here: the same answers
+            # no item equals k here: the same answers
+            "ge": (REFERENCE.replace("x > k", "x >= k"), "count_big", inputs),
             "off": (REFERENCE.replace("n = 0", "n = 1"), "count_big", inputs),
             "raises": (REFERENCE.replace("n += 1", "n += xs[99]"), "count_big", inputs),
             "loops": (REFERENCE.replace("for x in xs:", "while True:\n        x = 0"), "count_big", inputs)}
@@ -59,7 +60,8 @@ def test_distance_counts_other_answers_exceptions_and_runaways_on_the_inputs_the
     assert oracle.distance(ref, answers["off"], among=range(2)) == 2
 
 
-def _row(pairs: int, decided: int, correct: int, trace: bool = True, padded_wins: int = 0, agree: tuple = (0, 0, 0)) -> dict:
+def _row(pairs: int, decided: int, correct: int, trace: bool = True, padded_wins: int = 0,
+         agree: tuple = (0, 0, 0)) -> dict:
     return {"pairs": pairs, "decided": decided, "correct": correct, "trace": trace, "padded_wins": padded_wins,
             "agree_pairs": agree[0], "agree_decided": agree[1], "agree_correct": agree[2]}
 

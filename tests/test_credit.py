@@ -223,7 +223,8 @@ def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypa
         out = []
         for prompt in prompts:
             task = next(t for t in tasks if f"def {t.entry_point}(" in prompt)
-            texts = [f"```python\n{_returns_none(task)}```", "I cannot.", f"```python\n{task.prompt}    return None\n```"]
+            texts = [f"```python\n{_returns_none(task)}```", "I cannot.",
+                     f"```python\n{task.prompt}    return None\n```"]
             out.append([Generation(texts[i % 3], 5, "stop") for i in range(n)])
         return out
 
