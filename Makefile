@@ -38,7 +38,7 @@ test-py312:
 	if [ -z "$$py312" ]; then echo "SKIPPED: no Python 3.12 on this machine; the sys.monitoring tracer core was not tested"; \
 	else $$py312 -m pytest --version >/dev/null 2>&1 || $$py312 -m pip install -q pytest==9.2.0 pytest-timeout==2.4.0; \
 	echo "== stdlib tests (tracer, sandbox) on $$($$py312 --version)"; \
-	$$py312 -m pytest -q -rs -p no:cacheprovider -m "not slow and not needs_torch" tests/test_trace*.py tests/test_execute*.py tests/test_divergence.py; fi
+	$$py312 -m pytest -q -rs -p no:cacheprovider -m "not slow and not needs_torch" tests/test_trace*.py tests/test_execute*.py tests/test_divergence.py tests/test_bench_signals.py; fi
 
 test-all: setup
 	$(PYTHON) -m pytest -q -rs -m "slow or not slow"

@@ -200,7 +200,9 @@ def _returns_none(task) -> str:
 
 def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypatch, capsys):
     """The tiny model's own answers never reach a reference's values, so they are replaced by one program
-    per problem that returns None (its divergence located) and one that is not code."""
+    per problem that returns None (its divergence located), one that is not code, and one that returns None
+    before doing anything: the `divergence` criterion orders the two wrong answers (issue 27: the criterion,
+    end to end on the tiny model), and DPO trains with divergence credit."""
     pytest.importorskip("torch")
     import eta.sample
     from safetensors.torch import load_file
@@ -213,15 +215,17 @@ def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypa
     from test_pipeline_resume import SMALL
 
     cfg = compose(*SMALL, "method.max_steps=2", "method.per_device_train_batch_size=1", "method.credit=divergence",
-                  "method.credit_weight=3.0", "method.heldout_max_pairs=0", "stages=[sample,execute,prefer,train]")
+                  "method.credit_weight=3.0", "method.heldout_max_pairs=0", "stages=[sample,execute,prefer,train]",
+                  "sampler.n=3")
     tasks = [t for split in load_splits(cfg) for t in split]
 
     def answers(model, tokenizer, prompts, n, **kw):
         out = []
         for prompt in prompts:
             task = next(t for t in tasks if f"def {t.entry_point}(" in prompt)
-            texts = [f"```python\n{_returns_none(task)}```", "I cannot."]
-            out.append([Generation(texts[i % 2], 5, "stop") for i in range(n)])
+            texts = [f"```python\n{_returns_none(task)}```", "I cannot.",
+                     f"```python\n{task.prompt}    return None\n```"]
+            out.append([Generation(texts[i % 3], 5, "stop") for i in range(n)])
         return out
 
     monkeypatch.setattr(eta.sample, "sample", answers)
@@ -232,6 +236,13 @@ def test_dpo_with_divergence_credit_runs_through_the_pipeline(tmp_path, monkeypa
     assert weighted and int(weighted.group(1)) == credit["rejected_spans"]  # every located span reached its tokens
     records = [json.loads(line) for line in (tmp_path / "executions.jsonl").read_text().splitlines()]
     assert any((r.get("divergence") or {}).get("line") for r in records)
+    pairs = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    by_divergence = [p for p in pairs if p["criterion"] == "divergence"]
+    assert by_divergence, "the divergence criterion ordered no pair of wrong answers"
+    completions = {(r["task_id"], r["sample_id"]): r["completion"] for r in records}
+    for pair in by_divergence:  # the program that ran the reference's steps before its wrong return is nearer
+        assert completions[(pair["task_id"], pair["chosen_sample_id"])].count("\n") > \
+            completions[(pair["task_id"], pair["rejected_sample_id"])].count("\n")
     adapter = load_file(str(tmp_path / "train" / runner.ADAPTER_FILE))
     lora_b = [v for k, v in adapter.items() if "lora_B" in k]
     assert lora_b and any(float(v.abs().sum()) > 0 for v in lora_b)  # B starts at zero: the adapter trained

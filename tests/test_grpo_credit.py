@@ -211,6 +211,8 @@ def test_the_steps_logged_per_batch_are_raw_and_relative_to_the_reference():
     assert all(math.isnan(v) for v in step_metrics([passed.__class__(outcome=Outcome.PASSED)], 10).values())
 
 def test_a_grpo_run_logs_and_plots_reward_steps_and_length_per_step(tmp_path, compose, monkeypatch):
+    """With the divergence reward and EGCA's credit, so that both run end to end on the tiny model in the
+    default suite (tests/test_grpo.py checks the reward's values, in the slow suite)."""
     pytest.importorskip("trl")
     from dataclasses import replace
 
@@ -224,7 +226,7 @@ def test_a_grpo_run_logs_and_plots_reward_steps_and_length_per_step(tmp_path, co
                   "method.max_steps=2", "method.max_completion_length=2", "method.temperature=1.5", "method.bf16=false",
                   "method.per_device_train_batch_size=4", "method.gradient_accumulation_steps=1",
                   "method.num_generations=4", "+method.disable_tqdm=true", "method.warmup_steps=0",
-                  "method.credit=divergence", "execute.workers=1")
+                  "method.credit=divergence", "method.reward=divergence", "execute.workers=1")
     # the lottery of tests/test_grpo.py, whose prompt is a whole solution: the reference
     tasks = [Task(task_id=f"L/{i}", prompt=f"def f():\n    return {i + 1}\n", reference=f"def f():\n    return {i + 1}\n",
                   tests=(TestCase(code=f"assert f() == {i + 1}"),), entry_point="f",
@@ -242,8 +244,8 @@ def test_a_grpo_run_logs_and_plots_reward_steps_and_length_per_step(tmp_path, co
     assert result.metrics["grpo_exec_mean_steps_last"] == steps[-1]["exec/mean_steps"]
     assert result.metrics["grpo_completions_mean_length_first"] == steps[0]["completions/mean_length"]
     assert (tmp_path / "plots" / "grpo.png").stat().st_size > 10_000
-    panels = dict(grpo_panels(state["log_history"], ["shaped"]))
-    for title, label in (("mean reward per function", "shaped"), ("steps executed (mean per rollout)", "mean_steps"),
+    panels = dict(grpo_panels(state["log_history"], ["divergence"]))
+    for title, label in (("mean reward per function", "divergence"), ("steps executed (mean per rollout)", "mean_steps"),
                          ("completion length (mean tokens)", "mean_length")):
         xs, ys = panels[title][label]
         assert xs == [e["step"] for e in steps] and all(not math.isnan(y) for y in ys)
