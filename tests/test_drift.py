@@ -38,6 +38,18 @@ def test_completion_logps_sum_the_completion_tokens_only():
     assert batched[0][0] == pytest.approx(logp, abs=1e-4)
 
 
+def test_completion_logps_batch_by_length_and_answer_in_the_callers_order():
+    from eta.train.drift import completion_logps
+
+    policy, tok = lora_policy()
+    prompts = [f"p{i} " * (1 + (7 * i) % 5) for i in range(7)]
+    completions = [f"c{i} " * (1 + (3 * i) % 4) for i in range(7)]
+    alone = [completion_logps(policy, tok, [p], [c])[0] for p, c in zip(prompts, completions)]
+    together = completion_logps(policy, tok, prompts, completions, batch_size=3)
+    assert [n for _, n in together] == [n for _, n in alone]
+    assert [lp for lp, _ in together] == pytest.approx([lp for lp, _ in alone], abs=1e-4)
+
+
 def test_kl_is_zero_for_an_untrained_adapter_and_nonzero_once_it_moved():
     from eta.train.drift import kl_to_reference
 

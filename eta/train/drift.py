@@ -21,13 +21,24 @@ def completion_logps(model: Any, tokenizer: Any, prompts: Sequence[str], complet
     """``(summed log-prob, token count)`` of each completion given its prompt."""
     import torch
 
+    encoded = []
+    for prompt, completion in zip(prompts, completions):
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        encoded.append((p + tokenizer(completion, add_special_tokens=False)["input_ids"], len(p)))
+    # batches of similar length: padding to a batch's longest row was most of the work (a held-out pair's
+    # chosen and rejected differ widely in length); the answers are put back in the callers' order
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+    found: dict[int, tuple[float, int]] = {}
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        for i, got in zip(batch, _logps(model, tokenizer, [encoded[i] for i in batch], torch)):
+            found[i] = got
+    return [found[i] for i in range(len(encoded))]
+
+
+def _logps(model: Any, tokenizer: Any, rows: Sequence[tuple[list[int], int]], torch: Any) -> list[tuple[float, int]]:
     out: list[tuple[float, int]] = []
-    for start in range(0, len(prompts), batch_size):
-        rows = []
-        for prompt, completion in zip(prompts[start:start + batch_size], completions[start:start + batch_size]):
-            p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            c = tokenizer(completion, add_special_tokens=False)["input_ids"]
-            rows.append((p + c, len(p)))
+    if rows:
         width = max(len(ids) for ids, _ in rows)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         ids = torch.tensor([r + [pad] * (width - len(r)) for r, _ in rows])
