@@ -283,7 +283,8 @@ def shipped(group: str, name: str):
 
 def test_shipped_method_configs_load():
     args = dpo_args(shipped("method", "dpo"), "/tmp/unused")
-    assert args.use_lora and args.loss_type == ["sigmoid"] and args.report_to == []
+    assert args.use_lora and args.loss_type == ["sigmoid", "sft"] and args.loss_weights == [1.0, 1.0]
+    assert args.report_to == []
     assert args.beta == shipped("method", "dpo").beta and args.logging_steps == shipped("method", "dpo").logging_steps
     assert shipped("method", "none").name == "none"
     assert lora_settings(shipped("model", "smollm2_135m").lora)["r"] == 16
