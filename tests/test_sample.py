@@ -314,3 +314,35 @@ def test_smollm2_greedy_chat_answer_stops_at_the_closing_fence():
     assert g.finish_reason in (FinishReason.STOP, FinishReason.EOS)
     assert "def add" in g.text and "```python" in g.text
     assert list(g.token_ids) == _generate_greedy(model, tok, prompt, g.num_tokens)
+
+
+def test_auto_dtype_is_bfloat16_only_for_a_float32_policy_on_a_cpu_with_native_bf16(tiny, monkeypatch):
+    import eta.sample.precision as precision
+
+    model, tok = tiny
+    prompts = _prompts(tok)[:2]
+    kwargs = dict(n=4, temperature=1.0, top_p=1.0, max_new_tokens=16, seed=3)
+    drawn = {}
+    for native, same_as in (("amx", "bfloat16"), (None, None)):
+        monkeypatch.setattr(precision, "native_bf16", lambda: native)
+        assert precision.resolve("auto", "float32")[0] == same_as
+        drawn[same_as] = sample(model, tok, prompts, dtype=same_as, **kwargs)
+        assert sample(model, tok, prompts, dtype="auto", **kwargs) == drawn[same_as]
+    assert drawn["bfloat16"] != drawn[None]  # the two dtypes draw apart here, so the test can tell them apart
+    monkeypatch.setattr(precision, "native_bf16", lambda: "amx")
+    assert precision.resolve("auto", "bfloat16")[0] is None  # already bf16: the model as it is
+    assert precision.resolve(None, "float32") == (None, "float32, the model's dtype (sampler.dtype=null)")
+
+
+def test_the_dtype_copy_is_made_once_until_the_policy_changes():
+    from eta.sample.engine import _in_dtype
+
+    model, _ = build_tiny_model(seed=1)
+    first = _in_dtype(model, "bfloat16")
+    assert first is not model and next(first.parameters()).dtype == torch.bfloat16
+    assert _in_dtype(model, "bfloat16") is first  # the evaluation's next pass: no second copy
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # a training step writes the weights in place
+    again = _in_dtype(model, "bfloat16")
+    assert again is not first
+    assert torch.equal(next(again.parameters()), next(model.parameters()).to(torch.bfloat16))
