@@ -50,3 +50,17 @@ def test_kl_is_zero_for_an_untrained_adapter_and_nonzero_once_it_moved():
     moved = kl_to_reference(policy, tok, SAMPLES)
     assert moved["kl_to_reference"] != 0.0 and math.isfinite(moved["kl_to_reference_per_token"])
     assert kl_to_reference(policy.get_base_model(), tok, SAMPLES) is None  # nothing to switch off: no guess
+
+
+def test_completions_of_one_prompt_score_as_each_alone_whatever_the_batch():
+    from eta.train.drift import completion_logps
+
+    policy, tok = lora_policy()
+    prompts = ["def f(x):\n", "Write g.", "def f(x):\n", "def f(x):\n"]
+    completions = ["    return x + 1\n", "def g(): pass", "    return x", ""]
+    alone = [completion_logps(policy, tok, [p], [c])[0] for p, c in zip(prompts, completions)]
+    for batch_size in (1, 2, 8):
+        together = completion_logps(policy, tok, prompts, completions, batch_size=batch_size)
+        assert [n for _, n in together] == [n for _, n in alone]
+        assert [lp for lp, _ in together] == pytest.approx([lp for lp, _ in alone], abs=1e-4)
+    assert alone[3] == (0.0, 0)  # an empty completion: nothing to score
