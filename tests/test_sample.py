@@ -346,3 +346,19 @@ def test_the_dtype_copy_is_made_once_until_the_policy_changes():
     again = _in_dtype(model, "bfloat16")
     assert again is not first
     assert torch.equal(next(again.parameters()), next(model.parameters()).to(torch.bfloat16))
+
+
+def test_bfloat16_decode_attention_matches_sdpa_on_a_cache_view():
+    from eta.sample.attention import _matmul_attention
+
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(5, 3, 3, 16, generator=gen)
+    buffer = torch.randn(2, 5, 3, 40, 16, generator=gen)  # keys and values with spare room, as kv.GrowingLayer
+    k, v = buffer[0, :, :, :29], buffer[1, :, :, :29]
+    mask = torch.ones(5, 1, 1, 29, dtype=torch.bool)
+    mask[1, ..., :7] = mask[3, ..., :20] = False  # left padding
+    exact = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    ours = _matmul_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask, 16 ** -0.5)
+    assert ours.dtype == torch.bfloat16 and torch.allclose(ours.float(), exact, atol=3e-2)
+    assert not torch.allclose(ours.float(), _matmul_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), None,
+                                                              16 ** -0.5).float(), atol=3e-2)  # the mask counts
