@@ -56,6 +56,14 @@ class DType(StrEnum):
     bfloat16 = "bfloat16"
 
 
+class SamplerDType(StrEnum):
+    """What the local sampler computes in (eta.sample.precision): auto is bfloat16 where the CPU has it natively."""
+
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+
+
 @dataclass
 class LoraConf:
     r: int = 16
@@ -208,7 +216,7 @@ class SamplerConf:
     stop: List[str] = field(default_factory=list)
     batch_size: Optional[int] = None
     seed: int = 0  # added to the run's seed where samples are drawn: other samples, the same split and training
-    dtype: Optional[DType] = None  # what the local engine computes in; None: the model's own
+    dtype: Optional[SamplerDType] = None  # what the local engine computes in; None: the model's own
 
     def __post_init__(self) -> None:
         _check("sampler", ("n", self.n, self.n >= 1), ("temperature", self.temperature, self.temperature >= 0),

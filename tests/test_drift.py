@@ -38,7 +38,7 @@ def test_completion_logps_sum_the_completion_tokens_only():
     assert batched[0][0] == pytest.approx(logp, abs=1e-4)
 
 
-def test_completion_logps_batch_by_length_and_answer_in_the_callers_order():
+def test_completion_logps_of_mixed_prompts_answer_in_the_callers_order():
     from eta.train.drift import completion_logps
 
     policy, tok = lora_policy()
@@ -48,28 +48,6 @@ def test_completion_logps_batch_by_length_and_answer_in_the_callers_order():
     together = completion_logps(policy, tok, prompts, completions, batch_size=3)
     assert [n for _, n in together] == [n for _, n in alone]
     assert [lp for lp, _ in together] == pytest.approx([lp for lp, _ in alone], abs=1e-4)
-
-
-def test_the_head_on_completion_positions_only_gives_the_full_forwards_log_probs_adapter_on_and_off():
-    from eta.train.drift import _body_and_head, _logps
-
-    policy, tok = lora_policy()
-    with torch.no_grad():  # move the adapter off zero, so on and off differ
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.add_(0.05)
-    rows = [(tok(p + c, add_special_tokens=False)["input_ids"], len(tok(p, add_special_tokens=False)["input_ids"]))
-            for p, c in (("def f(x):", " return x"), ("a", "bcdefgh"), ("longer prompt here", "z"))]
-    assert _body_and_head(policy) is not None
-    for context in (lambda: torch.no_grad(), policy.disable_adapter):
-        with context():
-            fast, full = _logps(policy, tok, rows, torch), _logps(policy, tok, rows, torch, split=False)
-        assert [n for _, n in fast] == [n for _, n in full]
-        assert [lp for lp, _ in fast] == pytest.approx([lp for lp, _ in full], abs=1e-4)
-    on = _logps(policy, tok, rows, torch)
-    with policy.disable_adapter():
-        off = _logps(policy, tok, rows, torch)
-    assert any(abs(a - b) > 1e-3 for (a, _), (b, _) in zip(on, off))
 
 
 def test_kl_is_zero_for_an_untrained_adapter_and_nonzero_once_it_moved():
@@ -84,3 +62,17 @@ def test_kl_is_zero_for_an_untrained_adapter_and_nonzero_once_it_moved():
     moved = kl_to_reference(policy, tok, SAMPLES)
     assert moved["kl_to_reference"] != 0.0 and math.isfinite(moved["kl_to_reference_per_token"])
     assert kl_to_reference(policy.get_base_model(), tok, SAMPLES) is None  # nothing to switch off: no guess
+
+
+def test_completions_of_one_prompt_score_as_each_alone_whatever_the_batch():
+    from eta.train.drift import completion_logps
+
+    policy, tok = lora_policy()
+    prompts = ["def f(x):\n", "Write g.", "def f(x):\n", "def f(x):\n"]
+    completions = ["    return x + 1\n", "def g(): pass", "    return x", ""]
+    alone = [completion_logps(policy, tok, [p], [c])[0] for p, c in zip(prompts, completions)]
+    for batch_size in (1, 2, 8):
+        together = completion_logps(policy, tok, prompts, completions, batch_size=batch_size)
+        assert [n for _, n in together] == [n for _, n in alone]
+        assert [lp for lp, _ in together] == pytest.approx([lp for lp, _ in alone], abs=1e-4)
+    assert alone[3] == (0.0, 0)  # an empty completion: nothing to score

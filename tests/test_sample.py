@@ -314,3 +314,51 @@ def test_smollm2_greedy_chat_answer_stops_at_the_closing_fence():
     assert g.finish_reason in (FinishReason.STOP, FinishReason.EOS)
     assert "def add" in g.text and "```python" in g.text
     assert list(g.token_ids) == _generate_greedy(model, tok, prompt, g.num_tokens)
+
+
+def test_auto_dtype_is_bfloat16_only_for_a_float32_policy_on_a_cpu_with_native_bf16(tiny, monkeypatch):
+    import eta.sample.precision as precision
+
+    model, tok = tiny
+    prompts = _prompts(tok)[:2]
+    kwargs = dict(n=4, temperature=1.0, top_p=1.0, max_new_tokens=16, seed=3)
+    drawn = {}
+    for native, same_as in (("amx", "bfloat16"), (None, None)):
+        monkeypatch.setattr(precision, "native_bf16", lambda: native)
+        assert precision.resolve("auto", "float32")[0] == same_as
+        drawn[same_as] = sample(model, tok, prompts, dtype=same_as, **kwargs)
+        assert sample(model, tok, prompts, dtype="auto", **kwargs) == drawn[same_as]
+    assert drawn["bfloat16"] != drawn[None]  # the two dtypes draw apart here, so the test can tell them apart
+    monkeypatch.setattr(precision, "native_bf16", lambda: "amx")
+    assert precision.resolve("auto", "bfloat16")[0] is None  # already bf16: the model as it is
+    assert precision.resolve(None, "float32") == (None, "float32, the model's dtype (sampler.dtype=null)")
+
+
+def test_the_dtype_copy_is_made_once_until_the_policy_changes():
+    from eta.sample.engine import _in_dtype
+
+    model, _ = build_tiny_model(seed=1)
+    first = _in_dtype(model, "bfloat16")
+    assert first is not model and next(first.parameters()).dtype == torch.bfloat16
+    assert _in_dtype(model, "bfloat16") is first  # the evaluation's next pass: no second copy
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # a training step writes the weights in place
+    again = _in_dtype(model, "bfloat16")
+    assert again is not first
+    assert torch.equal(next(again.parameters()), next(model.parameters()).to(torch.bfloat16))
+
+
+def test_bfloat16_decode_attention_matches_sdpa_on_a_cache_view():
+    from eta.sample.attention import _matmul_attention
+
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(5, 3, 3, 16, generator=gen)
+    buffer = torch.randn(2, 5, 3, 40, 16, generator=gen)  # keys and values with spare room, as kv.GrowingLayer
+    k, v = buffer[0, :, :, :29], buffer[1, :, :, :29]
+    mask = torch.ones(5, 1, 1, 29, dtype=torch.bool)
+    mask[1, ..., :7] = mask[3, ..., :20] = False  # left padding
+    exact = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    ours = _matmul_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask, 16 ** -0.5)
+    assert ours.dtype == torch.bfloat16 and torch.allclose(ours.float(), exact, atol=3e-2)
+    assert not torch.allclose(ours.float(), _matmul_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), None,
+                                                              16 ** -0.5).float(), atol=3e-2)  # the mask counts

@@ -52,3 +52,30 @@ def test_sampler_seed_changes_the_samples_and_the_sample_stage_keys(compose_with
     changed = {k for k in keys["a"]["sample"] if keys["a"]["sample"][k] != keys["c"]["sample"].get(k)}
     assert changed == {"sampler.seed"}
     assert keys["c"]["evaluate_base"]["sampler.seed"] == 1  # the evaluation samples are drawn with it too
+
+
+@pytest.mark.parametrize("native, chosen", [("avx512_bf16", "bfloat16"), (None, None)])
+def test_sampler_dtype_auto_samples_and_is_recorded_as_what_it_chose(compose_with, tmp_path, monkeypatch, native,
+                                                                      chosen):
+    import eta.sample.precision as precision
+    from eta.context import RunContext, load_splits
+    from eta.methods import load_method
+    from eta.models.tiny import build_tiny_model
+    from eta.pipeline.fingerprint import plan, sampler_dtype
+    from eta.pipeline.stages import sample_stage
+
+    monkeypatch.setattr(precision, "native_bf16", lambda: native)
+    model, tokenizer = build_tiny_model()
+    drawn, keys = {}, {}
+    for name, dtype in (("auto", "auto"), ("explicit", chosen or "null")):
+        cfg = compose_with(f"sampler.dtype={dtype}")
+        train_tasks, eval_tasks = load_splits(cfg)
+        ctx = RunContext(cfg, tmp_path / name, train_tasks=train_tasks, eval_tasks=eval_tasks)
+        drawn[name] = [r["response"] for r in sample_stage(ctx, model, tokenizer)]
+        keys[name] = {spec.name: spec.keys for spec in plan(ctx, load_method(cfg))}
+        if name == "auto":
+            line = sampler_dtype(cfg)[1]
+            assert "sampler.dtype=auto" in line and (native or "no native bfloat16") in line
+    assert drawn["auto"] == drawn["explicit"]  # auto sampled in what it chose
+    assert keys["auto"] == keys["explicit"]  # and a run records that, so a machine that chooses otherwise redoes it
+    assert keys["auto"]["sample"].get("sampler.dtype") == chosen

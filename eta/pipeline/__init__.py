@@ -23,7 +23,7 @@ from eta.errors import ConfigError
 from eta.hosted import check_run as check_hosted
 from eta.methods import DATA_STAGES, load_method
 from eta.pipeline.finished import finished_metrics, mark_finished
-from eta.pipeline.fingerprint import plan, reconcile
+from eta.pipeline.fingerprint import plan, reconcile, sampler_dtype
 from eta.pipeline.ranks import wait_for_stage
 from eta.pipeline.runlock import lock_run_dir, release_run_dir
 from eta.pipeline.shared import link_shared, release_shared
@@ -89,6 +89,8 @@ def _run(cfg: RootConf, run_dir: Path, method: Any) -> dict[str, Any]:
         if ctx.logger is not None:
             ctx.logger.summary.update({f"sandbox/layers/{k}": v for k, v in layers.items()})
     model, tokenizer = load_model(plain_dict(cfg.model, "model"))
+    if stages & {"sample", "evaluate"} and not hasattr(model, "sample_prompts"):  # a hosted policy samples itself
+        say("sampler: " + sampler_dtype(cfg)[1])
     metrics: dict[str, dict[str, Any]] = {}
     log_history: list[dict[str, Any]] = []
     if "evaluate" in stages and (cfg.eval.base or not method.trains_policy):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eta import rundir
-from eta.config import plain_dict
+from eta.config import enum_text, plain_dict
 from eta.context import RunContext
 from eta.hosted.settings import OPERATIONAL_KEYS as HOSTED_OPERATIONAL
 from eta.tasks.schema import Task
@@ -70,8 +70,9 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     sampling = config_keys(cfg, "model", "sampler", "dataset", "seed",
                            drop=("model.lora", *(f"dataset.{k}" for k in EXECUTE_ONLY),
                                  *(f"model.hosted.{k}" for k in HOSTED_OPERATIONAL)))
-    if sampling.get("sampler.dtype") is None:  # the default (the model's dtype): runs from before the key match
-        sampling.pop("sampler.dtype", None)
+    sampling["sampler.dtype"] = sampler_dtype(cfg)[0]  # auto as what it chose on this machine
+    if sampling["sampler.dtype"] is None:  # the model's dtype: runs from before the key match
+        sampling.pop("sampler.dtype")
     executing = config_keys(cfg, "execute", "dataset")
     evaluating = {**sampling, **executing, **config_keys(cfg, "eval"), "eval_tasks": tasks_digest(ctx.eval_tasks)}
     train_tasks = tasks_digest(ctx.train_tasks)
@@ -88,6 +89,14 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     specs.append(StageSpec("train", train_keys, method.needs, (rundir.TRAIN,)))
     specs.append(StageSpec("evaluate_trained", evaluating, "train", (f"{rundir.EVAL}/{rundir.TRAINED}",)))
     return specs
+
+
+def sampler_dtype(cfg: Any) -> tuple[str | None, str]:
+    """The dtype the local sampler computes in (None: the model's own) and why (eta.sample.precision)."""
+    from eta.sample.precision import resolve
+
+    requested = getattr(cfg.sampler, "dtype", None)
+    return resolve(None if requested is None else str(enum_text(requested)), str(enum_text(cfg.model.dtype)))
 
 
 def _previous(ctx: RunContext) -> dict[str, Any]:
