@@ -50,7 +50,8 @@ def detectable(p: Primary, samples_measured: float, c: Candidate, contrasts: int
     return detectable_difference(p.components, design, ALPHA / contrasts, POWER)
 
 
-def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate]) -> list[str]:
+def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate], contrasts: int) -> list[str]:
+    """``contrasts``: how many the design declares (Holm's m), also those the pilot has no data for."""
     out = []
     usable = [p for p in primary if p.components is not None]
     if not usable:
@@ -67,11 +68,12 @@ def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate]
             + " | ".join(f"{p.method} vs {p.against}" for p in usable) + " |",
             "| --- | --- |" + " --- |" * len(usable)]
     for c in grid:
-        cells = [detectable(p, samples[p.method], c, len(primary)) for p in usable]
+        cells = [detectable(p, samples[p.method], c, contrasts) for p in usable]
         mark = lambda d: f"**{d * 100:.1f}**" if d <= TARGET else f"{d * 100:.1f}"  # noqa: E731
         out.append(f"| {c.families} x {c.per_family}, {c.seeds}, {c.samples} | {c.evaluated} | "
                    + " | ".join(mark(d) for d in cells) + " |")
-    out += ["", f"Detectable difference in pp at {POWER:.0%} power, Holm's strictest level ({ALPHA}/{len(primary)}); "
+    out += ["", f"Detectable difference in pp at {POWER:.0%} power, Holm's strictest level "
+            f"({ALPHA}/{contrasts}, the design's {contrasts} contrasts); "
             f"bold: at most {TARGET * 100:.0f} pp."]
     return out
 
@@ -90,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ev, contrasts, endpoint = primary_settings(args.pilot)
         primary = primary_analysis(ev, contrasts, endpoint, n_boot=400)
         grid = [Candidate(*c) for c in itertools.product(args.families, args.per_family, args.seeds, args.samples)]
-        print("\n".join(table(ev, primary, grid)))
+        print("\n".join(table(ev, primary, grid, max(len(contrasts), len(primary)))))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
