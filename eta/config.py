@@ -354,11 +354,13 @@ class EvalConf:
     ks: List[int] = field(default_factory=lambda: [1, 5])
     greedy: bool = True
     base: bool = True  # evaluate the base model too, for the before/after table
+    kl_samples: Optional[int] = 256  # KL to reference on a seeded draw of at most this many (None: all)
     repair: RepairEvalConf = field(default_factory=RepairEvalConf)
     cheat: CheatEvalConf = field(default_factory=CheatEvalConf)
 
     def __post_init__(self) -> None:  # a k above n is left out of the table (eta.pipeline.stages)
-        _check("eval", ("n", self.n, self.n >= 1), ("ks", list(self.ks), all(k >= 1 for k in self.ks)))
+        _check("eval", ("n", self.n, self.n >= 1), ("ks", list(self.ks), all(k >= 1 for k in self.ks)),
+               ("kl_samples", self.kl_samples, self.kl_samples is None or self.kl_samples >= 1))
 
 
 class Composition(StrEnum):

@@ -54,7 +54,8 @@ def test_kl_is_zero_for_an_untrained_adapter_and_nonzero_once_it_moved():
     from eta.train.drift import kl_to_reference
 
     policy, tok = lora_policy()
-    assert kl_to_reference(policy, tok, SAMPLES) == {"kl_to_reference": 0.0, "kl_to_reference_per_token": 0.0}
+    assert kl_to_reference(policy, tok, SAMPLES) == {"kl_to_reference": 0.0, "kl_to_reference_per_token": 0.0,
+                                                     "kl_samples": len(SAMPLES)}
     with torch.no_grad():  # LoRA's B starts at zero: move it, as training would
         for name, p in policy.named_parameters():
             if "lora_B" in name:
@@ -76,3 +77,19 @@ def test_completions_of_one_prompt_score_as_each_alone_whatever_the_batch():
         assert [n for _, n in together] == [n for _, n in alone]
         assert [lp for lp, _ in together] == pytest.approx([lp for lp, _ in alone], abs=1e-4)
     assert alone[3] == (0.0, 0)  # an empty completion: nothing to score
+
+
+def test_kl_on_a_capped_draw_scores_that_many_and_the_same_draw_for_a_seed():
+    from eta.train.drift import kl_to_reference
+
+    policy, tok = lora_policy()
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn_like(p) * 0.5)
+    rows = [{"prompt": f"def f{i}(x):\n", "response": f"    return x + {i}\n"} for i in range(9)]
+    whole = kl_to_reference(policy, tok, rows)
+    capped = kl_to_reference(policy, tok, rows, max_samples=4, seed=3)
+    assert whole["kl_samples"] == 9 and capped["kl_samples"] == 4
+    assert kl_to_reference(policy, tok, rows, max_samples=4, seed=3) == capped  # a seed fixes the draw
+    assert kl_to_reference(policy, tok, rows, max_samples=9)["kl_to_reference"] == whole["kl_to_reference"]

@@ -98,7 +98,7 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
             if policy != "base":  # how far training moved it, on its own held-out samples
                 from eta.train.drift import kl_to_reference
 
-                metrics.update(kl_to_reference(model, tokenizer, samples) or {})
+                metrics.update(kl_to_reference(model, tokenizer, samples, cfg.eval.kl_samples, seed=cfg.seed) or {})
     from eta.repair import policy_repair
 
     repair = policy_repair(ctx, model, tokenizer, policy)  # eval.repair: metrics["repair"][set][feedback]
