@@ -24,7 +24,9 @@ Notes on TRL 1.13 (``trl/trainer/grpo_trainer.py``):
 * TRL's generation (``model.generate``) knows no stop strings: a completion runs on past the answer's
   closing fence up to ``max_completion_length``. The reward reads it as eta's sampler would (cut at the
   first stop, then extracted); the tokens after the stop are still trained on. ``rollout: eta`` plugs
-  eta's sampler in through ``rollout_func`` instead, which stops at the stop strings (eta.rl.sampler).
+  eta's sampler in through ``rollout_func`` instead, which stops at the stop strings (eta.rl.sampler), in
+  the run's ``sampler.dtype`` as evaluation resolves it: from a bfloat16 copy of the policy, refreshed
+  before each generation, where that is bfloat16 (docs/methods.md, "GRPO's rollouts in bfloat16").
 * With a LoRA ``peft_config`` the reference policy for the KL term is the model with the adapter off.
 * Multi-process: every rank rolls out, executes and scores its own share of the prompts (TRL's default);
   TRL gathers the rewards for the group baselines. Each rank has its own executor and its own record

@@ -5,7 +5,8 @@
 (docs/results.md, "bf16 sampling"): the same pass@1 and completion lengths within their intervals, at
 1.6-1.9x less CPU. Without native bf16 a bfloat16 matmul is emulated and slower than float32, hence the
 check. The choice depends on the machine, so a run records the resolved dtype, not ``auto``
-(eta.pipeline.fingerprint), and says it in one line.
+(eta.pipeline.fingerprint), and says it in one line. GRPO's rollouts (``method.rollout=eta``) are sampled in
+the same resolved dtype, from a copy that ``copy_in`` refreshes from the policy before each generation.
 """
 
 from __future__ import annotations
