@@ -25,6 +25,19 @@ timed in the run). The references' own traced runs are a one-time cost per task 
 fresh cache here) and are reported apart.
 
     .venv/bin/python experiments/bench_grpo_step.py --rollouts eta --credit divergence --steps 3 --problems 4
+
+``--rollout-dtypes`` times only the step's rollout generation (``method.rollout=eta``), at GRPO's
+generation batch (``per_device_train_batch_size`` x ``gradient_accumulation_steps`` completions,
+``num_generations`` per prompt), with the policy as the trainer holds it (LoRA; under accelerate's bf16
+autocast where ``method.bf16`` stays on, i.e. on a CPU with native bf16) against its bfloat16 copy
+(``sampler.dtype=bfloat16``, refreshed from the policy before each generation), alternating in one process.
+Before each pair of generations one fused AdamW step on random gradients writes the adapter in place, as
+the trainer's optimizer step does, so every bf16 generation pays its refresh; the refresh is timed apart.
+It also reports how far the copy's per-token log-probabilities of its own rollouts lie from the policy's
+(what TRL's loss computes them with): the rollouts' off-policy gap.
+
+    .venv/bin/python experiments/bench_grpo_step.py --rollout-dtypes --reps 6              # SmolLM2
+    .venv/bin/python experiments/bench_grpo_step.py --rollout-dtypes --model tiny --reps 2  # check it runs
 """
 
 from __future__ import annotations
@@ -168,6 +181,147 @@ def run_one(rollout: str, args: argparse.Namespace, timers: Timers) -> dict:
             "generate_calls": timers.calls.get("_generate", 0), "run_dir": str(out)}
 
 
+def rollout_dtypes(args: argparse.Namespace) -> dict:
+    """Rollout generation at GRPO's batch, the policy in its own dtype against its refreshed bf16 copy."""
+    import os
+    import types
+
+    import torch
+
+    import eta.sample.precision as precision
+    from eta.config import parse, plain_dict
+    from eta.context import RunContext, load_splits
+    from eta.methods import load_method
+    from eta.methods.grpo import grpo_dataset
+    from eta.models import load_model
+    from eta.rl.sampler import _stops, generate
+    from eta.tasks.prompts import stop_strings
+
+    out = Path(tempfile.mkdtemp(prefix="bench-grpo-dtypes-"))
+    conf = parse(compose([f"model={args.model}", "method=grpo", "method.rollout=eta", "logger=none",
+                          f"dataset={args.dataset}", f"dataset.limit={args.problems}",
+                          f"sampler.max_new_tokens={args.max_new_tokens}", *args.override]))
+    grpo = load_method(conf, out)
+    g = grpo.args
+    run = RunContext(cfg=conf, run_dir=out)
+    run.train_tasks, _ = load_splits(conf)
+    model, tokenizer = load_model(plain_dict(conf.model, "model"))
+    policy = model
+    if grpo.peft is not None:
+        from peft import get_peft_model
+
+        policy = get_peft_model(model, grpo.peft)
+    if g.bf16:  # the trainer's accelerator wraps the policy's forward in bf16 autocast (it samples through it)
+        from accelerate import Accelerator
+
+        policy = Accelerator(cpu=True, mixed_precision="bf16").prepare_model(policy)
+    dataset, _ = grpo_dataset(run, tokenizer)
+    prompts = list(dataset["prompt"])
+    rows = g.per_device_train_batch_size * g.gradient_accumulation_steps
+    per_batch = max(1, rows // g.num_generations)
+    stops = _stops(types.SimpleNamespace(tasks={t.task_id: t for t in run.train_tasks}, style=run.style,
+                                         extra_stops=list(conf.sampler.stop)), stop_strings)
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=g.learning_rate, fused=True)
+    refresh: list[float] = []
+    copy_in = precision.copy_in
+
+    def timed_copy(m, dtype):
+        t0 = time.perf_counter()
+        try:
+            return copy_in(m, dtype)
+        finally:
+            refresh.append(time.perf_counter() - t0)
+
+    precision.copy_in = timed_copy
+    gen = torch.Generator().manual_seed(0)
+    kinds = {"policy": None, "bf16 copy": "bfloat16"}
+    seconds: dict[str, list[float]] = {k: [] for k in kinds}
+    tokens: dict[str, list[int]] = {k: [] for k in kinds}
+    last: dict = {}
+
+    def roll(i: int, dtype: str | None) -> tuple[float, dict]:
+        batch = [p for j in range(per_batch) for p in [prompts[(i * per_batch + j) % len(prompts)]] * g.num_generations]
+        t0 = time.perf_counter()
+        result = generate(policy, tokenizer, batch, seed=g.seed + i, temperature=g.temperature, top_p=g.top_p,
+                          max_new_tokens=g.max_completion_length, stops=stops, dtype=dtype)
+        return time.perf_counter() - t0, result
+
+    t0 = time.perf_counter()
+    roll(0, "bfloat16")  # warm both paths; the first bf16 call makes the copy
+    made = refresh[0]
+    roll(0, None)
+    refresh.clear()
+    print(f"warm-up {time.perf_counter() - t0:.1f} s (the bf16 copy made in {made:.3f} s)", flush=True)
+    for i in range(1, args.reps + 1):
+        for p in trainable:  # an optimizer step between generations, as in training
+            p.grad = torch.randn(p.shape, generator=gen) * 1e-2
+        optimizer.step()
+        order = list(kinds) if i % 2 else list(kinds)[::-1]
+        for kind in order:
+            s, result = roll(i, kinds[kind])
+            seconds[kind].append(s)
+            tokens[kind].append(sum(len(c) for c in result["completion_ids"]))
+            last[kind] = result
+    precision.copy_in = copy_in
+    gap = offpolicy_gap(policy, precision.copy_in(policy, "bfloat16"), last["bf16 copy"], g.temperature)
+    report = {"model": args.model, "rows": rows, "prompts_per_generation": per_batch, "reps": args.reps,
+              "policy_autocast_bf16": bool(g.bf16), "threads": torch.get_num_threads(),
+              "eta_threads": os.environ.get("ETA_THREADS"), "copy_made_s": made,
+              "refresh_s": statistics.mean(refresh) if refresh else None, "offpolicy": gap}
+    for kind in kinds:
+        report[kind] = {"s_per_generation": statistics.mean(seconds[kind]), "tokens": sum(tokens[kind]),
+                        "tok_per_s": sum(tokens[kind]) / sum(seconds[kind])}
+    return report
+
+
+def offpolicy_gap(policy, copy, rollouts: dict, temperature: float) -> dict:
+    """Per-token log-probabilities of the copy's rollouts under the copy (which drew them) and under the
+    policy (with which TRL's loss computes them), at the sampling temperature: their mean difference (an
+    estimate of KL(copy || policy) per token) and the largest."""
+    import torch
+
+    diffs = []
+    for prompt_ids, completion_ids in zip(rollouts["prompt_ids"], rollouts["completion_ids"]):
+        ids = torch.tensor([prompt_ids + completion_ids])
+        where = torch.arange(len(prompt_ids) - 1, ids.shape[1] - 1)
+        logps = []
+        for model in (copy, policy):
+            was = model.training
+            model.eval()
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits[0, where].float() / temperature
+            model.train(was)
+            logps.append(torch.log_softmax(logits, -1).gather(-1, torch.tensor(completion_ids)[:, None])[:, 0])
+        diffs.append(logps[0] - logps[1])
+    d = torch.cat(diffs)
+    return {"tokens": d.numel(), "kl_copy_policy_per_token": d.mean().item(), "mean_abs": d.abs().mean().item(),
+            "max_abs": d.abs().max().item()}
+
+
+def print_dtypes(r: dict) -> None:
+    import subprocess
+
+    cpu = subprocess.run(["grep", "-o", "-m1", "-E", "avx512_bf16|amx_bf16", "/proc/cpuinfo"], capture_output=True,
+                         text=True).stdout.strip() or "no native bf16 (AVX2 or older)"
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else "?"
+    policy = "fp32 weights" + (" under bf16 autocast (method.bf16)" if r["policy_autocast_bf16"] else "")
+    print(f"\nGRPO rollout generation, {r['model']}: {r['rows']} rollouts ({r['prompts_per_generation']} prompts), "
+          f"{r['reps']} generations each, alternating; CPU {cpu}; load {' '.join(load)}; torch threads {r['threads']}")
+    print(f"{'rollouts from':62} {'s/generation':>13} {'tokens':>7} {'tok/s':>7}")
+    for kind, label in (("policy", f"the policy ({policy})"), ("bf16 copy", "its bf16 copy (sampler.dtype)")):
+        x = r[kind]
+        print(f"{label:62} {x['s_per_generation']:13.3f} {x['tokens']:7d} {x['tok_per_s']:7.1f}")
+    ratio = r["bf16 copy"]["tok_per_s"] / r["policy"]["tok_per_s"]
+    refresh = r["refresh_s"] or 0.0
+    print(f"bf16 copy / policy: {ratio:.2f}x tok/s; the copy's refresh {1e3 * refresh:.2f} ms a generation = "
+          f"{100 * refresh / r['bf16 copy']['s_per_generation']:.2f}% of it (made once in {r['copy_made_s']:.2f} s)")
+    o = r["offpolicy"]
+    print(f"off-policy gap over {o['tokens']} rollout tokens: mean log p_copy - log p_policy "
+          f"{o['kl_copy_policy_per_token']:+.5f} nats/token (KL estimate), mean |diff| {o['mean_abs']:.5f}, "
+          f"max {o['max_abs']:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="smollm2_135m")
@@ -181,7 +335,15 @@ def main() -> None:
     parser.add_argument("--stages", default="sample,execute,prefer,train",
                         help="the run's stages (a verdict reward needs only train)")
     parser.add_argument("--override", action="append", default=[], help="another Hydra override (repeatable)")
+    parser.add_argument("--rollout-dtypes", action="store_true",
+                        help="time rollout generation only: the policy against its refreshed bf16 copy")
+    parser.add_argument("--reps", type=int, default=6, help="--rollout-dtypes: generations per dtype")
     args = parser.parse_args()
+    if args.rollout_dtypes:
+        report = rollout_dtypes(args)
+        print_dtypes(report)
+        print(json.dumps(report, indent=2))
+        return
     timers = Timers()
     timers.install()
     results = [run_one(r, args, timers) for r in args.rollouts.split(",")]

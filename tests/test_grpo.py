@@ -246,6 +246,146 @@ def test_eta_sampler_as_the_rollout_function(grpo_run):
     assert all(r["rewards"]["shaped"] == rewards.SHAPED[Outcome(r["outcome"])] for r in record)
 
 
+# -- rollouts in the sampler's dtype (eta.rl.sampler, eta.sample.precision) ---------------------------------
+
+def spy_rollouts(monkeypatch) -> list[tuple[list[str], dict, dict]]:
+    """Each generation's (prompts, settings, what the trainer received) from eta's rollout function."""
+    import eta.rl.sampler as rollout_sampler
+
+    calls: list = []
+    original = rollout_sampler.generate
+
+    def spy(model, tokenizer, prompts, **kwargs):
+        out = original(model, tokenizer, prompts, **kwargs)
+        calls.append((list(prompts), kwargs, out))
+        return out
+
+    monkeypatch.setattr(rollout_sampler, "generate", spy)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["null", "bfloat16"])
+def test_the_first_rollouts_are_the_samplers_draws_from_the_policy_in_the_runs_dtype(grpo_run, monkeypatch, dtype):
+    """sampler.dtype=null: eta's sampler on the policy itself with the step's seed, as before the bf16 copy
+    (no copy is made); bfloat16: the same draws from the policy's bfloat16 copy. At the first step the
+    LoRA B matrices are zero, so the policy computes exactly what the base model does."""
+    from eta.methods import load_method
+    from eta.models.load import load_model
+    from eta.sample import precision, sample
+
+    cfg = grpo_run.cfg
+    cfg.method.rollout, cfg.method.max_steps, cfg.method.max_completion_length = "eta", 1, 6
+    cfg.sampler.dtype = None if dtype == "null" else dtype
+    calls, said = spy_rollouts(monkeypatch), []
+    grpo_run.say = said.append
+    model, tokenizer = load_model(dict(cfg.model))
+    result = load_method(cfg).train(grpo_run, model, tokenizer)
+    assert result.metrics["rollout_dtype"] == ("float32" if dtype == "null" else dtype)
+    assert any(line.startswith("GRPO rollouts: eta's sampler in ") and f"sampler.dtype={dtype}" in line
+               for line in said)
+    (prompts, kw, out), = calls
+    assert len(set(prompts)) == 1 and len(prompts) == 4  # one prompt, its 4 rollouts
+    base, _ = load_model(dict(cfg.model))
+    drawn = sample(base, tokenizer, prompts[:1], n=4, temperature=kw["temperature"], top_p=kw["top_p"],
+                   max_new_tokens=6, stop=kw["stops"], seed=kw["seed"], dtype=kw["dtype"])[0]
+    assert out["completion_ids"] == [list(g.token_ids) or [tokenizer.eos_token_id] for g in drawn]
+    if dtype == "null":
+        assert kw["dtype"] is None and precision.last_refresh(result.model) is None  # the policy itself
+        other = sample(base, tokenizer, prompts[:1], n=4, temperature=kw["temperature"], top_p=kw["top_p"],
+                       max_new_tokens=6, stop=kw["stops"], seed=kw["seed"], dtype="bfloat16")[0]
+        assert [g.token_ids for g in other] != [g.token_ids for g in drawn]  # the dtypes draw apart here
+
+
+def test_the_bf16_copy_follows_the_policy_through_a_fused_optimizer_step():
+    """A fused AdamW step (transformers' default optimizer) writes the adapter in place without bumping
+    the tensors' versions: the copy keeps its outputs until it is refreshed, then computes what a fresh
+    bfloat16 copy of the stepped policy does, having copied the adapter weights only."""
+    import copy
+
+    import torch
+    from peft import get_peft_model
+
+    from eta.models.tiny import build_tiny_model
+    from eta.sample import precision
+    from eta.train.settings import lora_config
+
+    base, tokenizer = build_tiny_model(seed=2)
+    policy = get_peft_model(base, lora_config({"r": 4, "alpha": 8, "dropout": 0.0,
+                                               "target_modules": ["q_proj", "v_proj"]}))
+    ids = torch.tensor([tokenizer("def f():\n    return")["input_ids"]])
+
+    def logits(model):
+        with torch.no_grad():
+            return model(input_ids=ids).logits.float()
+
+    bf16 = precision.copy_in(policy, "bfloat16")
+    before = logits(bf16)
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    gen = torch.Generator().manual_seed(0)
+    for p in trainable:
+        p.grad = torch.randn(p.shape, generator=gen)
+    versions = [p._version for p in trainable]
+    torch.optim.AdamW(trainable, lr=0.1, fused=True).step()
+    assert [p._version for p in trainable] == versions  # why the copy cannot wait for a version to change
+    assert torch.equal(logits(bf16), before)  # not refreshed yet: the policy as it was
+    fresh = copy.deepcopy(policy)
+    for p in fresh.parameters():
+        p.data = p.data.to(torch.bfloat16)
+    expected = logits(fresh)
+    assert not torch.equal(expected, before)  # the step moved the bfloat16 policy's outputs
+    assert precision.copy_in(policy, "bfloat16") is bf16
+    assert precision.last_refresh(policy) == len(trainable) < len(list(policy.parameters()))  # the adapter only
+    assert torch.equal(logits(bf16), expected)
+    assert all(torch.equal(a, b.to(torch.bfloat16)) for a, b in zip(bf16.parameters(), policy.parameters()))
+
+
+def test_grpo_trains_with_bf16_rollouts_refreshed_at_every_generation(grpo_run, monkeypatch):
+    import torch
+
+    from eta.methods import load_method
+    from eta.models.load import load_model
+    from eta.sample import precision
+
+    cfg = grpo_run.cfg
+    cfg.method.rollout, cfg.sampler.dtype = "eta", "bfloat16"
+    refreshed, original = [], precision.copy_in
+
+    def spy(model, dtype):
+        out = original(model, dtype)
+        refreshed.append(precision.last_refresh(model))
+        return out
+
+    monkeypatch.setattr(precision, "copy_in", spy)
+    model, tokenizer = load_model(dict(cfg.model))
+    result = load_method(cfg).train(grpo_run, model, tokenizer)
+    assert result.steps == 3 and result.metrics["rollout_dtype"] == "bfloat16"
+    lora_b = [p for n, p in result.model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(torch.count_nonzero(p) > 0 for p in lora_b)  # B starts at zero: it moved
+    trainable = sum(p.requires_grad for p in result.model.parameters())
+    everything = len(list(result.model.parameters()))
+    assert refreshed == [everything, trainable, trainable]  # made once, then the adapter before each generation
+    bf16 = original(result.model, "bfloat16")
+    assert all(torch.equal(a, b.to(torch.bfloat16)) for a, b in zip(bf16.parameters(), result.model.parameters()))
+
+
+@pytest.mark.parametrize("native, chosen", [("amx", "bfloat16"), (None, None)])
+def test_grpo_records_the_rollout_dtype_it_resolved(compose, tmp_path, monkeypatch, native, chosen):
+    """The train stage's keys hold sampler.dtype as this machine resolved it, as evaluation's do: a resumed
+    run on a CPU that resolves auto otherwise trains again."""
+    import eta.sample.precision as precision
+    from eta.context import RunContext
+    from eta.methods import load_method
+    from eta.pipeline.fingerprint import plan
+
+    monkeypatch.setattr(precision, "native_bf16", lambda: native)
+    keys = {}
+    for dtype in ("auto", chosen or "null"):
+        cfg = compose(GRPO, "model=tiny", "logger=none", f"sampler.dtype={dtype}")
+        ctx = RunContext(cfg=cfg, run_dir=tmp_path / dtype, train_tasks=lottery_tasks())
+        keys[dtype] = next(s.keys for s in plan(ctx, load_method(cfg)) if s.name == "train")
+    assert keys["auto"] == keys[chosen or "null"] and keys["auto"].get("sampler.dtype") == chosen
+
+
 # -- end to end ---------------------------------------------------------------------------------------------
 
 FAST = ("model=tiny", "dataset.limit=4", "logger=none", "sampler.max_new_tokens=8", "eval.n=2", "eval.ks=[1,2]",

@@ -334,17 +334,20 @@ def test_auto_dtype_is_bfloat16_only_for_a_float32_policy_on_a_cpu_with_native_b
     assert precision.resolve(None, "float32") == (None, "float32, the model's dtype (sampler.dtype=null)")
 
 
-def test_the_dtype_copy_is_made_once_until_the_policy_changes():
+def test_the_dtype_copy_is_made_once_and_follows_the_policys_writes():
+    from eta.sample import precision
     from eta.sample.engine import _in_dtype
 
     model, _ = build_tiny_model(seed=1)
+    model.requires_grad_(False)
     first = _in_dtype(model, "bfloat16")
     assert first is not model and next(first.parameters()).dtype == torch.bfloat16
     assert _in_dtype(model, "bfloat16") is first  # the evaluation's next pass: no second copy
+    assert precision.last_refresh(model) == 0  # nothing frozen was written: nothing copied over
     with torch.no_grad():
-        next(model.parameters()).add_(1.0)  # a training step writes the weights in place
+        next(model.parameters()).add_(1.0)  # a checkpoint loaded in place
     again = _in_dtype(model, "bfloat16")
-    assert again is not first
+    assert again is first and precision.last_refresh(model) == 1  # the one written parameter, copied over
     assert torch.equal(next(again.parameters()), next(model.parameters()).to(torch.bfloat16))
 
 

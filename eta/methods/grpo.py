@@ -24,7 +24,9 @@ Notes on TRL 1.13 (``trl/trainer/grpo_trainer.py``):
 * TRL's generation (``model.generate``) knows no stop strings: a completion runs on past the answer's
   closing fence up to ``max_completion_length``. The reward reads it as eta's sampler would (cut at the
   first stop, then extracted); the tokens after the stop are still trained on. ``rollout: eta`` plugs
-  eta's sampler in through ``rollout_func`` instead, which stops at the stop strings (eta.rl.sampler).
+  eta's sampler in through ``rollout_func`` instead, which stops at the stop strings (eta.rl.sampler), in
+  the run's ``sampler.dtype`` as evaluation resolves it: from a bfloat16 copy of the policy, refreshed
+  before each generation, where that is bfloat16 (docs/methods.md, "GRPO's rollouts in bfloat16").
 * With a LoRA ``peft_config`` the reference policy for the KL term is the model with the adapter off.
 * Multi-process: every rank rolls out, executes and scores its own share of the prompts (TRL's default);
   TRL gathers the rewards for the group baselines. Each rank has its own executor and its own record
@@ -137,8 +139,11 @@ class GRPO:
                   or (scorer is not None and self.rm_args.with_trace))
         traced = writes or any(r.reads_trace for r in args.rewards)
         watch = [monitor.callback(run.say)] if scorer is not None else []  # the learned reward's score vs passes
+        dtype = rollout_dtype(run, args)
+        metrics["rollout_dtype"] = dtype or str(next(model.parameters()).dtype).removeprefix("torch.")
         with from_run(run, prompts, trace=traced, record=record, writes=writes) as rollouts:
-            result = train_grpo(model, tokenizer, dataset, args, rollouts, self.peft, scorer=scorer, callbacks=watch)
+            result = train_grpo(model, tokenizer, dataset, args, rollouts, self.peft, scorer=scorer, callbacks=watch,
+                                sampler_dtype=dtype)
             metrics["rollouts_executed"] = rollouts.executions
         result.metrics.update(metrics, **summary(result.log_history, args.names))
         if scorer is not None:
@@ -173,6 +178,20 @@ class GRPO:
         return scorer
 
 
+def rollout_dtype(run: RunContext, args: GRPOArgs) -> str | None:
+    """The dtype eta's sampler rolls out in (None: the policy's own), said in one line: the run's
+    ``sampler.dtype`` as evaluation resolves it (``eta.sample.precision``); TRL's generate() keeps the policy's."""
+    from eta.sample.precision import sampler_dtype
+
+    if args.rollout != "eta":
+        run.say("GRPO rollouts: TRL's generate() in the policy's dtype (sampler.dtype applies to method.rollout=eta)")
+        return None
+    dtype, line = sampler_dtype(run.cfg)
+    run.say(f"GRPO rollouts: eta's sampler in {line}"
+            + (", from a copy of the policy refreshed before each generation" if dtype else ""))
+    return dtype
+
+
 def make(cfg: Any, run_dir: Path) -> GRPO:
     return GRPO(cfg, run_dir)
 
@@ -192,10 +211,11 @@ def grpo_dataset(run: RunContext, tokenizer: Any) -> tuple[Any, dict[str, str]]:
 
 
 def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollouts: Any, peft: Any = None, *,
-               scorer: Any = None, resume: bool = True, callbacks: list[Any] | tuple[Any, ...] = ()) -> TrainResult:
+               scorer: Any = None, resume: bool = True, callbacks: list[Any] | tuple[Any, ...] = (),
+               sampler_dtype: str | None = None) -> TrainResult:
     """Train ``model`` with GRPO on ``dataset``'s prompts into ``args.output_dir``, rewards from ``rollouts``
     (a RolloutExecutor), LoRA when ``peft`` is given; a finished run there is loaded, an interrupted one
-    continued."""
+    continued. ``sampler_dtype``: what eta's sampler rolls out in (``rollout: eta``; None: the policy's dtype)."""
     from eta.rewards import reward_funcs
 
     funcs, _ = reward_funcs(args.rewards, rollouts, scorer)
@@ -215,7 +235,7 @@ def train_grpo(model: Any, tokenizer: Any, dataset: Any, args: GRPOArgs, rollout
             from eta.rl.sampler import eta_rollout
 
             os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
-            rollout_func = eta_rollout(rollouts)
+            rollout_func = eta_rollout(rollouts, sampler_dtype)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         return trainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=tokenizer,

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eta import rundir
-from eta.config import enum_text, plain_dict
+from eta.config import plain_dict
 from eta.context import RunContext
 from eta.hosted.settings import OPERATIONAL_KEYS as HOSTED_OPERATIONAL
+from eta.sample.precision import sampler_dtype
 from eta.tasks.schema import Task
 
 # Dataset keys that only the executing stages read: changing a timeout does not call for new samples.
@@ -70,9 +71,7 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     sampling = config_keys(cfg, "model", "sampler", "dataset", "seed",
                            drop=("model.lora", *(f"dataset.{k}" for k in EXECUTE_ONLY),
                                  *(f"model.hosted.{k}" for k in HOSTED_OPERATIONAL)))
-    sampling["sampler.dtype"] = sampler_dtype(cfg)[0]  # auto as what it chose on this machine
-    if sampling["sampler.dtype"] is None:  # the model's dtype: runs from before the key match
-        sampling.pop("sampler.dtype")
+    _resolved_dtype(sampling, cfg)
     executing = config_keys(cfg, "execute", "dataset")
     evaluating = {**sampling, **executing, **config_keys(cfg, "eval"), "eval_tasks": tasks_digest(ctx.eval_tasks)}
     train_tasks = tasks_digest(ctx.train_tasks)
@@ -84,6 +83,8 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
         StageSpec("prefer", config_keys(cfg, "heuristic", "prefer"), "execute", (rundir.PAIRS, rundir.PAIRS_DATASET)),
     ]
     train_keys = config_keys(cfg, "method", "model", "seed", *method.keys)
+    if "sampler" in method.keys:  # GRPO's rollouts and repair's attempts are sampled as evaluation's are
+        _resolved_dtype(train_keys, cfg)
     if method.needs is None:
         train_keys.update(config_keys(cfg, "dataset"), train_tasks=train_tasks, **_previous(ctx))
     specs.append(StageSpec("train", train_keys, method.needs, (rundir.TRAIN,)))
@@ -91,12 +92,12 @@ def plan(ctx: RunContext, method: Any) -> list[StageSpec]:
     return specs
 
 
-def sampler_dtype(cfg: Any) -> tuple[str | None, str]:
-    """The dtype the local sampler computes in (None: the model's own) and why (eta.sample.precision)."""
-    from eta.sample.precision import resolve
-
-    requested = getattr(cfg.sampler, "dtype", None)
-    return resolve(None if requested is None else str(enum_text(requested)), str(enum_text(cfg.model.dtype)))
+def _resolved_dtype(keys: dict[str, Any], cfg: Any) -> None:
+    """``sampler.dtype`` in ``keys`` as what it chose on this machine (auto is bfloat16 on one CPU, the
+    model's own on another); left out where that is the model's dtype, so runs from before the key match."""
+    keys["sampler.dtype"] = sampler_dtype(cfg)[0]
+    if keys["sampler.dtype"] is None:
+        keys.pop("sampler.dtype")
 
 
 def _previous(ctx: RunContext) -> dict[str, Any]:

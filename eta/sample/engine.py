@@ -35,7 +35,6 @@ same tokens as ``generate`` with ``do_sample=False``.
 from __future__ import annotations
 
 import os
-import weakref
 from collections import deque
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -158,35 +157,15 @@ def _check_args(prompts: Sequence[str], n: int, temperature: float, top_p: float
             raise ValueError(f"sample: {name}={value!r} is out of range")
 
 
-_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # policy -> (its weights' state, its copy)
-
-
 def _in_dtype(model: Any, dtype: str | None) -> Any:
-    """``model``, or a copy whose parameters are in ``dtype`` (buffers such as rotary frequencies stay)."""
-    import copy
-
-    import torch
-
+    """``model``, or its copy in ``dtype``, kept current with its weights (``eta.sample.precision.copy_in``)."""
     if dtype == precision.AUTO:
         dtype = precision.resolve(dtype, str(next(model.parameters()).dtype).removeprefix("torch."))[0]
     if dtype is None:
         return model
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"sample: dtype={dtype!r} is not auto, float32, bfloat16 or float16")
-    target = getattr(torch, dtype)
-    if all(p.dtype == target for p in model.parameters()):
-        return model
-    # An evaluation samples one policy ~8 times (held-out, greedy, each repair pass, cheating rate): the copy
-    # is made once while the policy's weights stay as they were (same storage, no in-place write since).
-    state = (dtype, tuple((p.data_ptr(), p._version) for p in model.parameters()))
-    kept = _COPIES.get(model)
-    if kept is not None and kept[0] == state:
-        return kept[1]
-    clone = copy.deepcopy(model)
-    for param in clone.parameters():
-        param.data = param.data.to(target)
-    _COPIES[model] = (state, clone)
-    return clone
+    return precision.copy_in(model, dtype)
 
 
 def _encode(tokenizer: Any, prompt: str) -> list[int]:
