@@ -82,9 +82,11 @@ def test_the_batch_is_what_the_test_means(tmp_path):
     assert batch["input_ids"].shape[1] == MAX_LENGTH and batch["attention_mask"][1].sum() == MAX_LENGTH  # cut
 
 
-def test_shared_forward_gives_the_ordinary_logits_where_trl_reads_them_on_fewer_rows(tmp_path):
+@pytest.mark.parametrize("kernel", shared_prompt.KERNELS)
+def test_shared_forward_gives_the_ordinary_logits_where_trl_reads_them_on_fewer_rows(tmp_path, kernel):
     trainer, batch = _trainer(tmp_path)
     model, n = trainer.model, len(PAIRS)
+    model.get_base_model().set_attn_implementation(kernel)
     kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
     seen, handle = _rows_seen(trainer)
     try:
