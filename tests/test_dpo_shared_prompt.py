@@ -196,3 +196,36 @@ def test_training_with_shared_prompts_moves_the_adapter_as_ordinary_training_doe
 def test_share_prompt_with_the_liger_loss_is_named(tmp_path):
     with pytest.raises(ConfigError, match="method.share_prompt.*use_liger_kernel=false"):
         build_args(dpo.DPOArgs, {"name": "dpo", "share_prompt": True, "use_liger_kernel": True}, tmp_path)
+
+
+@pytest.mark.parametrize("disable_dropout", [True, False])
+def test_lora_dropout_is_off_in_dpo_and_where_on_a_pair_shares_one_draw_of_its_prompt(tmp_path, disable_dropout):
+    """SmolLM2's LoRA config has dropout 0.05, but TRL's DPO zeroes every dropout (``disable_dropout``, on by
+    default, which dpo.yaml keeps): the shared forward is the ordinary one in training too. With it off, a
+    prompt computed once is dropped once for both completions, where TRL's rows draw twice: the logits that
+    predict each completion's first token come from the one prompt (equal), where ordinary rows differ."""
+    from datasets import Dataset
+
+    model, tok = build_tiny_model()
+    trainer = dpo._trainer_class()(model=model, args=_method(tmp_path / "out", disable_dropout=disable_dropout),
+                                   train_dataset=Dataset.from_list(_rows(tok)), processing_class=tok,
+                                   peft_config=lora_config({**LORA, "dropout": 0.5}))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(PAIRS))])
+    with torch.no_grad():
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.fill_(0.5)
+    model, n = trainer.model.train(), len(PAIRS)
+    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+    torch.manual_seed(0)
+    with torch.no_grad():
+        plain = model(**kwargs).logits
+        with shared_prompt.sharing([model.get_base_model()], batch["completion_mask"]):
+            shared = model(**kwargs).logits
+    if disable_dropout:
+        read = batch["completion_mask"][:, 1:].bool()
+        assert torch.allclose(shared[:, :-1][read], plain[:, :-1][read], atol=1e-5)
+        return
+    first, pairs = (batch["completion_mask"].int().argmax(1) - 1)[:n], torch.arange(n)  # the prompt's last token
+    assert torch.equal(shared[pairs, first], shared[pairs + n, first])
+    assert not torch.allclose(plain[pairs, first], plain[pairs + n, first], atol=1e-3)
