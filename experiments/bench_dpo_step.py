@@ -239,7 +239,8 @@ def floor_report(model_cfg, pairs: int, batch: int, share: bool = False, checkpo
     from bench_sample import matmul_peak  # experiments/: this script's own folder
 
     peak = matmul_peak("bfloat16" if bf16 else "float32")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {model_cfg['name']} N = {n_params / 1e6:.1f}M, "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {model_cfg['name']} "
+          f"N = {n_params / 1e6:.1f}M, "
           f"{config.num_hidden_layers} layers, d = {config.hidden_size}; gradient checkpointing "
           f"{'on' if checkpointing else 'off'}; training dtype "
           f"{'bf16 autocast' if bf16 else 'fp32'}; {2048}^3 matmul peak {peak:.0f} GFLOP/s", flush=True)

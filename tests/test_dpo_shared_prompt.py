@@ -125,6 +125,33 @@ def test_policy_loss_gradients_and_reference_log_probs_agree(tmp_path):
     assert torch.allclose(refs[True], refs[False], atol=1e-4) and refs[False].abs().min() > 1
 
 
+def test_full_fine_tuning_shares_the_prompt_in_the_policy_and_its_frozen_reference(tmp_path):
+    import copy
+
+    from datasets import Dataset
+
+    model, tok = build_tiny_model()
+    ref = copy.deepcopy(model)
+    with torch.no_grad():  # a reference other than the policy: log-ratios are not zero
+        for p in ref.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(0)))
+    trainer = dpo._trainer_class()(model=model, ref_model=ref.eval().requires_grad_(False),
+                                   args=_method(tmp_path / "out", use_lora=False),
+                                   train_dataset=Dataset.from_list(_rows(tok)), processing_class=tok)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(PAIRS))])
+    seen: list[tuple[str, int]] = []
+    for name, m in (("policy", model), ("reference", ref)):
+        m.model.register_forward_pre_hook(lambda _m, _a, kw, name=name: seen.append((name, kw["input_ids"].shape[0])),
+                                          with_kwargs=True)
+    plain_loss, plain_grads = _loss_and_grads(trainer, batch, False)
+    shared_loss, shared_grads = _loss_and_grads(trainer, batch, True)
+    n = len(PAIRS)
+    assert seen == [("policy", 2 * n), ("reference", 2 * n), ("policy", n), ("reference", n)]
+    assert abs(plain_loss - torch.log(torch.tensor(2.0))) > 1e-3 and torch.allclose(shared_loss, plain_loss, atol=1e-5)
+    for name, grad in plain_grads.items():
+        assert torch.allclose(shared_grads[name], grad, atol=1e-5, rtol=1e-4), name
+
+
 def test_credit_weights_still_weight_the_shared_log_probs(tmp_path):
     trainer, batch = _trainer(tmp_path)
     weights = 1 + torch.rand(batch["completion_mask"].shape, generator=torch.Generator().manual_seed(1))
