@@ -258,3 +258,16 @@ def test_lora_dropout_is_off_in_dpo_and_where_on_a_pair_shares_one_draw_of_its_p
     first, pairs = (batch["completion_mask"].int().argmax(1) - 1)[:n], torch.arange(n)  # the prompt's last token
     assert torch.equal(shared[pairs, first], shared[pairs + n, first])
     assert not torch.allclose(plain[pairs, first], plain[pairs + n, first], atol=1e-3)
+
+
+def test_a_call_with_other_inputs_gets_the_ordinary_forward(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(shared_prompt, "_SAID", set())
+    trainer, batch = _trainer(tmp_path)
+    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+              "labels": batch["input_ids"]}
+    with torch.no_grad():
+        plain = trainer.model(**kwargs)
+        with shared_prompt.sharing([trainer.model.get_base_model()], batch["completion_mask"]):
+            other = trainer.model(**kwargs)
+    assert torch.equal(other.logits, plain.logits) and torch.equal(other.loss, plain.loss)
+    assert "share_prompt: the ordinary forward for a batch: the model is called with labels" in capsys.readouterr().out

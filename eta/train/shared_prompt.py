@@ -94,8 +94,8 @@ def pack(input_ids: Any, attention_mask: Any, completion_mask: Any) -> Packed | 
         return "a pair's chosen and rejected rows have prompts of different lengths"
     if not bool(((input_ids[:n] == input_ids[n:]) | (index >= p[:, None])).all()):
         return "a pair's chosen and rejected rows have different prompts"
-    if not bool(completion.any()):
-        return "no completion tokens"
+    if not bool(completion[:, 1:].any()):  # TRL reads the logits before each completion token but the first
+        return "no completion tokens after the first position"
     return _packed(input_ids, p.tolist(), (lengths[:n] - p).tolist(), (lengths[n:] - p).tolist())
 
 
