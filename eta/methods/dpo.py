@@ -210,8 +210,9 @@ def _trainer_class() -> type:
     from trl import DPOTrainer
 
     class _EtaDPOTrainer(DPOTrainer):
-        """``DPOTrainer`` whose precomputed reference log-probs see the forward that training sees, and
-        whose per-token log-probs are weighted where the dataset carries credit weights.
+        """``DPOTrainer`` whose precomputed reference log-probs see the forward that training sees, whose
+        per-token log-probs are weighted where the dataset carries credit weights, and which, with
+        ``share_prompt``, computes each pair's prompt once.
 
         Training forwards run through accelerate's wrapper: autocast, then logits cast back to fp32 before
         the log-softmax. TRL precomputes before that wrapper exists, i.e. in fp32 under bf16 training
