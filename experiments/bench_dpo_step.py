@@ -2,7 +2,7 @@
 (``--floor``) a step's time against its FLOP floor.
 
     .venv/bin/python experiments/bench_dpo_step.py [--pairs 16] [--batch 4] [--tokens 300]
-    .venv/bin/python experiments/bench_dpo_step.py --floor [--pairs 8] [--batch 4]
+    .venv/bin/python experiments/bench_dpo_step.py --floor [--pairs 8] [--batch 4] [--share] [--model NAME]
 
 ``--floor`` (issue 28): trains ``--pairs`` MBPP pairs at their natural lengths (chosen: a task's reference,
 rejected: the next task's, so lengths differ as sampled programs' do) with conf/method/dpo.yaml's settings
@@ -20,6 +20,14 @@ divided by the matmul peak measured in the same run (2048^3, training's dtype, t
 each step's share of that floor, the padding's share of the computed tokens (the most any padding-free
 batching could save), and what TRL 1.13 does with ``padding_free`` (read in dpo_trainer.py: it warns and
 falls back to padding) and packing (DPOConfig has none).
+
+``--floor --share``: eta's own padding-free step, ``method.share_prompt`` (eta.train.shared_prompt: each
+pair one packed sequence, its prompt computed once), against the ordinary step on the same batches in one
+training run: every batch twice in a row, once each way, the order alternating from batch to batch (ABBA),
+so both see the same weights' cost, the same lengths and the same machine load. It prints each step's mode,
+the tokens it computes, its share of the floor above (the ordinary step's work, the same for both), the
+median per-batch ratio ordinary / shared (how many times closer to that floor sharing brings the step;
+issue 28 makes it the default at >= 1.3x), and the floor at the tokens a shared step computes.
 
 Trains ``--pairs`` MBPP-derived preference pairs of about ``--tokens`` tokens each (prompt + completion)
 for one epoch with ``eta.methods.dpo.train_dpo`` in each setting, times every optimizer step with a
@@ -188,7 +196,22 @@ def step_flops(n_params: int, n_layer: int, d: int, lengths: list[int]) -> float
     return 6 * n_params * sum(lengths) + 4 * sum(2 * n_layer * length ** 2 * d for length in lengths)
 
 
-def floor_report(model_cfg, pairs: int, batch: int) -> None:
+def shared_step_flops(n_params: int, n_layer: int, d: int, pairs: list[tuple[int, int, int]]) -> float:
+    """The floor of a shared-prompt step over pairs of (prompt, chosen, rejected) real lengths: linear layers
+    at the unique tokens; attention by each token's context, as ``step_flops`` counts it (prompt tokens see
+    the prompt, a completion's tokens the prompt and that completion)."""
+    linear = 6 * n_params * sum(p + c + r for p, c, r in pairs)
+    return linear + 4 * sum(2 * n_layer * d * (p * p + c * (p + c) + r * (p + r)) for p, c, r in pairs)
+
+
+def alternated(pairs: int, batch: int):
+    """The sample order of ``--share`` (every full batch twice in a row) and whether step s is shared
+    (the first of a batch's two steps ordinary on even batches, shared on odd ones)."""
+    order = [i for k in range(pairs // batch) for i in [*range(k * batch, (k + 1) * batch)] * 2]
+    return order, lambda step: (step % 2 == 1) == ((step // 2) % 2 == 0)
+
+
+def floor_report(model_cfg, pairs: int, batch: int, share: bool = False, checkpointing: bool = True) -> None:
     import torch
     from omegaconf import OmegaConf
     from transformers import TrainerCallback
@@ -205,13 +228,21 @@ def floor_report(model_cfg, pairs: int, batch: int) -> None:
     keep = ("beta", "loss_type", "learning_rate", "max_length", "bf16", "precompute_ref_log_probs")
     cfg = {"name": "dpo", **{k: shipped[k] for k in keep}, "per_device_train_batch_size": batch,
            "gradient_accumulation_steps": 1, "num_train_epochs": 1, "save_steps": 10_000, "logging_steps": 1,
-           "disable_tqdm": True}
+           "disable_tqdm": True, "gradient_checkpointing": checkpointing}
+    if share:
+        order, is_shared = alternated(pairs, batch)
+        if not order:
+            raise SystemExit(f"--share needs at least one full batch: --pairs {pairs} < --batch {batch}")
+        dataset = dataset.select(order)
+        cfg["train_sampling_strategy"] = "sequential"
     bf16 = bool(cfg["bf16"]) and cpu_has_native_bf16()
     from bench_sample import matmul_peak  # experiments/: this script's own folder
 
     peak = matmul_peak("bfloat16" if bf16 else "float32")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; SmolLM2 N = {n_params / 1e6:.1f}M, "
-          f"{config.num_hidden_layers} layers, d = {config.hidden_size}; training dtype "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {model_cfg['name']} "
+          f"N = {n_params / 1e6:.1f}M, "
+          f"{config.num_hidden_layers} layers, d = {config.hidden_size}; gradient checkpointing "
+          f"{'on' if checkpointing else 'off'}; training dtype "
           f"{'bf16 autocast' if bf16 else 'fp32'}; {2048}^3 matmul peak {peak:.0f} GFLOP/s", flush=True)
     with tempfile.TemporaryDirectory() as out:  # what TRL makes of padding_free (on the tiny model: it only asks)
         from eta.models.tiny import build_tiny_model
@@ -224,9 +255,12 @@ def floor_report(model_cfg, pairs: int, batch: int) -> None:
               f"padding); DPOConfig has a packing field: {hasattr(args, 'packing')}", flush=True)
     stamps: list[float] = []
     batches: list[tuple[list[int], int]] = []  # per step: real lengths, computed (padded) tokens
+    packs: list[tuple[list[tuple[int, int, int]], int]] = []  # per step, shared: (p, c, r) a pair, packed tokens
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
+            if share:
+                args.share_prompt = is_shared(len(stamps))
             stamps.append(time.perf_counter())
 
         def on_step_end(self, args, state, control, **kw):
@@ -241,11 +275,16 @@ def floor_report(model_cfg, pairs: int, batch: int) -> None:
         def counting(examples):
             out = collate(examples)
             batches.append((out["attention_mask"].sum(1).tolist(), out["attention_mask"].numel()))
+            if share:
+                packs.append(packed_sizes(out))
             return out
 
         trainer.data_collator = counting
         trainer.add_callback(StepTimer())
         trainer.train()
+    if share:
+        shared_report(stamps, batches, packs, is_shared, peak, n_params, config)
+        return
     shares = []
     for i, (step_s, (lengths, computed)) in enumerate(zip(stamps, batches)):
         flops = step_flops(n_params, config.num_hidden_layers, config.hidden_size, lengths)
@@ -262,6 +301,44 @@ def floor_report(model_cfg, pairs: int, batch: int) -> None:
           f"padding-free batch could bring the step closer to the floor, were the step's time all in those tokens)")
 
 
+def packed_sizes(batch) -> tuple[list[tuple[int, int, int]], int]:
+    """(prompt, chosen, rejected) real lengths of each pair of a TRL batch, and the tokens its packed batch
+    computes (pairs x the longest packed sequence)."""
+    from eta.train.shared_prompt import pack
+
+    packed = pack(batch["input_ids"], batch["attention_mask"], batch["completion_mask"])
+    if isinstance(packed, str):
+        raise SystemExit(f"--share: this batch cannot be shared: {packed}")
+    segments = packed.segments
+    sizes = [tuple(int((row == k).sum()) for k in (0, 1, 2)) for row in segments]
+    return sizes, segments.numel()
+
+
+def shared_report(stamps, batches, packs, is_shared, peak: float, n_params: int, config) -> None:
+    """Each step of ``--floor --share`` against the floor, and the per-batch ordinary / shared ratio."""
+    layers, d = config.num_hidden_layers, config.hidden_size
+    by_batch: dict[int, dict[bool, float]] = {}
+    for i, (step_s, (lengths, computed), (pairs, packed)) in enumerate(zip(stamps, batches, packs)):
+        shared = is_shared(i)
+        floor_s = step_flops(n_params, layers, d, lengths) / (peak * 1e9)
+        own_s = shared_step_flops(n_params, layers, d, pairs) / (peak * 1e9) if shared else floor_s
+        by_batch.setdefault(i // 2, {})[shared] = step_s
+        print(f"step {i + 1} (batch {i // 2 + 1}, {'shared  ' if shared else 'ordinary'}): {step_s:6.2f}s  real "
+              f"tokens {sum(lengths)}, computed {packed if shared else computed}  floor {floor_s:.2f}s -> "
+              f"{floor_s / step_s:.1%} of the floor's speed; floor at its unique tokens {own_s:.2f}s"
+              f"{'  (warm-up)' if i < 2 else ''}", flush=True)
+    timed = [b for k, b in by_batch.items() if k and len(b) == 2]  # the first batch warms up
+    if not timed:
+        print("no timed batch after the warm-up: raise --pairs")
+        return
+    ratios = [b[False] / b[True] for b in timed]
+    ordinary, shared = (statistics.median(b[s] for b in timed) for s in (False, True))
+    verdict = "meets" if statistics.median(ratios) >= 1.3 else "misses"
+    print(f"{len(timed)} batches after the warm-up: ordinary step median {ordinary:.2f}s, shared {shared:.2f}s; "
+          f"ordinary / shared per batch: median {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max "
+          f"{max(ratios):.2f}): {verdict} issue 28's 1.3x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=16)
@@ -269,6 +346,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=300)
     parser.add_argument("--skip-drift", action="store_true")
     parser.add_argument("--floor", action="store_true", help="a step's time against its FLOP floor (see the doc)")
+    parser.add_argument("--share", action="store_true",
+                        help="with --floor: ordinary and shared-prompt steps alternated on the same batches")
+    parser.add_argument("--no-checkpointing", action="store_true",
+                        help="with --floor: gradient checkpointing off (dpo.yaml leaves TRL's default, on)")
+    parser.add_argument("--model", default="smollm2_135m", help="a conf/model name (tiny: to try the bench)")
     parser.add_argument("--interleaved", type=int, default=0, metavar="REPS",
                         help="only time REPS alternated fp32/bf16 steps of 2*batch sequences (fair under load)")
     args = parser.parse_args()
@@ -277,9 +359,11 @@ def main() -> None:
 
     from eta.models.load import load_model, model_config
 
-    model_cfg = model_config("smollm2_135m")
+    model_cfg = model_config(args.model)
+    if args.share and not args.floor:
+        parser.error("--share goes with --floor")
     if args.floor:
-        floor_report(model_cfg, args.pairs, args.batch)
+        floor_report(model_cfg, args.pairs, args.batch, args.share, not args.no_checkpointing)
         return
     if args.interleaved:
         fp32, bf16 = interleaved_ratio(model_cfg, 2 * args.batch, args.tokens, args.interleaved)

@@ -26,13 +26,17 @@ Notes on TRL 1.13 that the choices below rest on (read in ``trl/trainer/dpo_trai
   the subclass below carries a weight column from the dataset through the collator and, for the length of
   those two calls, multiplies what ``selective_log_softmax`` returns by the weights: policy and reference
   alike, so the log-ratio, TRL's masks and every loss type see weighted sums and nothing else changes.
+* ``method.share_prompt``: TRL's batch runs each pair's prompt twice (a chosen row and a rejected row).
+  For the length of the same two calls the subclass has the causal LM under the policy (and the reference:
+  the adapter-disabled base, or the frozen copy) run one packed sequence per pair instead, prompt once, and
+  hand TRL logits in its own layout (``eta.train.shared_prompt``); TRL's loss code is untouched.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -65,6 +69,9 @@ class DPOArgs(DPOConfig):
         "help": "none | divergence: weight the tokens of the rejected program's divergent line (and the chosen's "
                 "counterpart) by credit_weight in each pair's log-ratio (eta.train.credit)"})
     credit_weight: float = field(default=2.0, metadata={"help": "the weight of those tokens; 1 elsewhere"})
+    share_prompt: bool = field(default=False, metadata={
+        "help": "compute each pair's prompt once, for its chosen and rejected completions together "
+                "(eta.train.shared_prompt); the same log-probs, fewer tokens"})
 
     def __post_init__(self) -> None:
         from eta.config import Credit
@@ -76,6 +83,9 @@ class DPOArgs(DPOConfig):
         if self.credit != "none" and self.use_liger_kernel:
             raise ConfigError("method.credit: the Liger fused DPO loss never sees per-token log-probs; "
                               "set method.use_liger_kernel=false")
+        if self.share_prompt and self.use_liger_kernel:
+            raise ConfigError("method.share_prompt: the Liger fused DPO loss runs the model's body itself and "
+                              "never shares a prompt; set method.use_liger_kernel=false")
         super().__post_init__()
 
 
@@ -200,8 +210,9 @@ def _trainer_class() -> type:
     from trl import DPOTrainer
 
     class _EtaDPOTrainer(DPOTrainer):
-        """``DPOTrainer`` whose precomputed reference log-probs see the forward that training sees, and
-        whose per-token log-probs are weighted where the dataset carries credit weights.
+        """``DPOTrainer`` whose precomputed reference log-probs see the forward that training sees, whose
+        per-token log-probs are weighted where the dataset carries credit weights, and which, with
+        ``share_prompt``, computes each pair's prompt once.
 
         Training forwards run through accelerate's wrapper: autocast, then logits cast back to fp32 before
         the log-softmax. TRL precomputes before that wrapper exists, i.e. in fp32 under bf16 training
@@ -238,16 +249,33 @@ def _trainer_class() -> type:
 
         def compute_ref_log_probs(self, model: Any, inputs: Any) -> Any:
             weights = inputs.pop(COMPLETION_WEIGHTS, None)
-            with _weighted_log_probs(weights):
+            with _weighted_log_probs(weights), self._shared_prompts(inputs):
                 return super().compute_ref_log_probs(_AutocastFp32Logits(model, self.accelerator), inputs)
 
         def compute_loss(self, model: Any, inputs: Any, return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
             weights = inputs.pop(COMPLETION_WEIGHTS, None)
-            with _weighted_log_probs(weights):
+            with _weighted_log_probs(weights), self._shared_prompts(inputs):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
+        def _shared_prompts(self, inputs: Any) -> Any:
+            """With ``share_prompt``: the causal LMs that TRL's policy and reference calls reach run each
+            pair's prompt once (``eta.train.shared_prompt``)."""
+            if not getattr(self.args, "share_prompt", False):
+                return nullcontext()
+            from eta.train.shared_prompt import sharing
+
+            return sharing(_causal_lms(self.model, self.ref_model), inputs["completion_mask"])
+
     return _EtaDPOTrainer
+
+
+def _causal_lms(*models: Any) -> list[Any]:
+    """The causal LMs inside ``models``: a peft model's base model (the adapter-disabled reference runs
+    through it too), a plain model itself."""
+    from peft import PeftModel
+
+    return [m.get_base_model() if isinstance(m, PeftModel) else m for m in models if m is not None]
 
 
 def _token_weights(example: dict[str, Any], tokenizer: Any, weight: float) -> dict[str, list[float]]:
