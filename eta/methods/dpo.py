@@ -69,9 +69,9 @@ class DPOArgs(DPOConfig):
         "help": "none | divergence: weight the tokens of the rejected program's divergent line (and the chosen's "
                 "counterpart) by credit_weight in each pair's log-ratio (eta.train.credit)"})
     credit_weight: float = field(default=2.0, metadata={"help": "the weight of those tokens; 1 elsewhere"})
-    share_prompt: bool = field(default=False, metadata={
+    share_prompt: bool = field(default=True, metadata={
         "help": "compute each pair's prompt once, for its chosen and rejected completions together "
-                "(eta.train.shared_prompt); the same log-probs, fewer tokens"})
+                "(eta.train.shared_prompt); the same log-probs, fewer tokens; false: TRL's own step"})
 
     def __post_init__(self) -> None:
         from eta.config import Credit
