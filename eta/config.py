@@ -383,6 +383,8 @@ class PreferConf:
     fail_fail_pairs: int = 4  # matched: per problem, at most (none for a heuristic of `passed` alone)
     seed: int = 0  # matched: draws the pairs and the tie coins, the same in every arm
     heldout: Optional[HeuristicConf] = None  # DPO's held-out pairs are made by this heuristic; null: the run's own
+    # matched: fail/fail pairs drawn only where these heuristics (name -> node) disagree; empty: from all
+    contested: Dict[str, HeuristicConf] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check("prefer", ("pass_fail_pairs", self.pass_fail_pairs, self.pass_fail_pairs >= 0),
@@ -426,6 +428,10 @@ class RootConf:
             if criteria[:1] != ["passed"]:
                 raise ConfigError(f"prefer.composition=matched: heuristic {self.heuristic.name!r} must list 'passed' "
                                   f"first (it has {criteria})")
+        if self.prefer.contested and self.prefer.composition != Composition.matched:
+            raise ConfigError("prefer.contested: needs prefer.composition=matched (it chooses the shared fail/fail pairs)")
+        if len(self.prefer.contested) == 1:
+            raise ConfigError(f"prefer.contested: {list(self.prefer.contested)} alone; name two or more heuristics")
 
 
 def _check(node: str, *checks: tuple[str, Any, bool]) -> None:

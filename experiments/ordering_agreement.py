@@ -33,26 +33,24 @@ KINDS = ("same", "opposite", "only first", "only second", "both tie")
 
 def heuristic_criteria(name: str) -> list[Any]:
     """The criteria of ``conf/heuristic/<name>.yaml`` (``passed`` included: failing pairs never use it)."""
-    from omegaconf import OmegaConf
+    from eta.prefer import load_heuristic
 
-    from eta.prefer.criteria import make_criteria
-
-    node = OmegaConf.load(ROOT / "conf" / "heuristic" / f"{name}.yaml")
-    return make_criteria(list(node.criteria), int(node.get("max_steps", 10000)), int(node.get("seed", 0)))
+    return load_heuristic(ROOT / "conf" / "heuristic" / f"{name}.yaml").make_criteria()
 
 
 def classify(a: Any, b: Any, first: Sequence[Any], second: Sequence[Any]) -> str:
-    """What the two heuristics do with the pair (a, b)."""
-    from eta.prefer.criteria import compare
+    """What the two heuristics do with the pair (a, b); the pairs other than "same" and "both tie" are the ones
+    ``prefer.contested`` draws (eta.prefer.composition.contested)."""
+    from eta.prefer.composition import orientation
 
-    x, y = compare(a, b, first), compare(a, b, second)
+    x, y = orientation(a, b, first), orientation(a, b, second)
     if x is None and y is None:
         return "both tie"
     if x is None:
         return "only second"
     if y is None:
         return "only first"
-    return "same" if x[0] is y[0] else "opposite"
+    return "same" if x == y else "opposite"
 
 
 def agreement(records: Sequence[dict[str, Any]], first: Sequence[Any], second: Sequence[Any]) -> dict[str, Any]:

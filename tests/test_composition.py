@@ -138,3 +138,57 @@ def test_the_comparison_config_refuses_a_heuristic_without_passed_first(compose)
     cfg = compose("experiment=comparison", "arm=eta_dpo", "heuristic.criteria=[error_class,passed]")
     with pytest.raises(ConfigError, match="prefer.composition=matched"):
         parse(cfg)
+
+
+CONTESTED = {**MATCHED, "contested": {n: {"name": n, "criteria": list(HEURISTICS[n].criteria)} for n in ("eta", "verdict")}}
+
+
+def _orientations(pairs) -> dict:
+    return {(p.task_id, frozenset((p.chosen_sample_id, p.rejected_sample_id))): p.chosen_sample_id
+            for p in pairs if p.criterion != "passed"}
+
+
+def test_contested_pairs_are_those_the_trace_and_the_verdict_orient_differently_and_every_arm_shares_them():
+    from eta.prefer.composition import contested, orientation
+
+    plain, narrowed = by_arm(), by_arm(composition=CONTESTED)
+    assert all(ids(narrowed[n], False) == ids(plain[n], False) for n in plain)  # pass/fail pairs untouched
+    shared = ids(narrowed["eta"], True)
+    assert shared and all(ids(narrowed[n], True) == shared for n in ("verdict", "random"))
+    assert not ids(narrowed["binary"], True)
+    eta_o, verdict_o = _orientations(narrowed["eta"]), _orientations(narrowed["verdict"])
+    differ = sum(eta_o[k] != verdict_o[k] for k in eta_o)
+    # every contested pair is one the verdict orders the other way or leaves to a coin: it differs in about
+    # half of the coin pairs and in all the others, far more often than in the unrestricted draw
+    plain_eta, plain_verdict = _orientations(plain["eta"]), _orientations(plain["verdict"])
+    plain_differ = sum(plain_eta[k] != plain_verdict[k] for k in plain_eta)
+    assert differ / len(eta_o) > plain_differ / len(plain_eta)
+    criteria = {n: HEURISTICS[n].make_criteria() for n in ("eta", "verdict")}
+    by_sid = {(r["task_id"], r["sample_id"]): r for r in RECORDS}
+    for task, a, b in shared:  # each drawn pair really is contested, and none left out is
+        ra, rb = by_sid[(task, a)], by_sid[(task, b)]
+        assert orientation(ra, rb, criteria["eta"]) != orientation(ra, rb, criteria["verdict"])
+    failing_pairs = [(x, y) for t in TASKS for i, x in enumerate(r for r in RECORDS if r["task_id"] == t
+                                                                  and r["outcome"] != "passed")
+                     for y in [r for r in RECORDS if r["task_id"] == t and r["outcome"] != "passed"][i + 1:]]
+    n_contested = {t: sum(contested(x, y, list(criteria.items())) for x, y in failing_pairs if x["task_id"] == t)
+                   for t in TASKS}
+    for t in TASKS:  # the cap, else all of them
+        assert sum(1 for k in shared if k[0] == t) == min(n_contested[t], MATCHED["fail_fail_pairs"])
+
+
+def test_contested_needs_matched_composition_and_two_heuristics(compose):
+    from eta.config import parse
+    from eta.errors import ConfigError
+
+    with pytest.raises(ValueError, match="prefer.contested: needs prefer.composition=matched"):
+        build_pairs(RECORDS, HEURISTICS["eta"], TASKS, {**CONTESTED, "composition": "free"})
+    with pytest.raises(ValueError, match="prefer.contested: 'eta' alone"):
+        build_pairs(RECORDS, HEURISTICS["eta"], TASKS, {**MATCHED, "contested": {"eta": CONTESTED["contested"]["eta"]}})
+    cfg = compose("+heuristic@prefer.contested.eta=eta", "+heuristic@prefer.contested.verdict=verdict")
+    with pytest.raises(ConfigError, match="prefer.contested: needs prefer.composition=matched"):
+        parse(cfg)
+    parsed = parse(compose("experiment=comparison", "arm=eta_dpo", "+heuristic@prefer.contested.eta=eta",
+                           "+heuristic@prefer.contested.verdict=verdict"))
+    assert sorted(parsed.prefer.contested) == ["eta", "verdict"]
+    assert [c.value for c in parsed.prefer.contested["verdict"].criteria][0] == "passed"

@@ -14,6 +14,13 @@ looks at it, from the seed ``prefer.seed`` and the samples alone, so every arm o
    samples, each oriented by the arm's heuristic (the criterion that decided it), and where every criterion
    ties, by a coin drawn from the seed and the pair (criterion ``tie``): the same coin in every arm.
 
+With ``prefer.contested`` (two or more heuristics, by name), step 2 draws only from the failing pairs that
+those heuristics do not all orient alike (one orders the pair and another does not, or they order it
+opposite ways). Every arm that names the same heuristics gets the same fail/fail pairs, and on them a
+trace arm and its verdict counterpart differ by construction; without it, on SmolLM2's samples, the two
+orient 85% of failing pairs alike (``experiments/ordering_agreement.py``), so their contrast has little
+to measure (docs/comparison.md, "The reduced scale").
+
 A heuristic that cannot order failing programs at all (``criteria: [passed]``: DPO-binary) gets the pass/fail
 pairs alone: a binary signal has nothing to say between two failing programs. Every other arm (verdict-only,
 random, ETA) trains on the same pass/fail pairs and the same fail/fail pairs, which differ only in
@@ -30,6 +37,7 @@ from typing import Any
 
 from eta.execute.outcome import Outcome
 from eta.prefer.criteria import Criterion, compare
+from eta.prefer.heuristic import HeuristicConfig
 from eta.prefer.records import Record, outcome_of
 
 Decided = tuple[Record, Record, str]  # (chosen, rejected, the criterion that decided)
@@ -47,6 +55,8 @@ class Composition:
     pass_fail_pairs: int = 8  # matched: at most this many pass/fail pairs per problem
     fail_fail_pairs: int = 4  # matched: at most this many fail/fail pairs per problem (none for a binary heuristic)
     seed: int = 0  # matched: draws the pairs and the tie coins; not the heuristic's seed, so every arm shares it
+    # matched: fail/fail pairs only where these heuristics (name, criteria) disagree; empty: from every failing pair
+    contested: tuple[tuple[str, tuple[Criterion, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("pass_fail_pairs", "fail_fail_pairs", "seed"):
@@ -54,6 +64,11 @@ class Composition:
             if isinstance(value, bool) or not isinstance(value, int) or (name != "seed" and value < 0):
                 kind = "an integer" if name == "seed" else "a non-negative integer"
                 raise ValueError(f"prefer.{name}: {value!r} is not {kind}")
+        if self.contested and self.mode is not Mode.MATCHED:
+            raise ValueError("prefer.contested: needs prefer.composition=matched (it chooses the shared fail/fail pairs)")
+        if len(self.contested) == 1:
+            raise ValueError(f"prefer.contested: {self.contested[0][0]!r} alone; name two or more heuristics, whose "
+                             "disagreements are the fail/fail pairs drawn")
 
     @classmethod
     def from_mapping(cls, cfg: "Composition | Mapping[str, Any] | None") -> "Composition":
@@ -68,7 +83,17 @@ class Composition:
         except ValueError:
             raise ValueError(f"prefer.composition: {raw!r}, expected one of {[m.value for m in Mode]}") from None
         return cls(mode=mode, pass_fail_pairs=cfg.get("pass_fail_pairs", 8),
-                   fail_fail_pairs=cfg.get("fail_fail_pairs", 4), seed=cfg.get("seed", 0))
+                   fail_fail_pairs=cfg.get("fail_fail_pairs", 4), seed=cfg.get("seed", 0),
+                   contested=_contested_criteria(cfg.get("contested") or {}))
+
+
+def _contested_criteria(nodes: Mapping[str, Any]) -> tuple[tuple[str, tuple[Criterion, ...]], ...]:
+    """``prefer.contested`` (name -> heuristic node) as (name, criteria), in name order so every arm agrees."""
+    out = []
+    for name in sorted(nodes):
+        cfg = HeuristicConfig.from_mapping(nodes[name], f"prefer.contested.{name}")
+        out.append((name, tuple(cfg.make_criteria())))
+    return tuple(out)
 
 
 def orders_failing(criteria: Sequence[Criterion]) -> bool:
@@ -106,6 +131,8 @@ def matched_pairs(group: Sequence[Record], task_id: str, criteria: Sequence[Crit
     if not orders_failing(criteria):
         return out
     candidates = [(a, b) for i, a in enumerate(failing) for b in failing[i + 1:]]
+    if composition.contested:
+        candidates = [(a, b) for a, b in candidates if contested(a, b, composition.contested)]
     for a, b in _draw(candidates, composition.fail_fail_pairs, random.Random(f"{seed}:fail_fail:{task_id}")):
         result = compare(a, b, criteria)
         if result is None:
@@ -114,3 +141,14 @@ def matched_pairs(group: Sequence[Record], task_id: str, criteria: Sequence[Crit
             winner, name = result
             out.append((a, b, name) if winner is a else (b, a, name))
     return out
+
+
+def orientation(a: Record, b: Record, criteria: Sequence[Criterion]) -> bool | None:
+    """True: ``criteria`` prefer ``a``; False: ``b``; None: every criterion ties."""
+    result = compare(a, b, criteria)
+    return None if result is None else result[0] is a
+
+
+def contested(a: Record, b: Record, heuristics: Sequence[tuple[str, Sequence[Criterion]]]) -> bool:
+    """Whether the heuristics do not all orient the pair alike (a tie counts as an orientation of its own)."""
+    return len({orientation(a, b, criteria) for _name, criteria in heuristics}) > 1
