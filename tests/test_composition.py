@@ -168,11 +168,11 @@ def test_contested_pairs_are_those_the_trace_and_the_verdict_orient_differently_
     for task, a, b in shared:  # each drawn pair really is contested, and none left out is
         ra, rb = by_sid[(task, a)], by_sid[(task, b)]
         assert orientation(ra, rb, criteria["eta"]) != orientation(ra, rb, criteria["verdict"])
-    failing_pairs = [(x, y) for t in TASKS for i, x in enumerate(r for r in RECORDS if r["task_id"] == t
-                                                                  and r["outcome"] != "passed")
-                     for y in [r for r in RECORDS if r["task_id"] == t and r["outcome"] != "passed"][i + 1:]]
-    n_contested = {t: sum(contested(x, y, list(criteria.items())) for x, y in failing_pairs if x["task_id"] == t)
-                   for t in TASKS}
+    n_contested = {}
+    for t in TASKS:
+        failing = [r for r in RECORDS if r["task_id"] == t and r["outcome"] != "passed"]
+        n_contested[t] = sum(contested(x, y, list(criteria.items()))
+                             for i, x in enumerate(failing) for y in failing[i + 1:])
     for t in TASKS:  # the cap, else all of them
         assert sum(1 for k in shared if k[0] == t) == min(n_contested[t], MATCHED["fail_fail_pairs"])
 
