@@ -21,6 +21,9 @@ each step's share of that floor, the padding's share of the computed tokens (the
 batching could save), and what TRL 1.13 does with ``padding_free`` (read in dpo_trainer.py: it warns and
 falls back to padding) and packing (DPOConfig has none).
 
+``--floor --narrow``: both steps shared, TRL given the full rows (the old step) or rows cut to
+[prompt's last token][completion] (``eta.train.shared_prompt.narrow``, the default), alternated the same way.
+
 ``--floor --share``: eta's own padding-free step, ``method.share_prompt`` (eta.train.shared_prompt: each
 pair one packed sequence, its prompt computed once), against the ordinary step on the same batches in one
 training run: every batch twice in a row, once each way, the order alternating from batch to batch (ABBA),
@@ -211,7 +214,8 @@ def alternated(pairs: int, batch: int):
     return order, lambda step: (step % 2 == 1) == ((step // 2) % 2 == 0)
 
 
-def floor_report(model_cfg, pairs: int, batch: int, share: bool = False, checkpointing: bool = True) -> None:
+def floor_report(model_cfg, pairs: int, batch: int, share: bool = False, checkpointing: bool = True,
+                 narrow: bool = False) -> None:
     import torch
     from omegaconf import OmegaConf
     from transformers import TrainerCallback
@@ -259,7 +263,9 @@ def floor_report(model_cfg, pairs: int, batch: int, share: bool = False, checkpo
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
-            if share:
+            if narrow:  # every step shared; TRL reads full rows or rows cut to their completions
+                dpo.NARROW_ROWS = is_shared(len(stamps))
+            elif share:
                 args.share_prompt = is_shared(len(stamps))
             stamps.append(time.perf_counter())
 
@@ -283,7 +289,8 @@ def floor_report(model_cfg, pairs: int, batch: int, share: bool = False, checkpo
         trainer.add_callback(StepTimer())
         trainer.train()
     if share:
-        shared_report(stamps, batches, packs, is_shared, peak, n_params, config)
+        labels = ("full rows", "narrowed") if narrow else ("ordinary", "shared")
+        shared_report(stamps, batches, packs, is_shared, peak, n_params, config, labels, narrow)
         return
     shares = []
     for i, (step_s, (lengths, computed)) in enumerate(zip(stamps, batches)):
@@ -314,17 +321,19 @@ def packed_sizes(batch) -> tuple[list[tuple[int, int, int]], int]:
     return sizes, segments.numel()
 
 
-def shared_report(stamps, batches, packs, is_shared, peak: float, n_params: int, config) -> None:
-    """Each step of ``--floor --share`` against the floor, and the per-batch ordinary / shared ratio."""
+def shared_report(stamps, batches, packs, is_shared, peak: float, n_params: int, config,
+                  labels: tuple[str, str] = ("ordinary", "shared"), narrow: bool = False) -> None:
+    """Each step of ``--floor --share`` against the floor, and the per-batch ordinary / shared ratio (with
+    ``--narrow``: both shared, TRL reading full rows / rows cut to their completions)."""
     layers, d = config.num_hidden_layers, config.hidden_size
     by_batch: dict[int, dict[bool, float]] = {}
     for i, (step_s, (lengths, computed), (pairs, packed)) in enumerate(zip(stamps, batches, packs)):
         shared = is_shared(i)
         floor_s = step_flops(n_params, layers, d, lengths) / (peak * 1e9)
-        own_s = shared_step_flops(n_params, layers, d, pairs) / (peak * 1e9) if shared else floor_s
+        own_s = shared_step_flops(n_params, layers, d, pairs) / (peak * 1e9) if shared or narrow else floor_s
         by_batch.setdefault(i // 2, {})[shared] = step_s
-        print(f"step {i + 1} (batch {i // 2 + 1}, {'shared  ' if shared else 'ordinary'}): {step_s:6.2f}s  real "
-              f"tokens {sum(lengths)}, computed {packed if shared else computed}  floor {floor_s:.2f}s -> "
+        print(f"step {i + 1} (batch {i // 2 + 1}, {labels[shared]:9}): {step_s:6.2f}s  real "
+              f"tokens {sum(lengths)}, computed {packed if shared or narrow else computed}  floor {floor_s:.2f}s -> "
               f"{floor_s / step_s:.1%} of the floor's speed; floor at its unique tokens {own_s:.2f}s"
               f"{'  (warm-up)' if i < 2 else ''}", flush=True)
     timed = [b for k, b in by_batch.items() if k and len(b) == 2]  # the first batch warms up
@@ -334,9 +343,10 @@ def shared_report(stamps, batches, packs, is_shared, peak: float, n_params: int,
     ratios = [b[False] / b[True] for b in timed]
     ordinary, shared = (statistics.median(b[s] for b in timed) for s in (False, True))
     verdict = "meets" if statistics.median(ratios) >= 1.3 else "misses"
-    print(f"{len(timed)} batches after the warm-up: ordinary step median {ordinary:.2f}s, shared {shared:.2f}s; "
-          f"ordinary / shared per batch: median {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max "
-          f"{max(ratios):.2f}): {verdict} issue 28's 1.3x")
+    print(f"{len(timed)} batches after the warm-up: {labels[0]} step median {ordinary:.2f}s, {labels[1]} "
+          f"{shared:.2f}s; {labels[0]} / {labels[1]} per batch: median {statistics.median(ratios):.2f}x (min "
+          f"{min(ratios):.2f}, max {max(ratios):.2f}); sums {sum(b[False] for b in timed):.1f}s / "
+          f"{sum(b[True] for b in timed):.1f}s" + ("" if narrow else f": {verdict} issue 28's 1.3x"))
 
 
 def main() -> None:
@@ -348,6 +358,9 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="a step's time against its FLOP floor (see the doc)")
     parser.add_argument("--share", action="store_true",
                         help="with --floor: ordinary and shared-prompt steps alternated on the same batches")
+    parser.add_argument("--narrow", action="store_true",
+                        help="with --floor --share: every step shared, TRL reading full rows or rows cut to "
+                             "their completions, alternated on the same batches")
     parser.add_argument("--no-checkpointing", action="store_true",
                         help="with --floor: gradient checkpointing off (dpo.yaml leaves TRL's default, on)")
     parser.add_argument("--model", default="smollm2_135m", help="a conf/model name (tiny: to try the bench)")
@@ -363,7 +376,8 @@ def main() -> None:
     if args.share and not args.floor:
         parser.error("--share goes with --floor")
     if args.floor:
-        floor_report(model_cfg, args.pairs, args.batch, args.share, not args.no_checkpointing)
+        floor_report(model_cfg, args.pairs, args.batch, args.share or args.narrow, not args.no_checkpointing,
+                     args.narrow)
         return
     if args.interleaved:
         fp32, bf16 = interleaved_ratio(model_cfg, 2 * args.batch, args.tokens, args.interleaved)

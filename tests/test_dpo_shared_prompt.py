@@ -152,6 +152,27 @@ def test_full_fine_tuning_shares_the_prompt_in_the_policy_and_its_frozen_referen
         assert torch.allclose(shared_grads[name], grad, atol=1e-5, rtol=1e-4), name
 
 
+def test_trl_reads_each_row_cut_to_its_completion_and_counts_every_token(tmp_path):
+    trainer, batch = _trainer(tmp_path)
+    narrowed, _ = shared_prompt.narrow(dict(batch))
+    small = narrowed.inputs
+    mask, done = batch["attention_mask"], batch["completion_mask"].bool()
+    assert small["input_ids"].shape[1] == int(done.sum(1).max()) + 1 < batch["input_ids"].shape[1]
+    for row in range(len(batch["input_ids"])):
+        real = batch["input_ids"][row][mask[row].bool()].tolist()
+        start = int(done[row].int().argmax())
+        kept = small["input_ids"][row][small["attention_mask"][row].bool()].tolist()
+        assert kept == real[start - 1:]  # the prompt's last token, then the completion
+        assert small["completion_mask"][row][small["attention_mask"][row].bool()].tolist() == \
+            [0] + [1] * (len(real) - start)
+    counted = {}
+    for share in (False, True):
+        trainer._total_train_tokens = 0
+        _loss_and_grads(trainer, batch, share)
+        counted[share] = trainer._metrics["train"]["num_tokens"][-1]
+    assert counted[True] == counted[False] == int(mask.sum())
+
+
 def test_credit_weights_still_weight_the_shared_log_probs(tmp_path):
     trainer, batch = _trainer(tmp_path)
     weights = 1 + torch.rand(batch["completion_mask"].shape, generator=torch.Generator().manual_seed(1))

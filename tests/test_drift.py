@@ -79,6 +79,22 @@ def test_completions_of_one_prompt_score_as_each_alone_whatever_the_batch():
     assert alone[3] == (0.0, 0)  # an empty completion: nothing to score
 
 
+def test_a_repeated_prompt_and_completion_is_scored_once_and_answered_at_every_place():
+    from eta.train.drift import completion_logps
+
+    policy, tok = lora_policy()
+    calls = []
+    forward = policy.forward
+    policy.forward = lambda *a, **k: calls.append(k["input_ids"].shape[0]) or forward(*a, **k)
+    prompts = ["def f(x):\n", "Write g.", "def f(x):\n", "def f(x):\n"]
+    completions = ["    return x\n", "def g(): pass", "    return x + 1\n", "    return x\n"]
+    scores = completion_logps(policy, tok, prompts, completions, batch_size=8)
+    assert calls == [1, 2, 1, 1]  # a prompt, its 2 distinct completions; the other prompt, its one completion
+    assert scores[3] == scores[0] and scores[2] != scores[0]
+    alone = [completion_logps(policy, tok, [p], [c])[0] for p, c in zip(prompts, completions)]
+    assert [lp for lp, _ in scores] == pytest.approx([lp for lp, _ in alone], abs=1e-4)
+
+
 def test_kl_on_a_capped_draw_scores_that_many_and_the_same_draw_for_a_seed():
     from eta.train.drift import kl_to_reference
 

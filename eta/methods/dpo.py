@@ -201,6 +201,9 @@ def _check_dataset(dataset: Any, tokenizer: Any, max_length: int | None) -> None
                               f"(shortest {min(lengths)}); raise method.max_length")
 
 
+# With share_prompt, TRL reads rows cut to their completions (eta.train.shared_prompt.narrow); False only for
+# bench_dpo_step.py --narrow's baseline
+NARROW_ROWS = True
 WEIGHTS = ("chosen_weights", "rejected_weights")  # per completion token, from the spans (method.credit)
 COMPLETION_WEIGHTS = "completion_weights"  # the batch's, beside TRL's completion_mask
 
@@ -248,24 +251,36 @@ def _trainer_class() -> type:
             return super().get_eval_dataloader(eval_dataset)
 
         def compute_ref_log_probs(self, model: Any, inputs: Any) -> Any:
-            weights = inputs.pop(COMPLETION_WEIGHTS, None)
-            with _weighted_log_probs(weights), self._shared_prompts(inputs):
+            inputs, weights, sharing = self._shared_prompts(inputs)
+            with _weighted_log_probs(weights), sharing:
                 return super().compute_ref_log_probs(_AutocastFp32Logits(model, self.accelerator), inputs)
 
         def compute_loss(self, model: Any, inputs: Any, return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
+            tokens = inputs["attention_mask"].sum() if "attention_mask" in inputs else None
+            inputs, weights, sharing = self._shared_prompts(inputs)
+            with _weighted_log_probs(weights), sharing:
+                out = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if tokens is not None and self.model.training:  # TRL counted the narrowed batch's tokens
+                self._total_train_tokens += int(tokens - inputs["attention_mask"].sum()) // self._tp_size
+                self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+            return out
+
+        def _shared_prompts(self, inputs: Any) -> tuple[Any, Any, Any]:
+            """The batch TRL is to read, its credit weights, and the context to run it in: with
+            ``share_prompt``, the causal LMs that TRL's policy and reference calls reach run each pair's
+            prompt once, and TRL reads rows cut to their completions (``eta.train.shared_prompt``)."""
             weights = inputs.pop(COMPLETION_WEIGHTS, None)
-            with _weighted_log_probs(weights), self._shared_prompts(inputs):
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-        def _shared_prompts(self, inputs: Any) -> Any:
-            """With ``share_prompt``: the causal LMs that TRL's policy and reference calls reach run each
-            pair's prompt once (``eta.train.shared_prompt``)."""
             if not getattr(self.args, "share_prompt", False):
-                return nullcontext()
-            from eta.train.shared_prompt import sharing
+                return inputs, weights, nullcontext()
+            from eta.train.shared_prompt import narrow, sharing
 
-            return sharing(_causal_lms(self.model, self.ref_model), inputs["completion_mask"])
+            lms = _causal_lms(self.model, self.ref_model)
+            cut = narrow(inputs, weights) if NARROW_ROWS else "rows not narrowed (NARROW_ROWS: a bench's baseline)"
+            if isinstance(cut, str):  # the ordinary forward, which says why once
+                return inputs, weights, sharing(lms, inputs["completion_mask"])
+            narrowed, weights = cut
+            return narrowed.inputs, weights, sharing(lms, inputs["completion_mask"], narrowed)
 
     return _EtaDPOTrainer
 

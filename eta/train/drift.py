@@ -22,13 +22,16 @@ def completion_logps(model: Any, tokenizer: Any, prompts: Sequence[str], complet
     apart, as the trainer does). Each distinct prompt is run once and its KV cache shared by the completions
     that follow it: the prompt is most of the tokens (make run's held-out samples: ~50 tokens after a prompt
     of ~150, several samples and pairs a prompt), and only the completion positions get the vocabulary's
-    logits."""
+    logits. A (prompt, completion) that repeats is scored once: held-out DPO pairs reuse each sample in
+    several pairs (make run's 109 pairs hold 90 distinct completions for 218 sides)."""
     import torch
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    first_seen: dict[tuple[str, str], int] = {}
+    same = [first_seen.setdefault((p, c), i) for i, (p, c) in enumerate(zip(prompts, completions))]
     out: list[tuple[float, int]] = [(0.0, 0)] * len(prompts)
     by_prompt: dict[str, list[int]] = {}
-    for i, prompt in enumerate(prompts):
+    for (prompt, _), i in first_seen.items():
         by_prompt.setdefault(prompt, []).append(i)
     with torch.no_grad():
         for prompt, rows in by_prompt.items():
@@ -42,7 +45,7 @@ def completion_logps(model: Any, tokenizer: Any, prompts: Sequence[str], complet
                 tails = [tokenizer(completions[i], add_special_tokens=False)["input_ids"] for i in chunk]
                 for i, logp in zip(chunk, _tail_logps(model, shared.past_key_values, len(head), tails, first, pad)):
                     out[i] = logp
-    return out
+    return [out[i] for i in same]
 
 
 def _tail_logps(model: Any, cache: Any, n_prompt: int, tails: list[list[int]], first: Any,

@@ -63,6 +63,13 @@ class Packed:
         return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(
             ~allowed, torch.finfo(dtype).min)[:, None]
 
+    def narrowed(self, offsets: Any, width: int) -> Packed:
+        """The same batch, its logits going back to TRL's rows cut by ``narrow`` (row r from column
+        ``offsets[r]``, ``width`` columns)."""
+        from dataclasses import replace
+
+        return replace(self, cols=self.cols - offsets[self.rows], shape=(self.shape[0], width))
+
     def unpack(self, logits: Any) -> Any:
         """The packed logits (B, Lp - first, V) in TRL's layout (2B, L, V), zeros where TRL reads none."""
         out = logits.new_zeros((*self.shape, logits.shape[-1]))
@@ -97,6 +104,47 @@ def pack(input_ids: Any, attention_mask: Any, completion_mask: Any) -> Packed | 
     if not bool(completion[:, 1:].any()):  # TRL reads the logits before each completion token but the first
         return "no completion tokens after the first position"
     return _packed(input_ids, p.tolist(), (lengths[:n] - p).tolist(), (lengths[n:] - p).tolist())
+
+
+@dataclass
+class Narrow:
+    """A DPO batch for TRL's loss code with each row cut to [its prompt's last token][completion][padding]:
+    TRL reads logits only where the next token is a completion token, but computes its log-softmax,
+    entropy and their backward over every position of its (2B, L, V) logits, fp32 after accelerate's
+    autocast wrapper. At eta's prompt lengths most of L is prompt; the model still runs the full batch
+    (``full``), packed, and its logits go back at the narrow positions."""
+
+    full: dict[str, Any]     # input_ids, attention_mask, completion_mask as the collator made them
+    packed: Packed           # the full batch packed, logits mapped to the narrow layout
+    inputs: dict[str, Any]   # the batch TRL is given instead: the same keys, narrow, and the rest unchanged
+
+
+def narrow(inputs: dict[str, Any], weights: Any = None) -> tuple[Narrow, Any] | str:
+    """``inputs`` narrowed (see ``Narrow``) and ``weights`` (laid out as the completion mask, padded with 1)
+    with them; or why the batch cannot be packed, where TRL's ordinary batch must be used."""
+    import torch
+
+    ids, mask, completion = inputs["input_ids"], inputs.get("attention_mask"), inputs["completion_mask"]
+    packed = pack(ids, mask, completion)
+    if isinstance(packed, str):
+        return packed
+    mask = torch.ones_like(ids) if mask is None else mask
+    lengths = mask.sum(1)
+    cm = completion.bool() & mask.bool()
+    starts = torch.where(cm.any(1), cm.int().argmax(1), lengths)
+    offsets = (starts - 1).clamp(min=0)  # the prompt's last token predicts the first completion token
+    width = int((lengths - offsets).max())
+    index = offsets[:, None] + torch.arange(width, device=ids.device)
+    kept = index < lengths[:, None]
+    index = index.clamp(max=ids.shape[1] - 1)
+
+    def cut(x: Any, fill: Any) -> Any:
+        return torch.where(kept, x.gather(1, index), torch.full_like(x[:, :1], fill))
+
+    small = {**inputs, "input_ids": cut(ids, 0), "attention_mask": kept.to(mask.dtype),
+             "completion_mask": cut(completion, 0)}
+    full = {"input_ids": ids, "attention_mask": mask, "completion_mask": completion}
+    return Narrow(full, packed.narrowed(offsets, width), small), None if weights is None else cut(weights, 1.0)
 
 
 def _packed(input_ids: Any, p: list[int], c: list[int], r: list[int]) -> Packed:
@@ -135,7 +183,8 @@ def _say_once(reason: str) -> None:
         print(f"share_prompt: the ordinary forward for a batch: {reason} (said once)", flush=True)
 
 
-def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any) -> Callable[..., Any]:
+def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any,
+                    narrowed: Narrow | None = None) -> Callable[..., Any]:
     import inspect
 
     kernel = getattr(module.config, "_attn_implementation", None)
@@ -149,10 +198,16 @@ def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any
             reason = f"the model is called with {', '.join(extra) or 'positional inputs, a cache or no input_ids'}"
         elif kernel not in KERNELS:
             reason = f"attention implementation {kernel!r} (shared prompts need one of {', '.join(KERNELS)})"
+        elif narrowed is not None:
+            if input_ids is not narrowed.inputs["input_ids"]:  # the narrow rows alone lack their prompts
+                raise RuntimeError("share_prompt: a model call inside a narrowed DPO batch with other input_ids")
+            packed, reason = narrowed.packed, None
         else:
             packed = pack(input_ids, kwargs.get("attention_mask"), completion_mask)
             reason = packed if isinstance(packed, str) else None
         if reason is not None:
+            if narrowed is not None:
+                raise RuntimeError(f"share_prompt: a narrowed DPO batch cannot take the ordinary forward: {reason}")
             _say_once(reason)
             return plain(*args, **kwargs)
         keep = {"logits_to_keep": packed.input_ids.shape[1] - packed.first} if keeps_logits else {}
@@ -167,14 +222,15 @@ def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any
 
 
 @contextmanager
-def sharing(modules: Iterable[Any], completion_mask: Any) -> Iterator[None]:
+def sharing(modules: Iterable[Any], completion_mask: Any, narrowed: Narrow | None = None) -> Iterator[None]:
     """While open, each causal LM in ``modules`` runs a DPO batch whose completions ``completion_mask``
-    marks with each pair's prompt once (see the module's doc); its ordinary forward where it cannot."""
+    marks with each pair's prompt once (see the module's doc); its ordinary forward where it cannot.
+    With ``narrowed``, the model is called with ``narrowed.inputs`` and runs ``narrowed.full``."""
     patched: list[tuple[Any, Any]] = []
     try:
         for module in {id(m): m for m in modules}.values():
             patched.append((module, module.__dict__.get("forward")))
-            module.forward = _shared_forward(module, module.forward, completion_mask)
+            module.forward = _shared_forward(module, module.forward, completion_mask, narrowed)
         yield
     finally:
         for module, own in reversed(patched):
