@@ -192,3 +192,18 @@ def test_contested_needs_matched_composition_and_two_heuristics(compose):
                            "+heuristic@prefer.contested.verdict=verdict"))
     assert sorted(parsed.prefer.contested) == ["eta", "verdict"]
     assert [c.value for c in parsed.prefer.contested["verdict"].criteria][0] == "passed"
+
+
+def test_the_dpo_contrast_experiment_draws_contested_pairs_for_its_two_arms(compose):
+    from eta.config import parse
+
+    for arm, heuristic in (("dpo_verdict", "verdict"), ("eta_dpo", "eta")):
+        cfg = compose("experiment=comparison_dpo_cpu", f"arm={arm}")
+        parsed = parse(cfg)
+        assert parsed.prefer.composition.value == "matched" and sorted(parsed.prefer.contested) == ["eta", "verdict"]
+        assert parsed.heuristic.name == heuristic and cfg.method.max_steps == 24 and cfg.dataset.limit == 48
+        assert cfg.dataset.eval_limit == 144 and cfg.eval.n == 8  # comparison_cpu's held-out set
+    import yaml
+
+    text = yaml.safe_load((Path(__file__).parents[1] / "experiments" / "experiment" / "comparison_dpo_cpu.yaml").read_text())
+    assert text["hydra"]["sweeper"]["params"]["arm"].split(",") == ["base", "dpo_verdict", "eta_dpo"]
