@@ -206,6 +206,11 @@ def test_failing_records_make_one_problem_per_distinct_failing_program():
                {**rec(4, "d", False), "outcome": "infra_error"}]
     assert [p.problem_id for p in from_records(records, [task])] == ["T/1#0", "T/1#3"]
     assert [p.problem_id for p in from_records(records, [task], per_problem=1)] == ["T/1#0"]
+    # an executions file lists results as the workers finish them: the same problems whatever that order
+    other = Task("T/2", "p", "def f():\n    return 1\n", (TestCase(code="assert f() == 1"),), entry_point="f")
+    later = [{**rec(sid, code, False), "task_id": "T/2"} for sid, code in ((1, "e"), (0, "g"))]
+    for shuffled in (records + later, later[::-1] + records[::-1], [records[3], *later, *records[:3]]):
+        assert [p.problem_id for p in from_records(shuffled, [task, other], per_problem=1)] == ["T/1#0", "T/2#0"]
 
 
 def test_the_scratch_control_asks_the_problem_alone_and_controls_run_after_the_feedback():

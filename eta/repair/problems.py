@@ -48,12 +48,15 @@ def whole_program(task: Task, completion: str) -> str:
 
 def from_records(records: list[dict[str, Any]], tasks: list[Task], *, per_problem: int | None = None,
                  distinct: bool = True) -> list[RepairProblem]:
-    """Each failing (and not masked) program of ``records`` as a repair problem, in the records' order;
-    ``per_problem`` keeps at most that many per task, ``distinct`` one per distinct program of a task."""
+    """Each failing (and not masked) program of ``records`` as a repair problem, in the order of ``tasks``
+    and, within a task, of sample ids; ``per_problem`` keeps at most that many per task (the lowest sample
+    ids), ``distinct`` one per distinct program of a task. Not the records' own order: an executions file
+    lists results as the sandbox's workers finish them, which varies from run to run."""
     by_id = {t.task_id: t for t in tasks}
+    rank = {t.task_id: i for i, t in enumerate(tasks)}
     out: list[RepairProblem] = []
     seen: dict[str, set[str]] = {}
-    for record in records:
+    for record in sorted(records, key=lambda r: (rank.get(r["task_id"], len(rank)), r.get("sample_id", 0))):
         task = by_id.get(record["task_id"])
         if task is None or record.get("passed") or record.get("outcome") == Outcome.INFRA_ERROR.value:
             continue
