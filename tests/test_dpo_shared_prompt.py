@@ -173,6 +173,18 @@ def test_trl_reads_each_row_cut_to_its_completion_and_counts_every_token(tmp_pat
     assert counted[True] == counted[False] == int(mask.sum())
 
 
+def test_inside_a_narrowed_batch_a_call_with_other_inputs_is_refused_not_run_without_prompts(tmp_path):
+    trainer, batch = _trainer(tmp_path)
+    narrowed, _ = shared_prompt.narrow(dict(batch))
+    small = narrowed.inputs
+    with shared_prompt.sharing([trainer.model.get_base_model()], batch["completion_mask"], narrowed):
+        with torch.no_grad():
+            assert trainer.model(input_ids=small["input_ids"].clone(), attention_mask=small["attention_mask"],
+                                 use_cache=False).logits.shape[:2] == small["input_ids"].shape  # equal ids: fine
+            with pytest.raises(RuntimeError, match="other input_ids"):
+                trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
+
+
 def test_credit_weights_still_weight_the_shared_log_probs(tmp_path):
     trainer, batch = _trainer(tmp_path)
     weights = 1 + torch.rand(batch["completion_mask"].shape, generator=torch.Generator().manual_seed(1))

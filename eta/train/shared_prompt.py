@@ -187,6 +187,8 @@ def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any
                     narrowed: Narrow | None = None) -> Callable[..., Any]:
     import inspect
 
+    import torch
+
     kernel = getattr(module.config, "_attn_implementation", None)
     keeps_logits = "logits_to_keep" in inspect.signature(plain).parameters
 
@@ -199,7 +201,9 @@ def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any
         elif kernel not in KERNELS:
             reason = f"attention implementation {kernel!r} (shared prompts need one of {', '.join(KERNELS)})"
         elif narrowed is not None:
-            if input_ids is not narrowed.inputs["input_ids"]:  # the narrow rows alone lack their prompts
+            expected = narrowed.inputs["input_ids"]  # the narrow rows alone lack their prompts
+            if input_ids is not expected and not (input_ids.shape == expected.shape
+                                                  and torch.equal(input_ids.to(expected.device), expected)):
                 raise RuntimeError("share_prompt: a model call inside a narrowed DPO batch with other input_ids")
             packed, reason = narrowed.packed, None
         else:
