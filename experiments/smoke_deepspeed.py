@@ -68,7 +68,8 @@ def main() -> int:
     method = {"name": "dpo", "learning_rate": 1e-2, "per_device_train_batch_size": 2, "max_steps": args.steps,
               "save_steps": args.steps, "logging_steps": 1, "bf16": args.bf16, "disable_tqdm": True}
     lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
-    dist = OmegaConf.load(ROOT / "conf" / "dist" / f"zero{args.stage}.yaml")
+    loaded = OmegaConf.load(ROOT / "conf" / "dist" / f"zero{args.stage}.yaml")
+    dist = {k: v for k, v in loaded.items() if k != "defaults"}  # Hydra's defaults list, not a dist key
     out = args.out or Path(tempfile.mkdtemp(prefix="smoke_deepspeed_"))
 
     dpo_args = build_args(DPOArgs, method, out / f"zero{args.stage}", dist_cfg=dist)

@@ -127,7 +127,7 @@ class Toy:
     trains_policy = True
 
     def __init__(self, cfg):
-        self.bonus = cfg.method.bonus
+        self.bonus = cfg.method["bonus"]  # the run's method node: a plain mapping the method checks itself
 
     def train(self, run, model, tokenizer):
         seen = len(run.executions())
