@@ -48,8 +48,14 @@ def test_a_finished_run_is_recognised_without_loading_the_model_or_the_method(tm
     import eta.models
     import eta.pipeline
 
+    import eta.pipeline.finished
+
+    # a link into shared/ whose target went away before the run ended (as a sampling journal does)
+    (tmp_path / "samples.requests.jsonl").symlink_to(tmp_path / "gone" / "samples.requests.jsonl")
     first, _ = run(tmp_path, capsys=capsys)
     report = (tmp_path / "report.txt").read_text()
+    assert "samples.requests.jsonl" not in json.loads((tmp_path / "stages.json").read_text())[
+        eta.pipeline.finished.KEY]["files"]
 
     def refuse(*args, **kwargs):
         raise AssertionError("a finished run loaded the model or the method")

@@ -40,7 +40,9 @@ def mark_finished(ctx: RunContext) -> None:
     state, metrics = ctx.state(), ctx.run_dir / rundir.METRICS
     digest = _digest(ctx.cfg, ctx.train_tasks, ctx.eval_tasks, state, metrics.read_text() if metrics.exists() else "")
     if digest is not None:
-        files = sorted(p.name for p in ctx.run_dir.iterdir() if not p.name.startswith("."))
+        # a link into shared/ whose target is gone (a sampling journal, removed once its samples were
+        # complete) is not a file the run left: listed, it would make every finished job of a sweep look unfinished
+        files = sorted(p.name for p in ctx.run_dir.iterdir() if not p.name.startswith(".") and p.exists())
         ctx.write_state({**state, KEY: {"digest": digest, "files": files}})
 
 
