@@ -111,10 +111,9 @@ class Narrow:
     """A DPO batch for TRL's loss code with each row cut to [its prompt's last token][completion][padding]:
     TRL reads logits only where the next token is a completion token, but computes its log-softmax,
     entropy and their backward over every position of its (2B, L, V) logits, fp32 after accelerate's
-    autocast wrapper. At eta's prompt lengths most of L is prompt; the model still runs the full batch
-    (``full``), packed, and its logits go back at the narrow positions."""
+    autocast wrapper. At eta's prompt lengths most of L is prompt; the model still runs the full batch,
+    packed, and its logits go back at the narrow positions."""
 
-    full: dict[str, Any]     # input_ids, attention_mask, completion_mask as the collator made them
     packed: Packed           # the full batch packed, logits mapped to the narrow layout
     inputs: dict[str, Any]   # the batch TRL is given instead: the same keys, narrow, and the rest unchanged
 
@@ -128,11 +127,9 @@ def narrow(inputs: dict[str, Any], weights: Any = None) -> tuple[Narrow, Any] | 
     packed = pack(ids, mask, completion)
     if isinstance(packed, str):
         return packed
-    mask = torch.ones_like(ids) if mask is None else mask
-    lengths = mask.sum(1)
-    cm = completion.bool() & mask.bool()
-    starts = torch.where(cm.any(1), cm.int().argmax(1), lengths)
-    offsets = (starts - 1).clamp(min=0)  # the prompt's last token predicts the first completion token
+    p, c, r = ((packed.segments == k).sum(1) for k in (0, 1, 2))  # each pair's prompt, chosen, rejected
+    lengths = torch.cat([p + c, p + r])  # TRL's rows: every chosen, then every rejected
+    offsets = (torch.cat([p, p]) - 1).clamp(min=0)  # the prompt's last token predicts the first completion token
     width = int((lengths - offsets).max())
     index = offsets[:, None] + torch.arange(width, device=ids.device)
     kept = index < lengths[:, None]
@@ -141,10 +138,9 @@ def narrow(inputs: dict[str, Any], weights: Any = None) -> tuple[Narrow, Any] | 
     def cut(x: Any, fill: Any) -> Any:
         return torch.where(kept, x.gather(1, index), torch.full_like(x[:, :1], fill))
 
-    small = {**inputs, "input_ids": cut(ids, 0), "attention_mask": kept.to(mask.dtype),
+    small = {**inputs, "input_ids": cut(ids, 0), "attention_mask": kept.to((ids if mask is None else mask).dtype),
              "completion_mask": cut(completion, 0)}
-    full = {"input_ids": ids, "attention_mask": mask, "completion_mask": completion}
-    return Narrow(full, packed.narrowed(offsets, width), small), None if weights is None else cut(weights, 1.0)
+    return Narrow(packed.narrowed(offsets, width), small), None if weights is None else cut(weights, 1.0)
 
 
 def _packed(input_ids: Any, p: list[int], c: list[int], r: list[int]) -> Packed:
@@ -229,7 +225,7 @@ def _shared_forward(module: Any, plain: Callable[..., Any], completion_mask: Any
 def sharing(modules: Iterable[Any], completion_mask: Any, narrowed: Narrow | None = None) -> Iterator[None]:
     """While open, each causal LM in ``modules`` runs a DPO batch whose completions ``completion_mask``
     marks with each pair's prompt once (see the module's doc); its ordinary forward where it cannot.
-    With ``narrowed``, the model is called with ``narrowed.inputs`` and runs ``narrowed.full``."""
+    With ``narrowed``, the model is called with ``narrowed.inputs`` and runs ``narrowed.packed``."""
     patched: list[tuple[Any, Any]] = []
     try:
         for module in {id(m): m for m in modules}.values():
