@@ -52,18 +52,18 @@ def test_the_default_synthetic_limit_spans_every_held_out_family():
 
     train, held = load_splits(_synthetic_cfg())
     assert len(train) == len(held) == 24
-    assert n_families(held) == n_families(load_tasks("synthetic", split="test")) == 16  # was 3 with a prefix
+    assert n_families(held) == 24 and n_families(load_tasks("synthetic", split="test")) == 58  # 3 with a prefix
     assert n_families(train) == 24  # one problem from each of 24 of the 75 training families
 
 
 def test_eval_limit_sizes_the_held_out_set_alone_and_stays_stratified():
     from eta.context import load_splits
 
-    train, held = load_splits(_synthetic_cfg(limit=12, eval_limit=48))
-    assert len(train) == 12 and len(held) == 48
+    train, held = load_splits(_synthetic_cfg(limit=12, eval_limit=174))
+    assert len(train) == 12 and len(held) == 174
     assert [t.task_id for t in train] == [t.task_id for t in load_splits(_synthetic_cfg(limit=12))[0]]
     per_family = Counter(family_of(t.task_id) for t in held)
-    assert len(per_family) == 16 and set(per_family.values()) == {3}  # 48 = 3 from each of the 16 test families
+    assert len(per_family) == 58 and set(per_family.values()) == {3}  # 174 = 3 from each of the 58 test families
 
 
 def test_validation_is_the_evaluation_set_for_tuning_and_shares_no_family():

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from eta.tasks import load_tasks
-from eta.tasks import synthetic
+from eta.tasks import synthetic, synthetic_short
 from eta.tasks.skeleton import closest, similarity, skeleton
 
 THRESHOLD = 0.8
@@ -64,3 +64,15 @@ def test_no_family_is_within_the_threshold_of_a_family_in_another_split():
     # the measure does see the near-duplicates this replaced: they now share the training split
     assert closest(skeletons["count_letter"], skeletons["count_value"]) >= THRESHOLD
     assert split["count_letter"] == split["count_value"] == "train"
+
+
+def test_the_short_test_families_are_distinct_from_each_other_and_from_every_other_test_family():
+    # They widen the test split so that a comparison resamples independent families: two of them sharing a
+    # skeleton would be one family counted twice.
+    skeletons = _skeletons()
+    short = set(synthetic_short.FAMILY_NAMES)
+    assert short <= synthetic.TEST_FAMILIES
+    too_close = [(a, b, round(closest(skeletons[a], skeletons[b]), 3))
+                 for a, b in itertools.combinations(sorted(synthetic.TEST_FAMILIES), 2)
+                 if (a in short or b in short) and closest(skeletons[a], skeletons[b]) >= THRESHOLD]
+    assert too_close == []

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from eta.tasks import CompletionMode, TaskLoadError, load_tasks
-from eta.tasks import synthetic, synthetic_easy
+from eta.tasks import synthetic, synthetic_easy, synthetic_short
 
 
 def _run_in_process(task, program: str) -> list[bool]:
@@ -57,7 +57,8 @@ def test_each_task_states_the_function_and_has_three_to_six_tests():
         assert 3 <= len(task.tests) <= 6
         assert task.metadata["example_test"] in [t.code for t in task.tests]
         assert any(isinstance(node, (ast.For, ast.While, ast.If)) for node in ast.walk(ast.parse(task.reference))) \
-            or task.metadata["family"] in ("shout", "divisible", *synthetic_easy.FAMILY_NAMES)
+            or task.metadata["family"] in ("shout", "divisible", *synthetic_easy.FAMILY_NAMES,
+                                          *synthetic_short.FAMILY_NAMES)
 
 
 def test_instances_within_a_family_differ():
@@ -99,7 +100,7 @@ _SLIPS = {"word_total": ((".split()", ".split(' ')"),), "word_lengths": ((".spli
           "shout": ((".upper()", ".title()"),), "sorted_keys": (("sorted(", "list("),),
           "char_codes": (("ord(ch)", "ord(ch.lower())"),), "dedupe": (("seen.add(x)", "pass"),),
           "square_each": (("x * x", "x * 2"),), "add_lists": (("x + y", "x - y"),),
-          "make_dict": (("dict(zip(", "dict(list(zip("), ("))\n", "))[:2])\n"))}
+          "make_dict": (("dict(zip(", "dict(list(zip("), ("))\n", "))[:2])\n"))} | synthetic_short.SLIPS
 
 
 def _mutants(source: str, family: str = "") -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from eta.tasks.errors import TaskLoadError
 from eta.tasks.schema import CompletionMode, Task, TestCase, TestKind
 from eta.tasks import synthetic_easy as easy
+from eta.tasks import synthetic_short
 from eta.tasks.synthetic_base import Family, Instance, _count, _ints, _list_inputs, _names, _sentence, _words
 
 SPLITS = ("test", "validation", "train", "all")
@@ -562,6 +563,8 @@ FAMILIES: tuple[Family, ...] = (
     *_of_kind("string", run_length, balanced, word_counts, caesar, acronym),
     *_of_kind("arithmetic", collatz_steps, digit_sum, is_prime, gcd),
     *(family for kind, makers in easy.BY_KIND for family in _of_kind(kind, *makers)),
+    # the short families that widen the test split, after every other (limits of the other splits unchanged)
+    *(family for kind, makers in synthetic_short.BY_KIND for family in _of_kind(kind, *makers)),
 )
 # The splits are by family, and families whose references share a skeleton (``eta.tasks.skeleton``: the same
 # program up to names and constants, similarity >= 0.8) are on the same side: the short loop-and-accumulate
@@ -574,7 +577,7 @@ FAMILIES: tuple[Family, ...] = (
 # Every tuning decision is made on validation; test is looked at once, for the result.
 TEST_FAMILIES = frozenset({"min_max", "middle", "word_total", "is_anagram", "times_table", "max_of_three",
                            "sum_odds", "count_digits", "digit_sum", "leap_year", "is_prime", "join_numbers",
-                           "reverse_list", "sorted_keys", "spread", "make_dict"})
+                           "reverse_list", "sorted_keys", "spread", "make_dict"}) | frozenset(synthetic_short.FAMILY_NAMES)
 VALIDATION_FAMILIES = frozenset({"merge_sorted", "dedupe", "parse_ints", "shout", "is_vowel", "row_totals",
                                  "divisible", "squares", "triangular", "digit_list", "fibonacci", "char_codes",
                                  "word_lengths", "square_each"})
