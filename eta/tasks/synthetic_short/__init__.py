@@ -7,10 +7,10 @@ builtin, method or operator a beginner knows (``dict.get``, ``str.isupper``, ``m
 ``all``, ...) with one stated twist (an empty input, a case rule, a tie, strict vs inclusive) that its tests
 catch beside ordinary cases a near miss still passes.
 
-They are the families, of 158 candidates written for SmolLM2-135M-Instruct, that it solved at least once in
+They are the families, of 192 candidates written for SmolLM2-135M-Instruct, that it solved at least once in
 16 samples (2 problems x 8 at temperature 0.8, make run's sampler) on problems of **seed 1**, which no run
-evaluates (every run uses seed 0's); the rest were dropped, not moved to another split
-(``experiments/synthetic_base_rate.py``; docs/datasets.md has the rates). Every skeleton is below 0.8
+evaluates (every run uses seed 0's); the rest were dropped, not moved to another split (docs/datasets.md
+has the rates and how they were measured). Every skeleton is below 0.8
 similarity to every family of the other splits and to every other family here (tests/test_skeleton.py).
 """
 

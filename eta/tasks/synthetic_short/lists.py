@@ -62,34 +62,6 @@ def index_of_best(rng: random.Random) -> Instance:
                     [([7],), ([3, top],), ([top, 1, top, 2],), ([4, top, 0, top, 6],), (rng.sample(range(0, 19), 6),)])
 
 
-# ---- lists of strings -------------------------------------------------------------------------------
-
-
-def non_blank(rng: random.Random) -> Instance:
-    name, p = _names(rng, ["non_blank", "clean_lines", "drop_blanks", "tidy_strings"], ["lines", "rows", "entries"])
-    body = f"    return [s.strip() for s in {p} if s.strip()]\n"
-    words = rng.sample(_FRUIT, 3)
-    return Instance(name, p, f"returns the strings of the list `{p}` with spaces removed from both ends, leaving "
-                    "out the strings that are empty or only spaces", body,
-                    [([],), (["", "  "],), ([" a ", "b"],), ([words[0], "   ", " " + words[1], words[2] + "  ", ""],)])
-
-
-# ---- 2-D lists -------------------------------------------------------------------------------------
-
-
-def best_row(rng: random.Random) -> Instance:
-    big = rng.random() < 0.5
-    how, word = ("max", "largest") if big else ("min", "smallest")
-    name, p = _names(rng, [f"{how}_row_sum", f"{word}_row_total", f"{word}_row_sum"], ["grid", "matrix", "rows"])
-    body = f"    return {how}(map(sum, {p}), default=0)\n"
-    return Instance(name, p, f"returns the {word} of the row sums of the matrix `{p}` (a list of rows); row sums "
-                    "may be negative, and an empty matrix gives 0", body,
-                    [([],), ([[-4, -5]],), ([[1, 2], [3, 0], [-2, -1]],), ([[-9, 2], [-5, -5], [-1, -1]],),
-                     ([_ints(rng, -9, 9, (3, 3)) for _ in range(3)],)])
-
-
-
-
 def square_total(rng: random.Random) -> Instance:
     name, p = _names(rng, ["sum_of_squares", "square_total", "squares_sum", "total_squared"], _LISTP)
     body = f"    return sum([x ** 2 for x in {p}])\n"
@@ -141,6 +113,32 @@ def even_squares(rng: random.Random) -> Instance:
     return Instance(name, p, f"returns the list of the squares of the {word} numbers of the list `{p}`, in order "
                     f"(the other numbers are left out; negative numbers can be {word} too)", body,
                     [([],), ([1, 2, 3, 4],), ([-3, -2],), (_ints(rng, -5, 9, (4, 6)),)])
+
+
+# ---- lists of strings -------------------------------------------------------------------------------
+
+
+def non_blank(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["non_blank", "clean_lines", "drop_blanks", "tidy_strings"], ["lines", "rows", "entries"])
+    body = f"    return [s.strip() for s in {p} if s.strip()]\n"
+    words = rng.sample(_FRUIT, 3)
+    return Instance(name, p, f"returns the strings of the list `{p}` with spaces removed from both ends, leaving "
+                    "out the strings that are empty or only spaces", body,
+                    [([],), (["", "  "],), ([" a ", "b"],), ([words[0], "   ", " " + words[1], words[2] + "  ", ""],)])
+
+
+# ---- 2-D lists -------------------------------------------------------------------------------------
+
+
+def best_row(rng: random.Random) -> Instance:
+    big = rng.random() < 0.5
+    how, word = ("max", "largest") if big else ("min", "smallest")
+    name, p = _names(rng, [f"{how}_row_sum", f"{word}_row_total", f"{word}_row_sum"], ["grid", "matrix", "rows"])
+    body = f"    return {how}(map(sum, {p}), default=0)\n"
+    return Instance(name, p, f"returns the {word} of the row sums of the matrix `{p}` (a list of rows); row sums "
+                    "may be negative, and an empty matrix gives 0", body,
+                    [([],), ([[-4, -5]],), ([[1, 2], [3, 0], [-2, -1]],), ([[-9, 2], [-5, -5], [-1, -1]],),
+                     ([_ints(rng, -9, 9, (3, 3)) for _ in range(3)],)])
 
 
 FAMILIES: tuple[tuple[str, Callable[[random.Random], Instance]], ...] = (

@@ -59,6 +59,25 @@ def merge_max(rng: random.Random) -> Instance:
                      ({k[0]: 5, k[1]: 6}, {k[1]: 7, k[2]: 8})])
 
 
+def dict_total(rng: random.Random) -> Instance:
+    name, p = _names(rng, ["dict_total", "total_stock", "sum_values", "total_count"], ["stock", "counts", "d"])
+    body = f"    return sum(list({p}.values()))\n"
+    return Instance(name, p, f"returns the sum of all the values of the dictionary `{p}`, whose values are numbers "
+                    "(0 for an empty dictionary)", body,
+                    [({},), ({"a": 1},), ({"x": 4, "y": 0},), (_dict(rng, rng.randint(3, 5), 0, 20),)])
+
+
+def shared_keys(rng: random.Random) -> Instance:
+    name, a, b = _pair_names(rng, ["shared_keys", "common_key_count", "keys_in_both", "overlap_count"],
+                             [("a", "b"), ("d1", "d2"), ("first", "second"), ("old", "new")])
+    body = f"    return len({a}.keys() & {b}.keys())\n"
+    d1, d2 = _dict(rng, 4), _dict(rng, 3)
+    return Instance(name, f"{a}, {b}", f"returns how many keys the dictionaries `{a}` and `{b}` have in common (their "
+                    "values do not matter)", body,
+                    [({}, {"a": 1}), ({"a": 1}, {"a": 2}), ({"a": 1}, {"b": 1}), ({"a": 1, "b": 2}, {"b": 3, "c": 4}),
+                     (d1, d2)])
+
+
 # ---- tuples ----------------------------------------------------------------------------------------
 
 
@@ -117,25 +136,6 @@ def grid_max(rng: random.Random) -> Instance:
     return Instance(name, p, f"returns the {word} number in the matrix `{p}` (a list of non-empty rows, the numbers "
                     "may be negative)", body,
                     [([[rng.randint(-9, 9)]],), ([[-3], [-7]],), ([[1, 5], [4, 2]],), (_grid(rng, 3, 3, -9, 9),)])
-
-
-def dict_total(rng: random.Random) -> Instance:
-    name, p = _names(rng, ["dict_total", "total_stock", "sum_values", "total_count"], ["stock", "counts", "d"])
-    body = f"    return sum(list({p}.values()))\n"
-    return Instance(name, p, f"returns the sum of all the values of the dictionary `{p}`, whose values are numbers "
-                    "(0 for an empty dictionary)", body,
-                    [({},), ({"a": 1},), ({"x": 4, "y": 0},), (_dict(rng, rng.randint(3, 5), 0, 20),)])
-
-
-def shared_keys(rng: random.Random) -> Instance:
-    name, a, b = _pair_names(rng, ["shared_keys", "common_key_count", "keys_in_both", "overlap_count"],
-                             [("a", "b"), ("d1", "d2"), ("first", "second"), ("old", "new")])
-    body = f"    return len({a}.keys() & {b}.keys())\n"
-    d1, d2 = _dict(rng, 4), _dict(rng, 3)
-    return Instance(name, f"{a}, {b}", f"returns how many keys the dictionaries `{a}` and `{b}` have in common (their "
-                    "values do not matter)", body,
-                    [({}, {"a": 1}), ({"a": 1}, {"a": 2}), ({"a": 1}, {"b": 1}), ({"a": 1, "b": 2}, {"b": 3, "c": 4}),
-                     (d1, d2)])
 
 
 def any_negative(rng: random.Random) -> Instance:
