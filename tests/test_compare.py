@@ -348,3 +348,29 @@ def test_plan_reads_the_pilot_variances_and_more_samples_or_problems_detect_smal
         assert rows["6 x 2, 2, 16"][contrast] <= rows["6 x 2, 2, 4"][contrast]
         assert rows["6 x 8, 2, 4"][contrast] < rows["6 x 2, 2, 4"][contrast]
     assert plan([str(sweep / "nowhere")]) == 2
+
+
+def _plan_rows(out: str) -> dict[str, float]:
+    return {line.split(" | ")[0].strip("| "): float(line.split(" | ")[2].strip("* |"))
+            for line in out.splitlines() if line.startswith("| 6 x ")}
+
+
+def test_plan_takes_a_seed_sd_from_elsewhere_for_a_one_seed_pilot(sweep, capsys):
+    import shutil
+
+    from eta.report.plan import main as plan
+
+    for job in sweep.glob("*-seed1"):
+        shutil.rmtree(job)  # a pilot with one seed: its seed variance is unmeasured (0)
+    grid = ["--families", "6", "--per-family", "8", "--seeds", "1", "4", "--samples", "8"]
+    assert plan([str(sweep), *grid]) == 0
+    without = _plan_rows(capsys.readouterr().out)
+    assert plan([str(sweep), *grid, "--seed-sd", "10"]) == 0
+    out = capsys.readouterr().out
+    given = _plan_rows(out)
+    assert "/ 10.0 /" in out and "Seed SD 10 pp (--seed-sd)" in out
+    # one seed pays the whole seed variance; four seeds a quarter of it
+    assert given["6 x 8, 1, 8"] > without["6 x 8, 1, 8"]
+    assert without["6 x 8, 4, 8"] <= given["6 x 8, 4, 8"] < given["6 x 8, 1, 8"]
+    assert plan([str(sweep), "--seed-sd", "-1"]) == 2
+    assert "--seed-sd is a standard deviation in pp, got -1" in capsys.readouterr().err

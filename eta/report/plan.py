@@ -6,6 +6,10 @@ per-problem differences (eta/report/power.py: families, problems, seeds, the res
 pass rate from the samples drawn) and the smallest difference each candidate design detects at 80% power at
 Holm's strictest level, the test ``comparison.md`` makes. Read it on a pilot of the validation families:
 the variances, not the differences, carry over to the test families (a planning assumption: say it).
+
+A pilot with one seed cannot measure the seed variance, and counts it as 0: a design with one seed then
+looks as if more families alone could shrink its interval without end. ``--seed-sd PP`` puts in the seed SD
+of the same contrast measured elsewhere (a pilot with seeds), for pilots with one seed.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import argparse
 import itertools
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +52,16 @@ def detectable(p: Primary, samples_measured: float, c: Candidate, contrasts: int
     assert p.components is not None
     design = Design(c.families, c.per_family, c.seeds, sample_scale=samples_measured / c.samples)
     return detectable_difference(p.components, design, ALPHA / contrasts, POWER)
+
+
+def with_seed_sd(primary: Sequence[Primary], seed_sd: float | None) -> list[Primary]:
+    """The contrasts, with the seed variance ``seed_sd`` (pp) put in where the pilot had one seed."""
+    if seed_sd is None:
+        return list(primary)
+    if seed_sd < 0:
+        raise ConfigError(f"plan: --seed-sd is a standard deviation in pp, got {seed_sd}")
+    return [replace(p, components=replace(p.components, seed=(seed_sd / 100) ** 2))
+            if p.components is not None and p.design is not None and p.design.n_seeds == 1 else p for p in primary]
 
 
 def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate], contrasts: int) -> list[str]:
@@ -85,14 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-family", type=int, nargs="+", default=[3, 6, 9])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--samples", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--seed-sd", type=float, default=None, metavar="PP",
+                        help="the contrast's seed SD in pp, measured elsewhere, for a pilot with one seed")
     args = parser.parse_args(argv)
     from eta.report.compare import primary_settings
 
     try:
         ev, contrasts, endpoint = primary_settings(args.pilot)
-        primary = primary_analysis(ev, contrasts, endpoint, n_boot=400)
+        primary = with_seed_sd(primary_analysis(ev, contrasts, endpoint, n_boot=400), args.seed_sd)
         grid = [Candidate(*c) for c in itertools.product(args.families, args.per_family, args.seeds, args.samples)]
         print("\n".join(table(ev, primary, grid, max(len(contrasts), len(primary)))))
+        if args.seed_sd is not None:
+            print(f"Seed SD {args.seed_sd:g} pp (--seed-sd) for the contrasts whose pilot has one seed.")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
