@@ -3,7 +3,8 @@
 The default model (SmolLM2-135M-Instruct) solves about 5% of HumanEval and MBPP, too few for an
 alignment effect to show. The held-out families are the ones it solves sometimes and gets wrong often
 (sampled pass@1 per family measured with ``experiments/synthetic_base_rate.py``; docs/datasets.md); the
-simpler families that made this possible are in ``eta.tasks.synthetic_easy``.
+simpler families that made this possible are in ``eta.tasks.synthetic_easy``, and the short families that
+widen the test split to 58 families in ``eta.tasks.synthetic_short``.
 Problems come in families (list, 2-D list, string and arithmetic tasks with loops and conditions); each
 family is parameterised (function name, parameter name, constants) and yields several instances with a
 natural-language prompt, a reference solution and 3-6 tests whose expected values come from running the
@@ -573,7 +574,7 @@ FAMILIES: tuple[Family, ...] = (
 # and square_each are one cluster in validation, shout and is_vowel another. The held-out families are those
 # SmolLM2-135M-Instruct solves sometimes and gets wrong often (sampled pass@1 measured per family,
 # docs/datasets.md), so that a held-out pass@1 is neither at the floor nor at the ceiling; the families it
-# (almost) never solves are in train.
+# (almost) never solves are in train. The 42 short families (eta.tasks.synthetic_short) are all test.
 # Every tuning decision is made on validation; test is looked at once, for the result.
 TEST_FAMILIES = frozenset({"min_max", "middle", "word_total", "is_anagram", "times_table", "max_of_three",
                            "sum_odds", "count_digits", "digit_sum", "leap_year", "is_prime", "join_numbers",
