@@ -3,6 +3,7 @@ family has the skeleton of a family in another split."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
@@ -45,6 +46,7 @@ def test_a_different_program_scores_low_and_the_measure_is_symmetric():
         skeleton("x = 1\n")
 
 
+@functools.cache
 def _skeletons() -> dict[str, set]:
     # every structural variant of each family appears among its instances at a few seeds
     out: dict[str, set] = {}

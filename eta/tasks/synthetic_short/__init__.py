@@ -26,7 +26,7 @@ _MODULES = (lists, strings, numbers, structures)
 
 # (kind, makers) in the suite's order, as eta.tasks.synthetic_easy.BY_KIND
 BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = tuple(
-    (kind, tuple(make for module in _MODULES for k, make in module.FAMILIES if k == kind))
+    (kind, tuple(make for module in _MODULES for k, makers in module.BY_KIND if k == kind for make in makers))
     for kind in ("list", "grid", "string", "arithmetic"))
 FAMILY_NAMES: tuple[str, ...] = tuple(make.__name__ for _, makers in BY_KIND for make in makers)
 SLIPS: dict[str, tuple[tuple[str, str], ...]] = {k: v for module in _MODULES for k, v in module.SLIPS.items()}

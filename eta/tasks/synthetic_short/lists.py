@@ -141,19 +141,11 @@ def best_row(rng: random.Random) -> Instance:
                      ([_ints(rng, -9, 9, (3, 3)) for _ in range(3)],)])
 
 
-FAMILIES: tuple[tuple[str, Callable[[random.Random], Instance]], ...] = (
-    ("list", positions_of),
-    ("list", all_positive),
-    ("list", has_duplicates),
-    ("list", index_of_best),
-    ("list", non_blank),
-    ("grid", best_row),
-    ("list", square_total),
-    ("list", count_multiples_of),
-    ("list", all_equal),
-    ("list", abs_total),
-    ("list", max_magnitude),
-    ("list", even_squares),
+# (kind, makers), as eta.tasks.synthetic_easy.BY_KIND
+BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = (
+    ("list", (positions_of, all_positive, has_duplicates, index_of_best, non_blank, square_total,
+              count_multiples_of, all_equal, abs_total, max_magnitude, even_squares)),
+    ("grid", (best_row,)),
 )
 # a slip the small model makes, for the families whose references have no comparison, integer, min/max or
 # and/or for tests/test_tasks_synthetic.py's mutants to flip

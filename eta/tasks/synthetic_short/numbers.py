@@ -77,7 +77,8 @@ def nth_term(rng: random.Random) -> Instance:
     body = f"    return {a} + ({n} - 1) * {d}\n"
     return Instance(name, f"{a}, {d}, {n}", f"returns the `{n}`-th term of the arithmetic sequence that starts with "
                     f"`{a}` and grows by `{d}` at each step (the 1st term is `{a}` itself)", body,
-                    [(5, 3, 1), (5, 0, 9), (2, 3, 2), (10, -2, 4), (rng.randint(-5, 9), rng.randint(2, 7), rng.randint(5, 20))])
+                    [(5, 3, 1), (5, 0, 9), (2, 3, 2), (10, -2, 4),
+                     (rng.randint(-5, 9), rng.randint(2, 7), rng.randint(5, 20))])
 
 
 def multiples_upto(rng: random.Random) -> Instance:
@@ -97,7 +98,8 @@ def larger_magnitude(rng: random.Random) -> Instance:
     k = rng.randint(3, 9)
     return Instance(name, f"{a}, {b}", f"returns the larger of the absolute values of the numbers `{a}` and `{b}` "
                     f"(for -{k + 2} and {k} that is {k + 2}; the result is never negative)", body,
-                    [(-(k + 2), k), (k, -(k + 2)), (-k, -(k + 1)), (k, k + 3), (rng.randint(1, 9), rng.randint(10, 30))])
+                    [(-(k + 2), k), (k, -(k + 2)), (-k, -(k + 1)), (k, k + 3),
+                     (rng.randint(1, 9), rng.randint(10, 30))])
 
 
 def range_of_three(rng: random.Random) -> Instance:
@@ -119,18 +121,10 @@ def squares_sum_to(rng: random.Random) -> Instance:
                     [(0,), (1,), (2,), (rng.randint(3, 9),)])
 
 
-FAMILIES: tuple[tuple[str, Callable[[random.Random], Instance]], ...] = (
-    ("arithmetic", reverse_number),
-    ("arithmetic", temperature),
-    ("arithmetic", sign_of),
-    ("arithmetic", parity_word),
-    ("arithmetic", manhattan),
-    ("arithmetic", extreme_digit),
-    ("arithmetic", nth_term),
-    ("arithmetic", multiples_upto),
-    ("arithmetic", larger_magnitude),
-    ("arithmetic", range_of_three),
-    ("arithmetic", squares_sum_to),
+# (kind, makers), as eta.tasks.synthetic_easy.BY_KIND
+BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = (
+    ("arithmetic", (reverse_number, temperature, sign_of, parity_word, manhattan, extreme_digit, nth_term,
+                    multiples_upto, larger_magnitude, range_of_three, squares_sum_to)),
 )
 # a slip the small model makes, for the families whose references have no comparison, integer, min/max or
 # and/or for tests/test_tasks_synthetic.py's mutants to flip

@@ -81,14 +81,10 @@ def longer_text(rng: random.Random) -> Instance:
                     [("ab", "cd"), ("", "x"), ("abc", "d"), (w1, w2)])
 
 
-FAMILIES: tuple[tuple[str, Callable[[random.Random], Instance]], ...] = (
-    ("string", count_suffix),
-    ("string", count_upper),
-    ("string", pad_number),
-    ("string", longest_word),
-    ("string", binary_string),
-    ("string", word_occurrences),
-    ("string", longer_text),
+# (kind, makers), as eta.tasks.synthetic_easy.BY_KIND
+BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = (
+    ("string", (count_suffix, count_upper, pad_number, longest_word, binary_string, word_occurrences,
+                longer_text)),
 )
 # a slip the small model makes, for the families whose references have no comparison, integer, min/max or
 # and/or for tests/test_tasks_synthetic.py's mutants to flip

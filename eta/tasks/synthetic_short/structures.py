@@ -162,19 +162,11 @@ def rows_containing(rng: random.Random) -> Instance:
                     [([],), ([[k, k], [k + 1]],), ([[k + 1], [k - 1]],), (g,)])
 
 
-FAMILIES: tuple[tuple[str, Callable[[random.Random], Instance]], ...] = (
-    ("list", get_or_default),
-    ("list", filter_by_value),
-    ("list", merge_max),
-    ("list", sort_by_second),
-    ("list", numbered),
-    ("string", distinct_words),
-    ("grid", flatten),
-    ("grid", grid_max),
-    ("list", dict_total),
-    ("list", shared_keys),
-    ("grid", any_negative),
-    ("grid", rows_containing),
+# (kind, makers), as eta.tasks.synthetic_easy.BY_KIND
+BY_KIND: tuple[tuple[str, tuple[Callable[[random.Random], Instance], ...]], ...] = (
+    ("list", (get_or_default, filter_by_value, merge_max, sort_by_second, numbered, dict_total, shared_keys)),
+    ("grid", (flatten, grid_max, any_negative, rows_containing)),
+    ("string", (distinct_words,)),
 )
 # a slip the small model makes, for the families whose references have no comparison, integer, min/max or
 # and/or for tests/test_tasks_synthetic.py's mutants to flip
