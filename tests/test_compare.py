@@ -246,6 +246,22 @@ def test_compare_writes_the_primary_analysis_with_holm_and_power(sweep):
     assert float(second["holm_level"]) == pytest.approx(0.95) and float(second["p_holm"]) >= float(first["p_holm"])
 
 
+
+
+def test_a_declared_contrast_without_data_still_counts_in_holms_m(sweep):
+    # the CPU files split the three primary contrasts between them: each run's levels must stay those of
+    # Holm over all three, not over the ones it happens to have
+    three = {"primary": {"endpoint": "pass@1", "contrasts": {"ETA-DPO": "DPO-binary", "GRPO-divergence":
+                                                             "GRPO-pass_rate", "ETA-RM": "RM-no-trace"}}}
+    for config in sweep.glob("*/.hydra/config.yaml"):
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "compare": three}))
+    compare(sweep, wandb=False, n_boot=400)
+    text = (sweep / "comparison.md").read_text()
+    assert "## Primary analysis: pass@1, 3 contrast(s), Holm-adjusted" in text
+    assert "this run has data for 1: the others count in m as not rejected" in text
+    only = next(r for r in read_csv(sweep / "comparison.csv") if r["analysis"] == "primary")
+    assert (only["method"], only["against"]) == ("ETA-DPO", "DPO-binary")
+    assert float(only["holm_level"]) == pytest.approx(1 - 0.05 / 3)
 def test_an_arm_with_several_counterparts_gets_a_difference_against_each_and_the_tokens_it_trained_on(sweep):
     for seed in (0, 1):
         base = (records(BASE_PASSES[seed], "runtime_error"), greedy_of(BASE_PASSES[seed]))

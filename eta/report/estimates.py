@@ -226,6 +226,7 @@ class Primary:
     design: Design | None
     detectable: float | None  # at POWER and Holm's strictest level ALPHA/m
     families_for_target: int | None  # families (of this size, at these seeds) to detect TARGET
+    m: int = 1  # Holm's m: the contrasts the experiment declares, also those this run has no data for
 
 
 def crossed(series: Series) -> tuple[np.ndarray, list[str]]:
@@ -253,28 +254,31 @@ def _sampling(store: Mapping[str, Mapping[int, Mapping[str, TaskCounts]]], inner
 
 def primary_analysis(ev: Evaluations, contrasts: Mapping[str, str], endpoint: str = ENDPOINT, n_boot: int = 2000,
                      seed: int = 0, alpha: float = ALPHA, power: float = POWER) -> list[Primary]:
-    """Holm over the declared contrasts that have data (each trace arm minus its no-trace counterpart on the
-    endpoint); the power of each from its own measured variance components."""
+    """Holm over every declared contrast (each trace arm minus its no-trace counterpart on the endpoint); the
+    power of each from its own measured variance components. A declared contrast this run has no data for
+    (its arms run from another experiment file) still counts in m, as a hypothesis not rejected (p = 1):
+    the levels are then at least as strict as Holm's over all of them, whatever the missing p-values are."""
     kind, inner = _greedy_metric(endpoint)
     store = ev.greedy if kind == "greedy" else ev.sampled
     found = [(m, o, s) for m, o in contrasts.items() if (s := _groups(store, inner, m, o)).a]
     if not found:
         return []
     first = [paired_difference(s.a, s.b, n_boot, seed, problems=s.problems, families=s.families) for _, _, s in found]
-    adjusted, steps = holm([e.p_value if e.p_value is not None else 1.0 for e in first])
+    m = len(contrasts)
+    adjusted, steps = holm([e.p_value if e.p_value is not None else 1.0 for e in first] + [1.0] * (m - len(found)))
     out = []
     for (method, against, series), p_holm, step in zip(found, adjusted, steps):
         est = paired_difference(series.a, series.b, n_boot, seed, level=1 - alpha * step, problems=series.problems,
                                 families=series.families)
         table, common = crossed(series)
         if not common:
-            out.append(Primary(method, against, est, p_holm, step, None, None, None, None))
+            out.append(Primary(method, against, est, p_holm, step, None, None, None, None, m))
             continue
         fams = [family_of(p) for p in common]
         design = Design(len(set(fams)), len(common) / len(set(fams)), len(series.a))
         comp = components(table, fams, _sampling(store, inner, method, against, series.seeds, common))
-        strictest = alpha / len(found)
+        strictest = alpha / m
         out.append(Primary(method, against, est, p_holm, step, comp, design,
                            detectable_difference(comp, design, strictest, power),
-                           families_needed(comp, design, TARGET, strictest, power)))
+                           families_needed(comp, design, TARGET, strictest, power), m))
     return out

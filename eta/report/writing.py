@@ -47,7 +47,10 @@ def primary_markdown(primary: Sequence[Primary], endpoint: str) -> list[str]:
     difference the design detects at 80% power, from the contrast's measured variance components."""
     if not primary:
         return []
-    m = len(primary)
+    m = primary[0].m
+    absent = (f" The experiment declares {m}; this run has data for {len(primary)}: the others count in m as "
+              f"not rejected, so these levels are at least as strict as Holm's over all {m}." if m > len(primary)
+              else "")
     out = ["", f"## Primary analysis: {endpoint}, {m} contrast(s), Holm-adjusted", "",
            f"Each trace arm against its no-trace counterpart (the experiment's `compare.primary`). The interval of "
            f"the contrast with the k-th smallest p-value is at level 1 - {ALPHA}/(m - k + 1) (Holm's step; "
@@ -55,7 +58,7 @@ def primary_markdown(primary: Sequence[Primary], endpoint: str) -> list[str]:
            f"true difference this design would find with {POWER:.0%} probability at Holm's strictest level "
            f"({ALPHA}/{m}), from the contrast's variance components (per-problem differences: between families, "
            f"problems within a family, seeds, the rest, and of the rest the binomial noise of a pass rate from "
-           f"the samples drawn; eta/report/power.py).", "",
+           f"the samples drawn; eta/report/power.py).{absent}", "",
            "| contrast | seeds | problems | families | difference [Holm CI] | level | p (Holm) | detectable at "
            f"{POWER:.0%} power | families for {TARGET * 100:.0f} pp | SD family / problem / seed / rest / sampling (pp) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
