@@ -1,5 +1,5 @@
 """What each arm of a comparison trains on, in rollouts, pairs and tokens, from its composed config: the
-budget table of docs/comparison.md (``python -m eta.report.budget comparison comparison_cpu`` prints it;
+budget table of docs/comparison.md (``python -m eta.report.budget comparison comparison_cpu comparison_dpo_cpu``;
 tests/test_budget.py checks that the file holds what this prints and that the budgets match).
 
 Counted per seed, before anything runs, so every figure is an upper bound where sampling decides (a problem
