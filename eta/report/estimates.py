@@ -226,7 +226,7 @@ class Primary:
     design: Design | None
     detectable: float | None  # at POWER and Holm's strictest level ALPHA/m
     families_for_target: int | None  # families (of this size, at these seeds) to detect TARGET
-    m: int = 1  # Holm's m: the contrasts the experiment declares, also those this run has no data for
+    m: int  # Holm's m: the contrasts the experiment declares, also those this run has no data for
 
 
 def crossed(series: Series) -> tuple[np.ndarray, list[str]]:

@@ -48,10 +48,11 @@ def measured_samples(ev: Evaluations, p: Primary) -> float:
     return float(np.mean(ns)) if ns else 1.0
 
 
-def detectable(p: Primary, samples_measured: float, c: Candidate, contrasts: int) -> float:
+def detectable(p: Primary, samples_measured: float, c: Candidate) -> float:
+    """At Holm's strictest level over the declared contrasts (``p.m``), also those the pilot has no data for."""
     assert p.components is not None
     design = Design(c.families, c.per_family, c.seeds, sample_scale=samples_measured / c.samples)
-    return detectable_difference(p.components, design, ALPHA / contrasts, POWER)
+    return detectable_difference(p.components, design, ALPHA / p.m, POWER)
 
 
 def with_seed_sd(primary: Sequence[Primary], seed_sd: float | None) -> list[Primary]:
@@ -64,8 +65,7 @@ def with_seed_sd(primary: Sequence[Primary], seed_sd: float | None) -> list[Prim
             if p.components is not None and p.design is not None and p.design.n_seeds == 1 else p for p in primary]
 
 
-def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate], contrasts: int) -> list[str]:
-    """``contrasts``: how many the design declares (Holm's m), also those the pilot has no data for."""
+def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate]) -> list[str]:
     out = []
     usable = [p for p in primary if p.components is not None]
     if not usable:
@@ -82,12 +82,12 @@ def table(ev: Evaluations, primary: Sequence[Primary], grid: Sequence[Candidate]
             + " | ".join(f"{p.method} vs {p.against}" for p in usable) + " |",
             "| --- | --- |" + " --- |" * len(usable)]
     for c in grid:
-        cells = [detectable(p, samples[p.method], c, contrasts) for p in usable]
+        cells = [detectable(p, samples[p.method], c) for p in usable]
         mark = lambda d: f"**{d * 100:.1f}**" if d <= TARGET else f"{d * 100:.1f}"  # noqa: E731
         out.append(f"| {c.families} x {c.per_family}, {c.seeds}, {c.samples} | {c.evaluated} | "
                    + " | ".join(mark(d) for d in cells) + " |")
     out += ["", f"Detectable difference in pp at {POWER:.0%} power, Holm's strictest level "
-            f"({ALPHA}/{contrasts}, the design's {contrasts} contrasts); "
+            f"({ALPHA}/{usable[0].m}, the design's {usable[0].m} contrasts); "
             f"bold: at most {TARGET * 100:.0f} pp."]
     return out
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ev, contrasts, endpoint = primary_settings(args.pilot)
         primary = with_seed_sd(primary_analysis(ev, contrasts, endpoint, n_boot=400), args.seed_sd)
         grid = [Candidate(*c) for c in itertools.product(args.families, args.per_family, args.seeds, args.samples)]
-        print("\n".join(table(ev, primary, grid, max(len(contrasts), len(primary)))))
+        print("\n".join(table(ev, primary, grid)))
         if args.seed_sd is not None:
             print(f"Seed SD {args.seed_sd:g} pp (--seed-sd) for the contrasts whose pilot has one seed.")
     except ConfigError as e:
