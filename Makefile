@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 # The CPU build of torch goes in first and alone: a bare `torch` requirement pulled in by another package
 # would otherwise fetch a multi-GB CUDA build.
 # --no-compile: pip byte-compiles every installed module (torch, transformers, ...: ~30 s of a ~85 s install on
-# 2 cores); Python compiles the few thousand a run imports on first use instead (~1.3 s once; docs/results.md).
+# 2 cores); Python compiles what a run imports, on first use (~1.3 s, once; docs/results.md 2026-12-08).
 $(VENV)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
