@@ -202,7 +202,7 @@ def test_the_dpo_contrast_experiment_draws_contested_pairs_for_its_two_arms(comp
         parsed = parse(cfg)
         assert parsed.prefer.composition.value == "matched" and sorted(parsed.prefer.contested) == ["eta", "verdict"]
         assert parsed.heuristic.name == heuristic and cfg.method.max_steps == 24 and cfg.dataset.limit == 48
-        assert cfg.dataset.eval_limit == 348 and cfg.eval.n == 8  # 6 problems of each of the 58 test families
+        assert cfg.dataset.eval_limit == 174 and cfg.eval.n == 8  # 3 problems of each of the 58 test families
     import yaml
 
     text = yaml.safe_load((Path(__file__).parents[1] / "experiments" / "experiment" / "comparison_dpo_cpu.yaml").read_text())

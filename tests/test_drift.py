@@ -109,3 +109,25 @@ def test_kl_on_a_capped_draw_scores_that_many_and_the_same_draw_for_a_seed():
     assert whole["kl_samples"] == 9 and capped["kl_samples"] == 4
     assert kl_to_reference(policy, tok, rows, max_samples=4, seed=3) == capped  # a seed fixes the draw
     assert kl_to_reference(policy, tok, rows, max_samples=9)["kl_to_reference"] == whole["kl_to_reference"]
+
+
+def test_the_merged_policy_scores_as_the_adapter_does_and_leaves_the_policy_as_it_was():
+    from eta.train.drift import completion_logps, merged_copy, policy_and_reference_logps
+
+    policy, tok = lora_policy()
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn_like(p) * 0.5)
+    before = {n: p.clone() for n, p in policy.named_parameters()}
+    prompts, completions = [s["prompt"] for s in SAMPLES], [s["response"] for s in SAMPLES]
+    merged = merged_copy(policy)
+    assert not hasattr(merged, "disable_adapter")  # a plain model: no adapter left to run
+    ours, ref = policy_and_reference_logps(policy, tok, prompts, completions)
+    unmerged = completion_logps(policy, tok, prompts, completions)
+    with policy.disable_adapter():
+        plain = completion_logps(policy, tok, prompts, completions)
+    assert all(abs(a - b) < 1e-4 and n == m for (a, n), (b, m) in zip(ours, unmerged))
+    assert ref == plain and any(abs(a - b) > 1e-3 for (a, _), (b, _) in zip(ours, ref))  # the adapter counts
+    assert all(torch.equal(p, before[n]) for n, p in policy.named_parameters())  # nothing merged into it
+    assert merged_copy(policy.get_base_model()) is policy.get_base_model()

@@ -77,9 +77,11 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
     """pass@k from n samples, greedy pass@1, execution rate and outcome frequencies on the held-out problems."""
     from eta.metrics import summarize
     from eta.tasks.families import n_families
+    from eta.train.drift import merged_copy
 
     cfg, tasks = ctx.cfg, ctx.eval_tasks
     metrics: dict[str, Any] = {}
+    adapted, model = model, merged_copy(model)  # sampled and scored merged; the adapter switched off for the KL
     runs = [(rundir.SAMPLED, cfg.eval.n, cfg.sampler.temperature)] + ([(rundir.GREEDY, 1, 0.0)] if cfg.eval.greedy else [])
     for kind, n, temperature in runs:
         samples = sample_tasks(model, tokenizer, tasks, ctx.path(rundir.EVAL, policy, rundir.eval_file(kind, "samples")), n=n,
@@ -98,7 +100,8 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
             if policy != "base":  # how far training moved it, on its own held-out samples
                 from eta.train.drift import kl_to_reference
 
-                metrics.update(kl_to_reference(model, tokenizer, samples, cfg.eval.kl_samples, seed=cfg.seed) or {})
+                metrics.update(kl_to_reference(adapted, tokenizer, samples, cfg.eval.kl_samples, seed=cfg.seed,
+                                               merged=model) or {})
     from eta.repair import policy_repair
 
     repair = policy_repair(ctx, model, tokenizer, policy)  # eval.repair: metrics["repair"][set][feedback]

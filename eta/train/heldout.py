@@ -66,7 +66,7 @@ def implicit_reward_stats(policy: Any, tokenizer: Any, pairs: Sequence[Any], bet
         return None
     import torch
 
-    from eta.train.drift import completion_logps
+    from eta.train.drift import policy_and_reference_logps
     from eta.train.losses import dpo_loss
 
     prompts = [p.prompt for p in pairs] * 2
@@ -74,9 +74,8 @@ def implicit_reward_stats(policy: Any, tokenizer: Any, pairs: Sequence[Any], bet
     was_training = policy.training
     policy.eval()
     try:
-        ours = [lp for lp, _ in completion_logps(policy, tokenizer, prompts, completions, batch_size)]
-        with policy.disable_adapter():
-            ref = [lp for lp, _ in completion_logps(policy, tokenizer, prompts, completions, batch_size)]
+        scored = policy_and_reference_logps(policy, tokenizer, prompts, completions, batch_size)
+        ours, ref = ([lp for lp, _ in side] for side in scored)
     finally:
         policy.train(was_training)
     n = len(pairs)
