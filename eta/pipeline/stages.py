@@ -81,7 +81,7 @@ def evaluate_policy(ctx: RunContext, model: Any, tokenizer: Any, policy: str) ->
 
     cfg, tasks = ctx.cfg, ctx.eval_tasks
     metrics: dict[str, Any] = {}
-    adapted, model = model, merged_copy(model)  # sampled and scored merged; the adapter switched off for the KL
+    adapted, model = model, merged_copy(model)  # sampled and scored merged; `adapted` switches it off for the KL
     runs = [(rundir.SAMPLED, cfg.eval.n, cfg.sampler.temperature)] + ([(rundir.GREEDY, 1, 0.0)] if cfg.eval.greedy else [])
     for kind, n, temperature in runs:
         samples = sample_tasks(model, tokenizer, tasks, ctx.path(rundir.EVAL, policy, rundir.eval_file(kind, "samples")), n=n,

@@ -10,8 +10,9 @@ Rollouts are sampled in the run's sampler dtype (``sampler.dtype``, resolved as 
 ``eta.sample.precision.sampler_dtype``). Where that is bfloat16 they come from a bfloat16 copy of the
 policy, refreshed from the policy's current weights at every generation (``precision.copy_in``: the
 parameters an optimizer step wrote, i.e. a LoRA policy's adapter weights, kept unmerged so that a refresh
-copies only them; evaluation samples a merged copy instead, made once). TRL still computes the loss's log-probs with the policy itself, so the rollouts are slightly
-off-policy; docs/methods.md ("GRPO's rollouts in bfloat16") says by how much and why that is accepted.
+copies only them; evaluation samples a merged copy instead, made once). TRL still computes the loss's
+log-probs with the policy itself, so the rollouts are slightly off-policy; docs/methods.md ("GRPO's
+rollouts in bfloat16") says by how much and why that is accepted.
 """
 
 from __future__ import annotations
