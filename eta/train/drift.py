@@ -97,7 +97,8 @@ def kl_to_reference(policy: Any, tokenizer: Any, samples: Sequence[dict[str, Any
 def merged_copy(policy: Any) -> Any:
     """A copy of a LoRA ``policy`` with its adapter merged into the weights (the policy itself, untouched, if it
     has no adapter): the same function, without the adapter's extra matmuls at every layer. On the CPU an
-    unmerged SmolLM2 policy scored completions 1.5x slower and sampled 1.15x slower (docs/results.md)."""
+    unmerged SmolLM2 policy scored completions 1.1-1.5x slower and sampled 1.15-1.3x slower
+    (experiments/bench_lora_merge.py; docs/results.md 2026-12-08 "150 minutes")."""
     if not hasattr(policy, "merge_and_unload"):
         return policy
     import copy
