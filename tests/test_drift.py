@@ -20,6 +20,15 @@ def lora_policy():
     return get_peft_model(model, lora_config({"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})).eval(), tok
 
 
+def moved(policy, tok):
+    """The policy with its adapter moved off zero (LoRA's B starts there), as training would move it."""
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn_like(p) * 0.5)
+    return policy, tok
+
+
 SAMPLES = [{"prompt": "def f(x):\n", "response": "    return x + 1\n"}, {"prompt": "Write g.", "response": "def g(): pass"}]
 
 
@@ -98,11 +107,7 @@ def test_a_repeated_prompt_and_completion_is_scored_once_and_answered_at_every_p
 def test_kl_on_a_capped_draw_scores_that_many_and_the_same_draw_for_a_seed():
     from eta.train.drift import kl_to_reference
 
-    policy, tok = lora_policy()
-    with torch.no_grad():
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.copy_(torch.randn_like(p) * 0.5)
+    policy, tok = moved(*lora_policy())
     rows = [{"prompt": f"def f{i}(x):\n", "response": f"    return x + {i}\n"} for i in range(9)]
     whole = kl_to_reference(policy, tok, rows)
     capped = kl_to_reference(policy, tok, rows, max_samples=4, seed=3)
@@ -114,11 +119,7 @@ def test_kl_on_a_capped_draw_scores_that_many_and_the_same_draw_for_a_seed():
 def test_the_merged_policy_scores_as_the_adapter_does_and_leaves_the_policy_as_it_was():
     from eta.train.drift import completion_logps, merged_copy, policy_and_reference_logps
 
-    policy, tok = lora_policy()
-    with torch.no_grad():
-        for name, p in policy.named_parameters():
-            if "lora_B" in name:
-                p.copy_(torch.randn_like(p) * 0.5)
+    policy, tok = moved(*lora_policy())
     before = {n: p.clone() for n, p in policy.named_parameters()}
     prompts, completions = [s["prompt"] for s in SAMPLES], [s["response"] for s in SAMPLES]
     merged = merged_copy(policy)
