@@ -57,15 +57,15 @@ def main() -> None:
 
     import torch
 
+    from bench_sample import chat_prompts  # the sampler bench's HumanEval chat prompts (this script's folder)
+
     from eta.sample import sample
-    from eta.tasks import humaneval
-    from eta.tasks.prompts import CHAT_STOPS, build_prompt
+    from eta.tasks.prompts import CHAT_STOPS
     from eta.train.drift import completion_logps, merged_copy
 
     policy, tokenizer = moved_policy(args.model, args.seed)
     merged = merged_copy(policy)
-    tasks = humaneval.load()
-    prompts = [build_prompt(t, "chat", tokenizer) for t in tasks[::max(1, len(tasks) // args.prompts)][:args.prompts]]
+    prompts = chat_prompts(tokenizer, args.prompts)
     kw = dict(n=args.n, temperature=0.8, top_p=0.95, max_new_tokens=args.max_new_tokens, stop=list(CHAT_STOPS),
               seed=args.seed, batch_size=64, dtype="bfloat16")
     print(f"model={args.model} threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f} "
